@@ -1,0 +1,45 @@
+/* The small surface generic code uses to reach architecture code. Generic
+ * code never tests the architecture with #ifdef; it calls these. */
+#ifndef VMM_ARCH_H
+#define VMM_ARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm;
+struct vcpu;
+
+/* True when `name` is a CPU feature the `[cpu] hide` list may name on this
+ * architecture (e.g. "xsave", "cx16", "avx2" on x86_64). */
+bool arch_cpu_feature_known(const char *name);
+
+/* Names accepted by arch_cpu_feature_known, NULL-terminated (for help text). */
+const char *const *arch_cpu_feature_names(void);
+
+/* Guest RAM placement for `size` bytes: where it starts and the MMIO hole
+ * it must skip (hole_start == hole_end for none). */
+void arch_mem_layout(uint64_t size, uint64_t *base, uint64_t *hole_start,
+		     uint64_t *hole_end);
+
+/* After KVM_CREATE_VM, before memory is registered: interrupt controller,
+ * timers, per-VM KVM settings. */
+int arch_vm_init(struct vm *vm);
+
+/* Registers the platform devices (serial, keyboard controller, power
+ * management...) on the VM's buses. */
+int arch_devices_init(struct vm *vm);
+
+/* Loads kernel, initrd and command line into guest memory and builds the
+ * firmware tables the kernel reads. */
+int arch_load_kernel(struct vm *vm);
+
+/* Per-vCPU setup after KVM_CREATE_VCPU: CPUID/features, registers. */
+int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
+
+/* Asks the guest to shut down the way its OS understands best
+ * (Ctrl-Alt-Del on x86). Returns 0 or -errno. */
+int arch_request_guest_shutdown(struct vm *vm);
+
+void arch_vm_destroy(struct vm *vm);
+
+#endif

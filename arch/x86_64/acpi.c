@@ -1,0 +1,308 @@
+/* ACPI tables for a hardware-reduced platform (ACPI 6.x, FADT flag
+ * HW_REDUCED_ACPI): no PM timer, no SCI, no fixed hardware; power-off via
+ * the sleep control register and reset via the reset register. */
+#include "acpi.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "layout.h"
+
+struct __attribute__((packed)) acpi_header {
+	char signature[4];
+	uint32_t length;
+	uint8_t revision;
+	uint8_t checksum;
+	char oem_id[6];
+	char oem_table_id[8];
+	uint32_t oem_revision;
+	char creator_id[4];
+	uint32_t creator_revision;
+};
+
+struct __attribute__((packed)) acpi_gas {
+	uint8_t space_id;	/* 1 = system I/O */
+	uint8_t bit_width;
+	uint8_t bit_offset;
+	uint8_t access_size;	/* 1 = byte */
+	uint64_t address;
+};
+
+struct __attribute__((packed)) acpi_rsdp {
+	char signature[8];
+	uint8_t checksum;
+	char oem_id[6];
+	uint8_t revision;
+	uint32_t rsdt_address;
+	uint32_t length;
+	uint64_t xsdt_address;
+	uint8_t ext_checksum;
+	uint8_t reserved[3];
+};
+
+struct __attribute__((packed)) acpi_fadt {
+	struct acpi_header h;
+	uint32_t firmware_ctrl;
+	uint32_t dsdt;
+	uint8_t reserved0;
+	uint8_t pm_profile;
+	uint16_t sci_int;
+	uint32_t smi_cmd;
+	uint8_t acpi_enable, acpi_disable, s4bios_req, pstate_cnt;
+	uint32_t pm1a_evt, pm1b_evt, pm1a_cnt, pm1b_cnt, pm2_cnt, pm_tmr;
+	uint32_t gpe0, gpe1;
+	uint8_t pm1_evt_len, pm1_cnt_len, pm2_cnt_len, pm_tmr_len;
+	uint8_t gpe0_len, gpe1_len, gpe1_base, cst_cnt;
+	uint16_t p_lvl2_lat, p_lvl3_lat, flush_size, flush_stride;
+	uint8_t duty_offset, duty_width, day_alrm, mon_alrm, century;
+	uint16_t iapc_boot_arch;
+	uint8_t reserved1;
+	uint32_t flags;
+	struct acpi_gas reset_reg;
+	uint8_t reset_value;
+	uint16_t arm_boot_arch;
+	uint8_t minor_version;
+	uint64_t x_firmware_ctrl;
+	uint64_t x_dsdt;
+	struct acpi_gas x_pm1a_evt, x_pm1b_evt, x_pm1a_cnt, x_pm1b_cnt;
+	struct acpi_gas x_pm2_cnt, x_pm_tmr, x_gpe0, x_gpe1;
+	struct acpi_gas sleep_control, sleep_status;
+	uint64_t hypervisor_id;
+};
+
+_Static_assert(sizeof(struct acpi_fadt) == 276, "FADT is 276 bytes in ACPI 6");
+_Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP is 36 bytes");
+
+#define FADT_F_RESET_REG_SUP	(1u << 10)
+#define FADT_F_PWR_BUTTON	(1u << 4)	/* no fixed power button */
+#define FADT_F_SLP_BUTTON	(1u << 5)
+#define FADT_F_HW_REDUCED	(1u << 20)
+#define BOOT_ARCH_8042		(1u << 1)
+#define BOOT_ARCH_NO_VGA	(1u << 2)
+#define BOOT_ARCH_NO_CMOS_RTC	(1u << 5)
+
+uint8_t acpi_checksum(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint8_t sum = 0;
+
+	for (size_t i = 0; i < len; i++)
+		sum = (uint8_t)(sum + b[i]);
+	return (uint8_t)(0 - sum);
+}
+
+static void header(struct acpi_header *h, const char *sig, uint32_t len,
+		   uint8_t rev)
+{
+	memcpy(h->signature, sig, 4);
+	h->length = len;
+	h->revision = rev;
+	memcpy(h->oem_id, "VMMVMM", 6);
+	memcpy(h->oem_table_id, "VMMTABLE", 8);
+	h->oem_revision = 1;
+	memcpy(h->creator_id, "VMM ", 4);
+	h->creator_revision = 1;
+}
+
+/* Emits an AML PkgLength for a package whose contents (after the length
+ * bytes) are `len` bytes; returns how many bytes it wrote. */
+static size_t aml_pkglen(uint8_t *out, size_t len)
+{
+	if (len + 1 < 0x40) {
+		out[0] = (uint8_t)(len + 1);
+		return 1;
+	}
+	len += 2;
+	out[0] = (uint8_t)(0x40 | (len & 0xf));
+	out[1] = (uint8_t)(len >> 4);
+	return 2;
+}
+
+/* DefinitionBlock contents:
+ *   Scope (\_SB) {
+ *     Device (PEVT) {          // pvpanic, as QEMU describes it
+ *       Name (_HID, "QEMU0001")
+ *       Name (_CRS, ResourceTemplate () { IO (Decode16, 0x505, 0x505, 1, 1) })
+ *     }
+ *   }
+ *   Name (_S5, Package () { 5, 0 })
+ */
+static size_t build_aml(uint8_t *out)
+{
+	uint8_t dev[64], body[48];
+	size_t n = 0, b = 0, d = 0;
+	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d,
+				       'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0 };
+	static const uint8_t io[] = { 0x47, 0x01,
+				      X86_PORT_PVPANIC & 0xff, X86_PORT_PVPANIC >> 8,
+				      X86_PORT_PVPANIC & 0xff, X86_PORT_PVPANIC >> 8,
+				      0x01, 0x01, 0x79, 0x00 };
+
+	memcpy(body + b, hid, sizeof(hid));
+	b += sizeof(hid);
+	/* Name (_CRS, Buffer (n) { io }) */
+	body[b++] = 0x08;
+	memcpy(body + b, "_CRS", 4);
+	b += 4;
+	body[b++] = 0x11;	/* BufferOp */
+	b += aml_pkglen(body + b, 2 + sizeof(io));
+	body[b++] = 0x0a;	/* BytePrefix */
+	body[b++] = sizeof(io);
+	memcpy(body + b, io, sizeof(io));
+	b += sizeof(io);
+
+	/* Device (PEVT) { body } */
+	dev[d++] = 0x5b;
+	dev[d++] = 0x82;
+	d += aml_pkglen(dev + d, 4 + b);
+	memcpy(dev + d, "PEVT", 4);
+	d += 4;
+	memcpy(dev + d, body, b);
+	d += b;
+
+	/* Scope (\_SB) { dev } */
+	out[n++] = 0x10;
+	n += aml_pkglen(out + n, 5 + d);
+	memcpy(out + n, "\\_SB_", 5);
+	n += 5;
+	memcpy(out + n, dev, d);
+	n += d;
+
+	/* Name (_S5, Package (2) { 5, 0 }) */
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02,
+				      0x0a, ACPI_S5_SLP_TYP, 0x00 };
+	memcpy(out + n, s5, sizeof(s5));
+	n += sizeof(s5);
+	return n;
+}
+
+static struct acpi_gas io_reg(uint16_t port)
+{
+	return (struct acpi_gas){ .space_id = 1, .bit_width = 8,
+				  .access_size = 1, .address = port };
+}
+
+int acpi_build(const struct guest_mem *m, unsigned ncpus, uint64_t *rsdp_addr)
+{
+	uint8_t buf[16384];	/* well below X86_ACPI_END - X86_ACPI_START */
+	size_t off = 0;
+	uint64_t dsdt, fadt, madt, xsdt;
+	const uint64_t base = X86_ACPI_START;
+
+	memset(buf, 0, sizeof(buf));
+	if (ncpus == 0 || ncpus > 255)
+		return -EINVAL;
+
+	/* RSDP first: 16-byte aligned in the BIOS area, where a kernel that
+	 * ignores boot_params.acpi_rsdp_addr still scans for it. */
+	off = 64;
+
+	/* DSDT */
+	dsdt = base + off;
+	{
+		struct acpi_header *h = (void *)(buf + off);
+		size_t aml = build_aml(buf + off + sizeof(*h));
+
+		header(h, "DSDT", (uint32_t)(sizeof(*h) + aml), 2);
+		h->checksum = acpi_checksum(h, h->length);
+		off += (h->length + 15) & ~15u;
+	}
+
+	/* FADT */
+	fadt = base + off;
+	{
+		struct acpi_fadt *f = (void *)(buf + off);
+
+		header(&f->h, "FACP", sizeof(*f), 6);
+		f->x_dsdt = dsdt;
+		f->dsdt = (uint32_t)dsdt;
+		f->flags = FADT_F_HW_REDUCED | FADT_F_RESET_REG_SUP |
+			   FADT_F_PWR_BUTTON | FADT_F_SLP_BUTTON;
+		f->iapc_boot_arch = BOOT_ARCH_8042 | BOOT_ARCH_NO_VGA |
+				    BOOT_ARCH_NO_CMOS_RTC;
+		f->reset_reg = io_reg(X86_PM_RESET);
+		f->reset_value = X86_PM_RESET_VALUE;
+		f->sleep_control = io_reg(X86_PM_SLEEP_CONTROL);
+		f->sleep_status = io_reg(X86_PM_SLEEP_STATUS);
+		f->minor_version = 0;
+		memcpy(&f->hypervisor_id, "VMMVMM\0\0", 8);
+		f->h.checksum = acpi_checksum(f, sizeof(*f));
+		off += (sizeof(*f) + 15) & ~15u;
+	}
+
+	/* MADT */
+	madt = base + off;
+	{
+		struct acpi_header *h = (void *)(buf + off);
+		uint8_t *p = buf + off + sizeof(*h);
+		uint32_t lapic = (uint32_t)X86_LAPIC_ADDR, flags = 1; /* PCAT_COMPAT */
+		size_t n = 0;
+
+		memcpy(p + n, &lapic, 4);
+		memcpy(p + n + 4, &flags, 4);
+		n += 8;
+		for (unsigned i = 0; i < ncpus; i++) {
+			uint8_t e[8] = { 0, 8, (uint8_t)i, (uint8_t)i, 1, 0, 0, 0 };
+
+			memcpy(p + n, e, 8);
+			n += 8;
+		}
+		{
+			uint32_t addr = (uint32_t)X86_IOAPIC_ADDR, gsi = 0;
+			uint8_t e[12] = { 1, 12, 0, 0 };
+
+			/* The IOAPIC's ID follows the CPUs' APIC IDs. */
+			e[2] = (uint8_t)ncpus;
+			memcpy(e + 4, &addr, 4);
+			memcpy(e + 8, &gsi, 4);
+			memcpy(p + n, e, 12);
+			n += 12;
+		}
+		{
+			/* ISA IRQ 0 (PIT) arrives on GSI 2, as on every PC. */
+			uint8_t e[10] = { 2, 10, 0, 0, 2, 0, 0, 0, 0, 0 };
+
+			memcpy(p + n, e, 10);
+			n += 10;
+		}
+		{
+			/* LINT1 of every CPU is NMI. */
+			uint8_t e[6] = { 4, 6, 0xff, 0, 0, 1 };
+
+			memcpy(p + n, e, 6);
+			n += 6;
+		}
+		header(h, "APIC", (uint32_t)(sizeof(*h) + n), 5);
+		h->checksum = acpi_checksum(h, h->length);
+		off += (h->length + 15) & ~15u;
+	}
+
+	/* XSDT */
+	xsdt = base + off;
+	{
+		struct acpi_header *h = (void *)(buf + off);
+		uint64_t ent[2] = { fadt, madt };
+
+		header(h, "XSDT", sizeof(*h) + sizeof(ent), 1);
+		memcpy(buf + off + sizeof(*h), ent, sizeof(ent));
+		h->checksum = acpi_checksum(h, h->length);
+		off += (h->length + 15) & ~15u;
+	}
+
+	{
+		struct acpi_rsdp *r = (void *)buf;
+
+		memcpy(r->signature, "RSD PTR ", 8);
+		memcpy(r->oem_id, "VMMVMM", 6);
+		r->revision = 2;
+		r->length = sizeof(*r);
+		r->xsdt_address = xsdt;
+		r->checksum = acpi_checksum(r, 20);
+		r->ext_checksum = acpi_checksum(r, sizeof(*r));
+	}
+
+	if (gm_write(m, base, buf, off) < 0)
+		return -ENOSPC;
+	*rsdp_addr = base;
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* 16550A UART: output to a file descriptor, input pushed by the event loop. */
+#ifndef VMM_SERIAL_H
+#define VMM_SERIAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct serial;
+
+typedef void (*serial_irq_fn)(void *ctx, int level);
+/* Called (from a vCPU thread) after the guest drained the receive buffer so
+ * the event loop can resume reading input. */
+typedef void (*serial_notify_fn)(void *ctx);
+/* Called once, on the first byte the guest transmits. */
+typedef void (*serial_first_tx_fn)(void *ctx);
+
+struct serial_ops {
+	serial_irq_fn set_irq;
+	serial_notify_fn rx_space;
+	serial_first_tx_fn first_tx;
+	void *ctx;
+};
+
+/* out_fd < 0 discards output. */
+struct serial *serial_create(int out_fd, const struct serial_ops *ops);
+void serial_destroy(struct serial *s);
+
+/* The bus handler; offset 0..7. */
+void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+	       bool is_write);
+
+/* Queues guest input; returns how many bytes were accepted (the rest must
+ * be offered again after rx_space fires). */
+size_t serial_push_input(struct serial *s, const uint8_t *buf, size_t len);
+size_t serial_input_space(struct serial *s);
+
+#endif

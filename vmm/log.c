@@ -1,0 +1,60 @@
+/* Log sink: one line per message on stderr, prefixed "<N>" when journald or a
+ * pipe reads it and with a readable word when a person watches a terminal. */
+#include "log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static enum log_level max_level = LOG_LVL_INFO;
+static int use_prefix = -1;
+
+void log_set_level(enum log_level max) { max_level = max; }
+enum log_level log_get_level(void) { return max_level; }
+
+static const char *level_word(enum log_level lvl)
+{
+	switch (lvl) {
+	case LOG_LVL_ERR: return "error";
+	case LOG_LVL_WARN: return "warning";
+	case LOG_LVL_NOTICE: return "notice";
+	case LOG_LVL_INFO: return "info";
+	default: return "debug";
+	}
+}
+
+void vmm_vlog(enum log_level lvl, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n;
+
+	if (lvl > max_level)
+		return;
+	if (use_prefix < 0)
+		use_prefix = getenv("JOURNAL_STREAM") || !isatty(STDERR_FILENO);
+	if (use_prefix)
+		n = snprintf(buf, sizeof(buf), "<%d>vmm: ", (int)lvl);
+	else
+		n = snprintf(buf, sizeof(buf), "vmm: %s: ", level_word(lvl));
+	if (n < 0)
+		return;
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	/* One write per line so vCPU threads never interleave mid-line. */
+	n = 0;
+	while (buf[n] && n < (int)sizeof(buf) - 2)
+		n++;
+	buf[n++] = '\n';
+	if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
+		/* Nothing sensible to do when stderr is gone. */
+	}
+}
+
+void vmm_log(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmm_vlog(lvl, fmt, ap);
+	va_end(ap);
+}
