@@ -118,62 +118,82 @@ static size_t aml_pkglen(uint8_t *out, size_t len)
 	return 2;
 }
 
-/* DefinitionBlock contents:
- *   Scope (\_SB) {
- *     Device (PEVT) {          // pvpanic, as QEMU describes it
- *       Name (_HID, "QEMU0001")
- *       Name (_CRS, ResourceTemplate () { IO (Decode16, 0x505, 0x505, 1, 1) })
- *     }
- *   }
- *   Name (_S5, Package () { 5, 0 })
- */
-static size_t build_aml(uint8_t *out)
+/* Device (NAME) { Name (_HID, "hid") Name (_UID, uid) Name (_CRS, ResourceTemplate () { crs }) } */
+static size_t aml_device(uint8_t *out, const char name[4], const char *hid,
+			 uint8_t uid, const uint8_t *crs, size_t crs_len)
 {
-	uint8_t dev[64], body[48];
-	size_t n = 0, b = 0, d = 0;
-	static const uint8_t hid[] = { 0x08, '_', 'H', 'I', 'D', 0x0d,
-				       'Q', 'E', 'M', 'U', '0', '0', '0', '1', 0 };
-	static const uint8_t io[] = { 0x47, 0x01,
-				      X86_PORT_PVPANIC & 0xff, X86_PORT_PVPANIC >> 8,
-				      X86_PORT_PVPANIC & 0xff, X86_PORT_PVPANIC >> 8,
-				      0x01, 0x01, 0x79, 0x00 };
+	uint8_t body[96];
+	size_t b = 0, n = 0, hl = strlen(hid);
 
-	memcpy(body + b, hid, sizeof(hid));
-	b += sizeof(hid);
-	/* Name (_CRS, Buffer (n) { io }) */
+	body[b++] = 0x08;		/* NameOp */
+	memcpy(body + b, "_HID", 4);
+	b += 4;
+	body[b++] = 0x0d;		/* StringPrefix */
+	memcpy(body + b, hid, hl + 1);
+	b += hl + 1;
+	body[b++] = 0x08;
+	memcpy(body + b, "_UID", 4);
+	b += 4;
+	body[b++] = 0x0a;		/* BytePrefix */
+	body[b++] = uid;
 	body[b++] = 0x08;
 	memcpy(body + b, "_CRS", 4);
 	b += 4;
-	body[b++] = 0x11;	/* BufferOp */
-	b += aml_pkglen(body + b, 2 + sizeof(io));
-	body[b++] = 0x0a;	/* BytePrefix */
-	body[b++] = sizeof(io);
-	memcpy(body + b, io, sizeof(io));
-	b += sizeof(io);
+	body[b++] = 0x11;		/* BufferOp */
+	b += aml_pkglen(body + b, 2 + crs_len + 2);
+	body[b++] = 0x0a;		/* BufferSize as a byte */
+	body[b++] = (uint8_t)(crs_len + 2);
+	memcpy(body + b, crs, crs_len);
+	b += crs_len;
+	body[b++] = 0x79;		/* End tag, checksum 0 */
+	body[b++] = 0x00;
 
-	/* Device (PEVT) { body } */
-	dev[d++] = 0x5b;
-	dev[d++] = 0x82;
-	d += aml_pkglen(dev + d, 4 + b);
-	memcpy(dev + d, "PEVT", 4);
-	d += 4;
-	memcpy(dev + d, body, b);
-	d += b;
+	out[n++] = 0x5b;		/* ExtOpPrefix */
+	out[n++] = 0x82;		/* DeviceOp */
+	n += aml_pkglen(out + n, 4 + b);
+	memcpy(out + n, name, 4);
+	n += 4;
+	memcpy(out + n, body, b);
+	return n + b;
+}
 
-	/* Scope (\_SB) { dev } */
-	out[n++] = 0x10;
+#define IO_DESC(port, len) 0x47, 0x01, (port) & 0xff, (port) >> 8, \
+			   (port) & 0xff, (port) >> 8, 0x01, (len)
+#define IRQ_DESC(irq) 0x22, (1 << (irq)) & 0xff, (1 << (irq)) >> 8
+
+/* The DSDT's AML:
+ *   Scope (\_SB) {
+ *     Device (COM1) { PNP0501, I/O 0x3f8-0x3ff, IRQ 4 }
+ *     Device (PS2K) { PNP0303, I/O 0x60 and 0x64, IRQ 1 }
+ *     Device (PEVT) { QEMU0001 (pvpanic), I/O 0x505 }
+ *   }
+ *   Name (_S5, Package () { 5, 0 })
+ * The legacy devices must be declared: on a hardware-reduced platform Linux
+ * has no legacy PIC and maps ISA interrupts only for devices ACPI names. */
+static size_t build_aml(uint8_t *out)
+{
+	static const uint8_t com1[] = { IO_DESC(X86_PORT_COM1, 8),
+					IRQ_DESC(X86_IRQ_COM1) };
+	static const uint8_t kbd[] = { IO_DESC(0x60, 1), IO_DESC(0x64, 1),
+				       IRQ_DESC(X86_IRQ_KBD) };
+	static const uint8_t pvpanic[] = { IO_DESC(X86_PORT_PVPANIC, 1) };
+	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02,
+				      0x0a, ACPI_S5_SLP_TYP, 0x00 };
+	uint8_t devs[384];
+	size_t d = 0, n = 0;
+
+	d += aml_device(devs + d, "COM1", "PNP0501", 0, com1, sizeof(com1));
+	d += aml_device(devs + d, "PS2K", "PNP0303", 0, kbd, sizeof(kbd));
+	d += aml_device(devs + d, "PEVT", "QEMU0001", 0, pvpanic, sizeof(pvpanic));
+
+	out[n++] = 0x10;		/* ScopeOp */
 	n += aml_pkglen(out + n, 5 + d);
 	memcpy(out + n, "\\_SB_", 5);
 	n += 5;
-	memcpy(out + n, dev, d);
+	memcpy(out + n, devs, d);
 	n += d;
-
-	/* Name (_S5, Package (2) { 5, 0 }) */
-	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02,
-				      0x0a, ACPI_S5_SLP_TYP, 0x00 };
 	memcpy(out + n, s5, sizeof(s5));
-	n += sizeof(s5);
-	return n;
+	return n + sizeof(s5);
 }
 
 static struct acpi_gas io_reg(uint16_t port)

@@ -1,0 +1,203 @@
+# shellcheck shell=bash
+# Helpers sourced by the integration tests (tests/integration/*.sh). They run under bash,
+# in the test host (busybox applets) or directly on a machine with hardware
+# virtualization (GNU tools), so they keep to what both provide.
+#
+# Environment (set by tests/testhost/run-tests):
+#   VMM           the vmm binary, or empty (tests that need it are skipped)
+#   GUEST_KERNEL  guest kernel (bzImage)
+#   GUEST_INITRD  guest initramfs (guest/mkinitramfs.sh)
+#   WORKDIR       scratch directory of this test, empty at start
+#   QEMU          qemu-system-x86_64 for comparisons, or empty
+#   TIMESTAMP     tests/tools/timestamp, or empty
+#   VMM_TEST_VERBOSE=1  guest kernel logs to the console (no "quiet")
+#
+# A test prints one or more "TEST <name>: PASS|FAIL <reason>|SKIP <reason>" lines and
+# may print "METRIC <name> <value>" lines.
+#
+# Under set -e, call a helper whose status matters as `rc=0; run_vmm ... || rc=$?`.
+
+set -euo pipefail
+
+: "${WORKDIR:?WORKDIR must be set (run tests through tests/testhost/run)}"
+: "${GUEST_KERNEL:?GUEST_KERNEL must be set}"
+: "${GUEST_INITRD:?GUEST_INITRD must be set}"
+VMM=${VMM-}
+QEMU=${QEMU-}
+TIMESTAMP=${TIMESTAMP-}
+
+# Guest memory of every test, in MiB (boot_time's RSS figure excludes this mapping).
+GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-256}
+# Seconds a guest boot may take: the test host runs nested guests at emulation speed on
+# a shared machine, so this is generous; results are judged by markers, not by time.
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+
+# reboot=k: reboot through the i8042 reset line, which vmm turns into exit code 3.
+GUEST_CMDLINE_BASE="console=ttyS0 reboot=k panic=-1"
+if [ "${VMM_TEST_VERBOSE:-0}" != 1 ]; then
+	GUEST_CMDLINE_BASE="$GUEST_CMDLINE_BASE quiet"
+fi
+
+# vmm's exit codes (the tests use them by name).
+# shellcheck disable=SC2034
+readonly VMM_EXIT_POWEROFF=0 VMM_EXIT_ERROR=1 VMM_EXIT_USAGE=2 VMM_EXIT_REBOOT=3 \
+	VMM_EXIT_PANIC=4 VMM_EXIT_FORCED=5
+
+pass() { echo "TEST $1: PASS"; }
+fail() { echo "TEST $1: FAIL ${2:-}"; }
+skip() { echo "TEST $1: SKIP ${2:-}"; }
+
+# require_vmm NAME...: marks the tests skipped and ends the script when there is no vmm.
+require_vmm() {
+	if [ -z "$VMM" ]; then
+		local n
+		for n in "$@"; do skip "$n" "no vmm binary (pass --vmm BUILD/vmm/vmm)"; done
+		exit 0
+	fi
+	if [ ! -x "$VMM" ]; then
+		local n
+		for n in "$@"; do fail "$n" "vmm binary $VMM is not executable"; done
+		exit 0
+	fi
+}
+
+# toml_string S: S as a TOML basic string.
+toml_string() {
+	local s=$1
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	printf '"%s"' "$s"
+}
+
+# make_config NAME VCPUS CMDLINE_EXTRA > file.toml
+make_config() {
+	local name=$1 vcpus=$2 extra=${3-}
+	cat <<EOF
+[vm]
+name = $(toml_string "$name")
+vcpus = $vcpus
+memory_mib = $GUEST_MEMORY_MIB
+shutdown_timeout = 20
+
+[boot]
+kernel = $(toml_string "$GUEST_KERNEL")
+initrd = $(toml_string "$GUEST_INITRD")
+cmdline = $(toml_string "$GUEST_CMDLINE_BASE${extra:+ $extra}")
+
+[console]
+mode = "stdio"
+
+[cpu]
+template = "host"
+EOF
+}
+
+# wait_pid PID TIMEOUT: waits for PID, a child of this shell; returns its exit status,
+# or 124 after killing it with SIGKILL once TIMEOUT seconds have passed. SIGKILL, since
+# vmm answers SIGTERM with a graceful stop that could end in exit 0.
+wait_pid() {
+	local pid=$1 limit=$2 flag wd rc=0
+	flag="$WORKDIR/.timeout.$pid"
+	rm -f "$flag"
+	(
+		s=""
+		trap 'kill "$s" 2>/dev/null; exit 0' TERM
+		sleep "$limit" &
+		s=$!
+		wait "$s"
+		: >"$flag"
+		kill -KILL "$pid" 2>/dev/null
+	) &
+	wd=$!
+	wait "$pid" || rc=$?
+	kill "$wd" 2>/dev/null || true
+	wait "$wd" 2>/dev/null || true
+	if [ -e "$flag" ]; then
+		rm -f "$flag"
+		return 124
+	fi
+	return "$rc"
+}
+
+# start_vmm CONFIG LOGFILE: starts vmm in the background (console output to LOGFILE,
+# stdin from /dev/null) and sets VMM_PID.
+start_vmm() {
+	local config=$1 log=$2
+	"$VMM" --config "$config" </dev/null >"$log" 2>&1 &
+	VMM_PID=$!
+}
+
+# run_vmm CONFIG LOGFILE TIMEOUT: runs vmm to its end; returns its exit code, or 124
+# when it had to be killed after TIMEOUT seconds (noted at the end of LOGFILE).
+run_vmm() {
+	local config=$1 log=$2 limit=${3:-$BOOT_TIMEOUT} rc=0
+	start_vmm "$config" "$log"
+	wait_pid "$VMM_PID" "$limit" || rc=$?
+	if [ "$rc" = 124 ]; then
+		echo "[test harness] vmm killed after $limit s" >>"$log"
+	fi
+	return "$rc"
+}
+
+# expect_in_log FILE PATTERN: whether FILE contains the fixed string PATTERN.
+expect_in_log() {
+	grep -qF -- "$2" "$1" 2>/dev/null
+}
+
+# wait_for_log FILE PATTERN TIMEOUT [PID]: polls until FILE contains PATTERN; fails after
+# TIMEOUT seconds, or as soon as PID (the process writing FILE) has exited.
+wait_for_log() {
+	local file=$1 pattern=$2 limit=$3 pid=${4-} i=0
+	while [ "$i" -lt $((limit * 5)) ]; do
+		expect_in_log "$file" "$pattern" && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			expect_in_log "$file" "$pattern"
+			return
+		fi
+		sleep 0.2
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# describe_exit RC: words for a vmm exit code, for failure messages.
+describe_exit() {
+	case $1 in
+	0) echo "0 (guest powered off)" ;;
+	1) echo "1 (vmm error)" ;;
+	2) echo "2 (usage error)" ;;
+	3) echo "3 (guest rebooted)" ;;
+	4) echo "4 (guest panicked)" ;;
+	5) echo "5 (graceful stop timed out)" ;;
+	124) echo "timeout (killed by the test)" ;;
+	*) if [ "$1" -gt 128 ]; then echo "$1 (signal $(($1 - 128)))"; else echo "$1"; fi ;;
+	esac
+}
+
+# check_run NAME RC EXPECTED_RC LOG [PATTERN...]: one verdict for a finished vmm run.
+check_run() {
+	local name=$1 rc=$2 want=$3 log=$4 p
+	shift 4
+	if [ "$rc" != "$want" ]; then
+		fail "$name" "exit $(describe_exit "$rc"), expected $(describe_exit "$want")"
+		return 0
+	fi
+	for p in "$@"; do
+		if ! expect_in_log "$log" "$p"; then
+			fail "$name" "'$p' not in the console log"
+			return 0
+		fi
+	done
+	pass "$name"
+}
+
+# median N...: the middle value (the lower of the two middle ones for an even count).
+median() {
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
+# timestamp_field LOG KEY: a number from the timestamp tool's report, e.g.
+# `timestamp_field LOG "marker at"` or `timestamp_field LOG rss-minus-guest`.
+timestamp_field() {
+	sed -n "s/^timestamp: $2 \([0-9][0-9]*\).*/\1/p" "$1" | head -n 1
+}
