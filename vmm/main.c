@@ -99,12 +99,11 @@ int main(int argc, char **argv)
 	log_info("boot: config parsed at %llu us",
 		 (unsigned long long)(vmm_now_us() - t0));
 
-	if (vm_create(&vm, &cfg) < 0) {
+	if (vm_create(&vm, &cfg, t0) < 0) {
 		vm_destroy(&vm);
 		config_free(&cfg);
 		return VM_EXIT_ERROR;
 	}
-	vm.t_start_us = t0;
 	log_info("starting VM '%s': %u vCPU(s), %llu MiB", cfg.name, cfg.vcpus,
 		 (unsigned long long)cfg.memory_mib);
 	code = vm_run(&vm);

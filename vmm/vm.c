@@ -34,6 +34,11 @@ uint64_t vmm_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static unsigned long long since_start(const struct vm *vm)
+{
+	return (unsigned long long)(vmm_now_us() - vm->t_start_us);
+}
+
 static const char *exit_code_name(int code)
 {
 	switch (code) {
@@ -120,13 +125,14 @@ static int create_vcpu(struct vm *vm, unsigned id)
 	return arch_vcpu_init(vm, v);
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg)
+int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 {
 	uint64_t base, hole_start, hole_end, size;
 	int ret;
 
 	memset(vm, 0, sizeof(*vm));
 	vm->cfg = cfg;
+	vm->t_start_us = t_start_us;
 	vm->kvm_fd = vm->vm_fd = vm->wake_fd = -1;
 	vm->console_out = -1;
 	vm->mem.memfd = -1;
@@ -177,6 +183,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 			(unsigned long long)cfg->memory_mib, strerror(-ret));
 		return ret;
 	}
+	log_debug("boot: KVM VM created at %llu us", since_start(vm));
 	ret = arch_vm_init(vm);
 	if (ret < 0)
 		return ret;
@@ -199,9 +206,11 @@ int vm_create(struct vm *vm, const struct vm_config *cfg)
 	ret = arch_devices_init(vm);
 	if (ret < 0)
 		return ret;
+	log_debug("boot: memory and devices ready at %llu us", since_start(vm));
 	ret = arch_load_kernel(vm);
 	if (ret < 0)
 		return ret;
+	log_debug("boot: kernel loaded at %llu us", since_start(vm));
 	vm->vcpus = calloc(vm->nvcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return -ENOMEM;
@@ -346,8 +355,7 @@ static void *vcpu_thread(void *arg)
 	sigaddset(&kick, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
 	if (v->id == 0)
-		log_info("boot: first KVM_RUN at %llu us",
-			 (unsigned long long)(vmm_now_us() - vm->t_start_us));
+		log_info("boot: first KVM_RUN at %llu us", since_start(vm));
 
 	while (!atomic_load(&vm->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {

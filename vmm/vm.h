@@ -68,7 +68,8 @@ struct vm {
 
 uint64_t vmm_now_us(void);
 
-int vm_create(struct vm *vm, const struct vm_config *cfg);
+/* `t_start_us` is vmm_now_us() at process start, for boot-phase logs. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us);
 void vm_destroy(struct vm *vm);
 /* Starts vCPU threads and runs the event loop until the guest ends; returns
  * the process exit code. */
