@@ -8,6 +8,7 @@
 
 struct vm;
 struct vcpu;
+struct kvm_irq_routing_entry;
 
 /* True when `name` is a CPU feature the `[cpu] hide` list may name on this
  * architecture (e.g. "xsave", "cx16", "avx2" on x86_64). */
@@ -25,6 +26,12 @@ void arch_mem_layout(uint64_t size, uint64_t *base, uint64_t *hole_start,
  * timers, per-VM KVM settings. */
 int arch_vm_init(struct vm *vm);
 
+/* The GSI routes KVM sets up by itself for the in-kernel interrupt
+ * controller, which KVM_SET_GSI_ROUTING would otherwise drop: fills up to
+ * `max` entries and returns how many. GSIs past the highest one are free
+ * for MSIs. */
+unsigned arch_irq_routes(struct kvm_irq_routing_entry *e, unsigned max);
+
 /* Registers the platform devices (serial, keyboard controller, power
  * management...) on the VM's buses. */
 int arch_devices_init(struct vm *vm);
@@ -35,6 +42,10 @@ int arch_load_kernel(struct vm *vm);
 
 /* Per-vCPU setup after KVM_CREATE_VCPU: CPUID/features, registers. */
 int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
+
+/* The vCPU's program counter (RIP, PC), for error messages; 0 when it
+ * cannot be read. */
+uint64_t arch_vcpu_pc(struct vcpu *vcpu);
 
 /* Asks the guest to shut down the way its OS understands best
  * (Ctrl-Alt-Del on x86). Returns 0 or -errno. */

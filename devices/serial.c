@@ -58,6 +58,7 @@ struct serial {
 	struct serial_ops ops;
 	int out_fd;
 	bool sent_first;
+	bool sent_first_line;
 
 	uint8_t ier, iir_fifo, lcr, mcr, lsr, msr, scr, dll, dlm;
 	bool thr_ipending;	/* THR-empty interrupt pending until IIR read */
@@ -136,7 +137,7 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 	       bool is_write)
 {
 	struct serial *s = opaque;
-	bool changed, first_tx = false, drained = false;
+	bool changed, first_tx = false, first_line = false, drained = false;
 	int level;
 
 	if (len != 1) {
@@ -158,6 +159,10 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 			if (!s->sent_first) {
 				s->sent_first = true;
 				first_tx = true;
+			}
+			if (v == '\n' && !s->sent_first_line) {
+				s->sent_first_line = true;
+				first_line = true;
 			}
 			/* Transmission is instant: THR is empty again. */
 			s->thr_ipending = true;
@@ -252,6 +257,8 @@ void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 
 	if (first_tx && s->ops.first_tx)
 		s->ops.first_tx(s->ops.ctx);
+	if (first_line && s->ops.first_line)
+		s->ops.first_line(s->ops.ctx);
 	if (drained && s->ops.rx_space)
 		s->ops.rx_space(s->ops.ctx);
 }

@@ -12,13 +12,15 @@ typedef void (*serial_irq_fn)(void *ctx, int level);
 /* Called (from a vCPU thread) after the guest drained the receive buffer so
  * the event loop can resume reading input. */
 typedef void (*serial_notify_fn)(void *ctx);
-/* Called once, on the first byte the guest transmits. */
+/* Called once on the first byte the guest transmits, and once after the
+ * first newline: a log line written then cannot split the guest's line. */
 typedef void (*serial_first_tx_fn)(void *ctx);
 
 struct serial_ops {
 	serial_irq_fn set_irq;
 	serial_notify_fn rx_space;
 	serial_first_tx_fn first_tx;
+	serial_first_tx_fn first_line;
 	void *ctx;
 };
 

@@ -31,6 +31,10 @@ resolved via modules.dep, load order written to /lib/modules/vmmtest/load.list).
                         version defaults to the directory's name
   --init FILE           script installed as /init (default: $script_dir/init)
   --busybox FILE        statically linked busybox (default /bin/busybox, /usr/bin/busybox)
+  --arch x86_64|arm64   the image's architecture (default x86_64). arm64 takes busybox
+                        from Debian's busybox-static:arm64 (apt-get download and
+                        dpkg-deb -x into \$VMM_TEST_CACHE/arm64, never installed) and
+                        needs --moddir (or --no-modules)
   --modules "A B"       replace the module list (default: ${default_modules[*]})
   --add-modules "A B"   append to the module list
   --no-modules          no kernel modules at all
@@ -56,6 +60,8 @@ modules=("${default_modules[@]}")
 overlays=()
 compress=gzip
 print_only=0
+arch=x86_64
+cache=${VMM_TEST_CACHE:-${HOME:-/root}/.cache/vmm-tests}
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -64,6 +70,7 @@ while [ $# -gt 0 ]; do
 	--moddir) moddir=${2:?}; shift 2 ;;
 	--init) init_script=${2:?}; shift 2 ;;
 	--busybox) busybox=${2:?}; shift 2 ;;
+	--arch) arch=${2:?}; shift 2 ;;
 	--modules) read -r -a modules <<<"${2-}"; shift 2 ;;
 	--add-modules) read -r -a extra <<<"${2-}"; modules+=("${extra[@]}"); shift 2 ;;
 	--no-modules) modules=(); shift ;;
@@ -77,6 +84,11 @@ done
 
 case $compress in gzip | none) ;; *) die "--compress takes gzip or none, not '$compress'" ;; esac
 [ -n "$output" ] || [ "$print_only" = 1 ] || { usage >&2; die "-o FILE is required"; }
+case $arch in x86_64 | amd64) arch=x86_64 ;; arm64 | aarch64) arch=arm64 ;;
+*) die "--arch takes x86_64 or arm64, not '$arch'" ;; esac
+if [ "$arch" = arm64 ] && [ ${#modules[@]} -gt 0 ] && [ -z "$moddir" ]; then
+	die "--arch arm64 needs --moddir (an arm64 kernel's module tree) or --no-modules"
+fi
 
 # --- the module tree --------------------------------------------------------------------
 
@@ -148,6 +160,41 @@ fi
 
 # --- busybox ----------------------------------------------------------------------------
 
+# arm64_busybox: Debian's busybox-static:arm64, unpacked once into the cache.
+arm64_busybox() {
+	local dir=$cache/arm64/busybox-static deb
+	if [ ! -x "$dir/bin/busybox" ]; then
+		if ! command -v apt-get >/dev/null || ! command -v dpkg-deb >/dev/null; then
+			die "apt-get and dpkg-deb are needed to fetch busybox-static:arm64"
+		fi
+		mkdir -p "$cache/arm64/debs"
+		rm -f "$cache/arm64/debs"/busybox-static_*_arm64.deb
+		(cd "$cache/arm64/debs" && apt-get download -q busybox-static:arm64) >&2 ||
+			die "apt-get download busybox-static:arm64 failed (dpkg --add-architecture arm64 &&" \
+				"apt-get update; tools/install-deps does both)"
+		deb=$(find "$cache/arm64/debs" -maxdepth 1 -name 'busybox-static_*_arm64.deb' | head -n 1)
+		[ -n "$deb" ] || die "apt-get download left no busybox-static_*_arm64.deb"
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		dpkg-deb -x "$deb" "$dir"
+	fi
+	busybox=$dir/bin/busybox
+}
+
+if [ -z "$busybox" ] && [ "$arch" = arm64 ]; then
+	arm64_busybox
+fi
+# The applet list comes from running busybox --list-full. An arm64 busybox does not run
+# here: the build machine's busybox-static, built by Debian from the same source and
+# configuration, lists the same applets.
+lister=$busybox
+if [ -z "$busybox" ] || [ "$arch" = arm64 ]; then
+	lister=""
+	for b in /bin/busybox /usr/bin/busybox; do
+		[ -x "$b" ] && { lister=$b; break; }
+	done
+	[ -n "$lister" ] || die "busybox not found; install the Debian package busybox-static"
+fi
 if [ -z "$busybox" ]; then
 	for b in /bin/busybox /usr/bin/busybox; do
 		[ -x "$b" ] && { busybox=$b; break; }
@@ -185,7 +232,7 @@ chmod 0755 "$root/usr/bin/busybox"
 while IFS= read -r applet; do
 	case $applet in "" | bin/busybox | usr/bin/busybox) continue ;; esac
 	[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /usr/bin/busybox "$root/$applet"
-done < <("$busybox" --list-full)
+done < <("$lister" --list-full)
 [ -e "$root/bin/sh" ] || die "$busybox has no sh applet"
 
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$root/etc/passwd"

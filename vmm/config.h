@@ -11,6 +11,9 @@
 #define VM_NAME_MAX 63
 #define VM_VCPUS_MAX 64
 #define VM_CMDLINE_MAX 4096
+#define VM_NET_MAX 8		/* [[net]] entries per VM */
+#define VM_IFNAME_MAX 15	/* IFNAMSIZ - 1: tap and bridge names */
+#define VM_FORWARD_MAX 64	/* port forwards per [[net]] entry */
 
 enum console_mode {
 	CONSOLE_STDIO,	/* guest serial on stdout; stdin feeds it when a tty or pipe */
@@ -21,6 +24,55 @@ enum console_mode {
 enum cpu_template {
 	CPU_TEMPLATE_HOST,	/* what KVM supports on this host */
 	CPU_TEMPLATE_BASELINE,	/* x86-64-v2 level feature set, stable across hosts */
+};
+
+enum net_proto {
+	NET_PROTO_TCP,
+	NET_PROTO_UDP,
+};
+
+/* One `forward` item: host port -> guest port, set up by tools/netsetup. */
+struct net_forward {
+	enum net_proto proto;
+	uint16_t host_port;
+	uint16_t guest_port;
+	unsigned line;
+};
+
+/* One [[net]] entry. The vmm side (tap, mac, tap_fd) is what the VMM needs;
+ * the host side (bridge .. owner) is read only by tools/netsetup, except
+ * guest_ip/gateway/prefix which also become the guest's ip= parameter. */
+struct net_config {
+	unsigned line;			/* of the [[net]] header, for messages */
+
+	char tap[VM_IFNAME_MAX + 1];	/* TAP name; "" only when tap_fd is given */
+	uint8_t mac[6];			/* `mac`, or derived from the VM name and index */
+	bool mac_given;
+	int tap_fd;			/* an inherited open TAP, or -1 */
+
+	bool has_subnet;		/* `subnet` given: netsetup builds bridge + NAT */
+	char bridge[VM_IFNAME_MAX + 1];	/* required with `subnet` */
+	uint32_t subnet;		/* network address, host byte order */
+	unsigned prefix;		/* 8..30 */
+	uint32_t gateway;		/* bridge address; default network + 1 */
+	uint32_t guest_ip;		/* default network + 2 */
+	char *uplink;			/* NULL: the interface of the default route */
+	char *owner;			/* TAP owner (user name or uid); NULL: none */
+	char *group;			/* TAP group (group name or gid); NULL: none */
+	struct net_forward *forward;
+	size_t n_forward;
+};
+
+#define VM_DISKS_MAX 16
+#define DISK_SERIAL_MAX 20	/* virtio-blk GET_ID: 20 bytes */
+
+struct disk_config {
+	char *path;		/* resolved; exists unless size_mib is set */
+	bool read_only;		/* key `read_only`, default false */
+	bool direct;		/* key `direct`: O_DIRECT, default false */
+	char serial[DISK_SERIAL_MAX + 1];	/* key `serial`, default "" */
+	uint64_t size_mib;	/* key `size_mib`: create when missing; 0 = unset */
+	unsigned line;		/* of the [[disk]] header, for messages */
 };
 
 struct vm_config {
@@ -46,8 +98,19 @@ struct vm_config {
 	char **cpu_hide;		/* key `hide`: feature names, validated */
 	size_t n_cpu_hide;
 
+	/* [[disk]]: the first is /dev/vda in a Linux guest */
+	struct disk_config *disks;
+	size_t ndisks;
+
+	/* [rng] */
+	bool rng_enabled;		/* key `enabled`, default true */
+
 	/* [log] */
 	int log_level;			/* key `level`: "error".."debug" as LOG_LVL_*, default info */
+
+	/* [[net]] */
+	struct net_config *net;
+	size_t n_net;
 };
 
 /* Parses and validates `path`. On error prints "file:line: key: message"
@@ -63,5 +126,23 @@ void config_free(struct vm_config *cfg);
 
 /* Human-readable dump used by `vmm --check`. */
 void config_print(const struct vm_config *cfg, FILE *out);
+
+/* 0 when this vmm can run what `cfg` describes; otherwise logs why (naming
+ * the file and line) and returns -ENOTSUP. `--check` and tools/netsetup
+ * accept more than vmm can start: [[net]] until virtio-net exists. */
+int config_check_startable(const struct vm_config *cfg);
+
+/* The guest kernel command line: `boot.cmdline`, plus
+ * " ip=GUEST::GATEWAY:MASK::ethN:off" for the first [[net]] entry with a
+ * subnet (N = its index), unless cmdline already has an ip= parameter.
+ * The loader has checked that it fits in VM_CMDLINE_MAX. Caller frees;
+ * NULL on ENOMEM. */
+char *config_kernel_cmdline(const struct vm_config *cfg);
+
+/* IPv4 helpers shared with tools/netsetup; addresses in host byte order. */
+int config_parse_ipv4(const char *s, uint32_t *addr);		/* 0 or -EINVAL */
+int config_parse_cidr(const char *s, uint32_t *addr, unsigned *prefix);
+uint32_t config_prefix_mask(unsigned prefix);			/* 0..32 */
+void config_format_ipv4(uint32_t addr, char buf[16]);
 
 #endif

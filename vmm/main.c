@@ -94,6 +94,10 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
+	if (config_check_startable(&cfg) < 0) {
+		config_free(&cfg);
+		return VM_EXIT_ERROR;
+	}
 	if (!verbose)
 		log_set_level((enum log_level)cfg.log_level);
 	log_info("boot: config parsed at %llu us",

@@ -80,6 +80,129 @@ int vm_set_irq(struct vm *vm, uint32_t gsi, int level)
 	return 0;
 }
 
+/* ---- interrupt routing, ioeventfds ---- */
+
+#define VM_MAX_ROUTES 1024
+
+static int routes_init(struct vm *vm)
+{
+	struct kvm_irq_routing *r;
+	uint32_t top = 0;
+
+	r = calloc(1, sizeof(*r) + VM_MAX_ROUTES * sizeof(r->entries[0]));
+	if (!r)
+		return -ENOMEM;
+	r->nr = arch_irq_routes(r->entries, VM_MAX_ROUTES);
+	for (uint32_t i = 0; i < r->nr; i++)
+		if (r->entries[i].gsi >= top)
+			top = r->entries[i].gsi + 1;
+	vm->routes = r;
+	vm->next_gsi = top;
+	return 0;
+}
+
+static int routes_commit(struct vm *vm)
+{
+	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routes) < 0) {
+		log_warn("KVM_SET_GSI_ROUTING: %m");
+		return -errno;
+	}
+	return 0;
+}
+
+int vm_msi_alloc(struct vm *vm, int *fdp, uint32_t *gsip)
+{
+	struct kvm_irqfd irqfd = { 0 };
+	struct kvm_irq_routing_entry *e;
+	int fd, ret;
+
+	pthread_mutex_lock(&vm->routes_lock);
+	if (vm->routes->nr == VM_MAX_ROUTES) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	e = &vm->routes->entries[vm->routes->nr];
+	memset(e, 0, sizeof(*e));
+	e->gsi = vm->next_gsi;
+	e->type = KVM_IRQ_ROUTING_MSI;
+	vm->routes->nr++;
+	ret = routes_commit(vm);
+	if (ret < 0) {
+		vm->routes->nr--;
+		goto out;
+	}
+	/* The GSI is used up from here on, even if binding it fails. */
+	vm->next_gsi++;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	irqfd.fd = (uint32_t)fd;
+	irqfd.gsi = e->gsi;
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		ret = -errno;
+		log_err("KVM_IRQFD for GSI %u: %m", e->gsi);
+		close(fd);
+		goto out;
+	}
+	*fdp = fd;
+	*gsip = e->gsi;
+	ret = 0;
+out:
+	pthread_mutex_unlock(&vm->routes_lock);
+	return ret;
+}
+
+int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&vm->routes_lock);
+	for (uint32_t i = 0; i < vm->routes->nr; i++) {
+		struct kvm_irq_routing_entry *e = &vm->routes->entries[i];
+
+		if (e->gsi != gsi || e->type != KVM_IRQ_ROUTING_MSI)
+			continue;
+		if (e->u.msi.address_lo == (uint32_t)addr &&
+		    e->u.msi.address_hi == (uint32_t)(addr >> 32) &&
+		    e->u.msi.data == data) {
+			ret = 0;
+			break;
+		}
+		e->u.msi.address_lo = (uint32_t)addr;
+		e->u.msi.address_hi = (uint32_t)(addr >> 32);
+		e->u.msi.data = data;
+		ret = routes_commit(vm);
+		break;
+	}
+	pthread_mutex_unlock(&vm->routes_lock);
+	return ret;
+}
+
+int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd)
+{
+	struct kvm_ioeventfd io = { .addr = addr, .len = len, .fd = fd };
+
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		log_err("KVM_IOEVENTFD at 0x%llx: %m", (unsigned long long)addr);
+		return -errno;
+	}
+	return 0;
+}
+
+int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque)
+{
+	struct vm_cleanup *c = reallocarray(vm->cleanups, vm->ncleanups + 1,
+					    sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	vm->cleanups = c;
+	c[vm->ncleanups++] = (struct vm_cleanup){ fn, opaque };
+	return 0;
+}
+
 /* ---- construction ---- */
 
 static int open_console(struct vm *vm)
@@ -140,6 +263,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 	vm->nvcpus = cfg->vcpus;
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
+	vm->io.epfd = vm->io.stop_fd = -1;
+	pthread_mutex_init(&vm->routes_lock, NULL);
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
@@ -187,6 +312,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 	ret = arch_vm_init(vm);
 	if (ret < 0)
 		return ret;
+	ret = routes_init(vm);
+	if (ret < 0)
+		return ret;
+	ret = iothread_init(&vm->io);
+	if (ret < 0) {
+		log_err("I/O thread setup: %s", strerror(-ret));
+		return ret;
+	}
 	for (unsigned i = 0; i < vm->mem.nregions; i++) {
 		const struct guest_region *r = &vm->mem.regions[i];
 		struct kvm_userspace_memory_region mr = {
@@ -235,6 +368,14 @@ void vm_destroy(struct vm *vm)
 		}
 		free(vm->vcpus);
 	}
+	/* Devices may have work queued there: stop it before freeing them. */
+	iothread_destroy(&vm->io);
+	while (vm->ncleanups > 0) {
+		vm->ncleanups--;
+		vm->cleanups[vm->ncleanups].fn(vm->cleanups[vm->ncleanups].opaque);
+	}
+	free(vm->cleanups);
+	free(vm->routes);
 	arch_vm_destroy(vm);
 	serial_destroy(vm->serial);
 	i8042_destroy(vm->i8042);
@@ -254,7 +395,6 @@ void vm_destroy(struct vm *vm)
 static void log_internal_error(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
-	struct kvm_regs regs;
 	char bytes[3 * 16 + 1] = "";
 
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
@@ -269,10 +409,8 @@ static void log_internal_error(struct vcpu *v)
 			snprintf(bytes + 3 * i, 4, " %02x",
 				 run->emulation_failure.insn_bytes[i]);
 	}
-	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
-		memset(&regs, 0, sizeof(regs));
-	log_err("vCPU %u: KVM internal error, suberror %u at rip 0x%llx%s%s%s",
-		v->id, run->internal.suberror, (unsigned long long)regs.rip,
+	log_err("vCPU %u: KVM internal error, suberror %u at pc 0x%llx%s%s%s",
+		v->id, run->internal.suberror, (unsigned long long)arch_vcpu_pc(v),
 		bytes[0] ? " (instruction:" : "", bytes, bytes[0] ? ")" : "");
 	if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION)
 		log_err("KVM could not emulate that instruction; if this host's "
@@ -542,6 +680,12 @@ int vm_run(struct vm *vm)
 		loop_teardown(&l);
 		return VM_EXIT_ERROR;
 	}
+	ret = iothread_start(&vm->io);
+	if (ret < 0) {
+		log_err("starting the I/O thread: %s", strerror(-ret));
+		loop_teardown(&l);
+		return VM_EXIT_ERROR;
+	}
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
 		if (ret) {
@@ -598,6 +742,7 @@ int vm_run(struct vm *vm)
 		if (vm->vcpus[i].started)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	(void)started;
+	iothread_stop(&vm->io);
 	loop_teardown(&l);
 	code = atomic_load(&vm->exit_code);
 	return code < 0 ? VM_EXIT_ERROR : code;

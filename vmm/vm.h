@@ -10,6 +10,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "iothread.h"
 #include "memory.h"
 #include "arch-vm.h"
 
@@ -37,6 +38,13 @@ struct vcpu {
 
 struct serial;
 struct i8042;
+struct kvm_irq_routing;
+
+/* Something built with the VM and torn down with it (PCI devices). */
+struct vm_cleanup {
+	void (*fn)(void *opaque);
+	void *opaque;
+};
 
 struct vm {
 	const struct vm_config *cfg;
@@ -55,6 +63,18 @@ struct vm {
 
 	struct arch_vm arch;
 
+	/* Device work off the vCPU threads: kicks, completions. */
+	struct iothread io;
+	/* Interrupt routing: the architecture's default routes, then one MSI
+	 * route per vector handed out by vm_msi_alloc. Replaced as a whole
+	 * with KVM_SET_GSI_ROUTING, under routes_lock. */
+	pthread_mutex_t routes_lock;
+	struct kvm_irq_routing *routes;
+	uint32_t next_gsi;
+
+	struct vm_cleanup *cleanups;	/* run in reverse order by vm_destroy */
+	unsigned ncleanups;
+
 	/* Lifecycle: the first exit request wins; the main loop is woken
 	 * through `wake_fd` (an eventfd). */
 	int wake_fd;
@@ -63,7 +83,7 @@ struct vm {
 	atomic_bool graceful_stop;	/* SIGTERM was received */
 
 	uint64_t t_start_us;		/* CLOCK_MONOTONIC at process start */
-	atomic_bool first_serial_byte;
+	atomic_uint_least64_t t_first_serial_us;	/* since t_start_us */
 };
 
 uint64_t vmm_now_us(void);
@@ -81,5 +101,18 @@ void vm_request_exit(struct vm *vm, int code, const char *why);
 
 /* Raise/lower a GSI on the in-kernel interrupt controller. */
 int vm_set_irq(struct vm *vm, uint32_t gsi, int level);
+
+/* A new GSI delivered as an MSI, and an eventfd bound to it with
+ * KVM_IRQFD: writing the eventfd interrupts the guest without a vCPU exit.
+ * The route starts out pointing nowhere useful; set it with vm_msi_route
+ * before signalling. Returns 0 or -errno. */
+int vm_msi_alloc(struct vm *vm, int *fd, uint32_t *gsi);
+/* Points `gsi` (from vm_msi_alloc) at the MSI address/data pair. */
+int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data);
+/* KVM_IOEVENTFD: guest writes of `len` bytes to MMIO `addr` signal `fd`
+ * in the kernel instead of exiting to us. */
+int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd);
+/* Runs fn(opaque) in vm_destroy, after the I/O thread stopped. */
+int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque);
 
 #endif

@@ -122,7 +122,7 @@ static size_t aml_pkglen(uint8_t *out, size_t len)
 static size_t aml_device(uint8_t *out, const char name[4], const char *hid,
 			 uint8_t uid, const uint8_t *crs, size_t crs_len)
 {
-	uint8_t body[96];
+	uint8_t body[128];
 	size_t b = 0, n = 0, hl = strlen(hid);
 
 	body[b++] = 0x08;		/* NameOp */
@@ -160,16 +160,29 @@ static size_t aml_device(uint8_t *out, const char name[4], const char *hid,
 #define IO_DESC(port, len) 0x47, 0x01, (port) & 0xff, (port) >> 8, \
 			   (port) & 0xff, (port) >> 8, 0x01, (len)
 #define IRQ_DESC(irq) 0x22, (1 << (irq)) & 0xff, (1 << (irq)) >> 8
+#define LE32(v) (uint8_t)(v), (uint8_t)((v) >> 8), (uint8_t)((v) >> 16), \
+		(uint8_t)((v) >> 24)
+/* WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode, 0, lo, hi, 0, n) */
+#define BUS_DESC(lo, hi) 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, \
+			 (lo), 0x00, (hi), 0x00, 0x00, 0x00, (hi) - (lo) + 1, 0x00
+/* DWordMemory (ResourceProducer, PosDecode, MinFixed, MaxFixed, NonCacheable,
+ * ReadWrite, 0, base, base + len - 1, 0, len) */
+#define MEM32_DESC(base, len) 0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, LE32(0), \
+			      LE32(base), LE32((base) + (len) - 1), LE32(0), LE32(len)
 
 /* The DSDT's AML:
  *   Scope (\_SB) {
  *     Device (COM1) { PNP0501, I/O 0x3f8-0x3ff, IRQ 4 }
  *     Device (PS2K) { PNP0303, I/O 0x60 and 0x64, IRQ 1 }
  *     Device (PEVT) { QEMU0001 (pvpanic), I/O 0x505 }
+ *     Device (PCI0) { PNP0A03, bus 0, I/O 0xcf8-0xcff, the PCI MMIO window }
  *   }
  *   Name (_S5, Package () { 5, 0 })
  * The legacy devices must be declared: on a hardware-reduced platform Linux
- * has no legacy PIC and maps ISA interrupts only for devices ACPI names. */
+ * has no legacy PIC and maps ISA interrupts only for devices ACPI names.
+ * Likewise PCI: with ACPI, Linux scans only the root bridges the DSDT
+ * declares, and takes their windows from _CRS. Devices use MSI-X only, so
+ * there is no _PRT. */
 static size_t build_aml(uint8_t *out)
 {
 	static const uint8_t com1[] = { IO_DESC(X86_PORT_COM1, 8),
@@ -177,14 +190,17 @@ static size_t build_aml(uint8_t *out)
 	static const uint8_t kbd[] = { IO_DESC(0x60, 1), IO_DESC(0x64, 1),
 				       IRQ_DESC(X86_IRQ_KBD) };
 	static const uint8_t pvpanic[] = { IO_DESC(X86_PORT_PVPANIC, 1) };
+	static const uint8_t pci[] = { BUS_DESC(0, 0), IO_DESC(X86_PORT_PCI_CONFIG, 8),
+				       MEM32_DESC(X86_PCI_MMIO_START, X86_PCI_MMIO_SIZE) };
 	static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x05, 0x02,
 				      0x0a, ACPI_S5_SLP_TYP, 0x00 };
-	uint8_t devs[384];
+	uint8_t devs[512];
 	size_t d = 0, n = 0;
 
 	d += aml_device(devs + d, "COM1", "PNP0501", 0, com1, sizeof(com1));
 	d += aml_device(devs + d, "PS2K", "PNP0303", 0, kbd, sizeof(kbd));
 	d += aml_device(devs + d, "PEVT", "QEMU0001", 0, pvpanic, sizeof(pvpanic));
+	d += aml_device(devs + d, "PCI0", "PNP0A03", 0, pci, sizeof(pci));
 
 	out[n++] = 0x10;		/* ScopeOp */
 	n += aml_pkglen(out + n, 5 + d);

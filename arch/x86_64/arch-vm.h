@@ -7,6 +7,7 @@
 struct kvm_cpuid2;
 struct pm_device;
 struct pvpanic;
+struct pci_bus;
 
 struct arch_vm {
 	struct kvm_cpuid2 *cpuid;	/* KVM_GET_SUPPORTED_CPUID, templated */
@@ -14,6 +15,7 @@ struct arch_vm {
 	uint64_t boot_params;		/* zero page address, passed in RSI */
 	struct pm_device *pm;
 	struct pvpanic *pvpanic;
+	struct pci_bus *pci;		/* bus 0: host bridge and virtio devices */
 };
 
 #endif

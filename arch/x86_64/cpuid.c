@@ -263,6 +263,23 @@ static void fix_xsave_leaf(struct kvm_cpuid2 *c)
 		keep |= 3u << 17;
 	d0->eax &= keep;
 	d0->edx = 0;
+	/* The XSAVE area sizes must describe what the guest may enable, not
+	 * what the host has: Linux compares them with the sum of the
+	 * components and turns XSAVE off on a mismatch. EBX (size for the
+	 * current XCR0) is refreshed by KVM on XSETBV where it can; start it
+	 * at the size for everything we offer, which is what Linux enables. */
+	{
+		uint32_t size = 576;	/* legacy area + XSAVE header */
+
+		for (uint32_t i = 0; i < c->nent; i++) {
+			struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+			if (e->function == 0xd && e->index >= 2 && e->index < 32 &&
+			    (d0->eax >> e->index & 1) && e->ebx + e->eax > size)
+				size = e->ebx + e->eax;
+		}
+		d0->ebx = d0->ecx = size;
+	}
 	/* Zero the sub-leaves describing user state components the guest
 	 * cannot enable (supervisor ones, in 0xd.1 ECX, are KVM's business). */
 	for (uint32_t i = 0; i < c->nent; i++) {

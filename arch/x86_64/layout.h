@@ -20,6 +20,9 @@
 /* Everything from 3 GiB to 4 GiB is MMIO: PCI windows, IOAPIC, LAPIC. */
 #define X86_MMIO_HOLE_START	0xc0000000ULL
 #define X86_MMIO_HOLE_END	0x100000000ULL
+/* PCI BARs: assigned by us from this window, declared in the DSDT. */
+#define X86_PCI_MMIO_START	0xc0000000ULL
+#define X86_PCI_MMIO_SIZE	0x20000000ULL	/* 512 MiB, up to 0xdfffffff */
 #define X86_IOAPIC_ADDR		0xfec00000ULL
 #define X86_LAPIC_ADDR		0xfee00000ULL
 #define X86_TSS_ADDR		0xfffbd000ULL
@@ -36,5 +39,6 @@
 #define X86_PM_RESET_VALUE	0x0f
 #define X86_PORT_PVPANIC	0x505
 #define X86_PORT_POST		0x80
+#define X86_PORT_PCI_CONFIG	0xcf8	/* mechanism #1: address 0xcf8, data 0xcfc */
 
 #endif

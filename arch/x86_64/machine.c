@@ -19,7 +19,11 @@
 #include "i8042.h"
 #include "layout.h"
 #include "log.h"
+#include "pci.h"
 #include "serial.h"
+#include "virtio/blk.h"
+#include "virtio/pci.h"
+#include "virtio/rng.h"
 #include "vm.h"
 
 void arch_mem_layout(uint64_t size, uint64_t *base, uint64_t *hole_start,
@@ -65,6 +69,30 @@ void arch_vm_destroy(struct vm *vm)
 {
 	free(vm->arch.cpuid);
 	vm->arch.cpuid = NULL;
+	free(vm->arch.pci);
+	vm->arch.pci = NULL;
+}
+
+/* What KVM_CREATE_IRQCHIP routes by itself: GSI 0-15 to both PICs and the
+ * IOAPIC, 16-23 to the IOAPIC. */
+unsigned arch_irq_routes(struct kvm_irq_routing_entry *e, unsigned max)
+{
+	unsigned n = 0;
+
+	for (uint32_t gsi = 0; gsi < 24; gsi++) {
+		if (gsi < 16 && n < max)
+			e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER :
+					       KVM_IRQCHIP_PIC_SLAVE, gsi % 8 },
+			};
+		if (n < max)
+			e[n++] = (struct kvm_irq_routing_entry){
+				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi },
+			};
+	}
+	return n;
 }
 
 /* ---- platform devices ---- */
@@ -144,17 +172,74 @@ static void console_first_tx(void *ctx)
 {
 	struct vm *vm = ctx;
 
+	atomic_store(&vm->t_first_serial_us, vmm_now_us() - vm->t_start_us);
+}
+
+static void console_first_line(void *ctx)
+{
+	struct vm *vm = ctx;
+
 	log_info("boot: guest's first serial byte at %llu us",
-		 (unsigned long long)(vmm_now_us() - vm->t_start_us));
+		 (unsigned long long)atomic_load(&vm->t_first_serial_us));
 }
 
 extern void vm_console_rx_space(void *ctx);
+
+/* Puts a virtio device on PCI; it is freed with the VM. The cleanup is
+ * registered first so that it runs after the transport's. */
+static int add_virtio(struct vm *vm, struct virtio_dev *vd, void (*free_fn)(void *))
+{
+	int ret;
+
+	if (!vd)
+		return -ENOMEM;
+	ret = vm_add_cleanup(vm, free_fn, vd);
+	if (ret < 0) {
+		free_fn(vd);
+		return ret;
+	}
+	return virtio_pci_create(vm, vm->arch.pci, vd);
+}
+
+static int pci_devices_init(struct vm *vm)
+{
+	int ret = 0;
+
+	vm->arch.pci = calloc(1, sizeof(*vm->arch.pci));
+	if (!vm->arch.pci)
+		return -ENOMEM;
+	pci_bus_init(vm->arch.pci, X86_PCI_MMIO_START, X86_PCI_MMIO_SIZE);
+	ret |= bus_register(&vm->pio, X86_PORT_PCI_CONFIG, 4, pci_cfg_addr_io,
+			    vm->arch.pci, "pci-addr");
+	ret |= bus_register(&vm->pio, X86_PORT_PCI_CONFIG + 4, 4, pci_cfg_data_io,
+			    vm->arch.pci, "pci-data");
+	if (ret)
+		return -EINVAL;
+	/* Disks first, in config order: the first is 00:01.0, /dev/vda. */
+	for (size_t i = 0; i < vm->cfg->ndisks; i++) {
+		struct virtio_dev *vd;
+
+		ret = virtio_blk_new(&vm->cfg->disks[i], (unsigned)i, &vm->io, &vd);
+		if (ret < 0)
+			return ret;
+		ret = add_virtio(vm, vd, virtio_blk_free);
+		if (ret < 0)
+			return ret;
+	}
+	if (vm->cfg->rng_enabled) {
+		ret = add_virtio(vm, virtio_rng_new(), virtio_rng_free);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
 
 int arch_devices_init(struct vm *vm)
 {
 	struct serial_ops sops = {
 		.set_irq = serial_irq, .rx_space = vm_console_rx_space,
-		.first_tx = console_first_tx, .ctx = vm,
+		.first_tx = console_first_tx, .first_line = console_first_line,
+		.ctx = vm,
 	};
 	struct i8042_ops kops = { .set_irq = kbd_irq, .reset = kbd_reset, .ctx = vm };
 	int ret = 0;
@@ -173,7 +258,10 @@ int arch_devices_init(struct vm *vm)
 		log_err("registering platform devices failed");
 		return -EINVAL;
 	}
-	return 0;
+	ret = pci_devices_init(vm);
+	if (ret < 0)
+		log_err("setting up PCI devices failed: %s", strerror(-ret));
+	return ret;
 }
 
 int arch_request_guest_shutdown(struct vm *vm)
@@ -455,4 +543,13 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *v)
 	if (ret < 0)
 		log_err("vCPU %u: register setup failed: %s", v->id, strerror(-ret));
 	return ret;
+}
+
+uint64_t arch_vcpu_pc(struct vcpu *v)
+{
+	struct kvm_regs regs;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &regs) < 0)
+		return 0;
+	return regs.rip;
 }

@@ -7,6 +7,8 @@
 #   VMM           the vmm binary, or empty (tests that need it are skipped)
 #   GUEST_KERNEL  guest kernel (bzImage)
 #   GUEST_INITRD  guest initramfs (guest/mkinitramfs.sh)
+#   GUEST_VMLINUX the same kernel as an ELF vmlinux, or empty
+#   BOOT_TIMEOUT  seconds one guest run may take (default 240)
 #   WORKDIR       scratch directory of this test, empty at start
 #   QEMU          qemu-system-x86_64 for comparisons, or empty
 #   TIMESTAMP     tests/tools/timestamp, or empty
@@ -33,7 +35,12 @@ GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-256}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
 
 # reboot=k: reboot through the i8042 reset line, which vmm turns into exit code 3.
-GUEST_CMDLINE_BASE="console=ttyS0 reboot=k panic=-1"
+# arm64 guests power off and reboot through PSCI, with no option needed (vmm runs
+# guests of its own architecture: the test host's, or this machine's).
+case $(uname -m) in
+aarch64) GUEST_CMDLINE_BASE="console=ttyS0 earlycon=uart,mmio,0x9000000 panic=-1" ;;
+*) GUEST_CMDLINE_BASE="console=ttyS0 reboot=k panic=-1" ;;
+esac
 if [ "${VMM_TEST_VERBOSE:-0}" != 1 ]; then
 	GUEST_CMDLINE_BASE="$GUEST_CMDLINE_BASE quiet"
 fi
@@ -169,6 +176,7 @@ describe_exit() {
 	3) echo "3 (guest rebooted)" ;;
 	4) echo "4 (guest panicked)" ;;
 	5) echo "5 (graceful stop timed out)" ;;
+	6) echo "6 (a vCPU stopped on an unrecoverable error)" ;;
 	124) echo "timeout (killed by the test)" ;;
 	*) if [ "$1" -gt 128 ]; then echo "$1 (signal $(($1 - 128)))"; else echo "$1"; fi ;;
 	esac

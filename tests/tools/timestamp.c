@@ -17,6 +17,9 @@
  *   timestamp: exit CODE | timestamp: signal SIG | timestamp: timeout after SEC s
  * It exits with the command's code (128+SIG when killed by a signal, 124 on --timeout).
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem, pipe2 */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -254,6 +254,17 @@ static void test_dsdt(void **state)
 				       0x47, 0x01, 0x64, 0x00, 0x64, 0x00, 0x01, 0x01,
 				       0x22, 0x02, 0x00 };	/* IRQ 1 */
 	static const uint8_t pvpanic[] = { 0x47, 0x01, 0x05, 0x05, 0x05, 0x05, 0x01, 0x01 };
+	static const uint8_t pci[] = {
+		/* WordBusNumber: producer, fixed 0..0, length 1 */
+		0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+		/* I/O 0xcf8, 8 ports: configuration mechanism #1 */
+		0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08,
+		/* DWordMemory 0xc0000000-0xdfffffff, read-write, non-cacheable */
+		0x87, 0x17, 0x00, 0x00, 0x0c, 0x01, 0x00, 0x00, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0xc0, 0xff, 0xff, 0xff, 0xdf, 0x00, 0x00,
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x20,
+	};
 	struct tables t;
 	uint32_t len;
 	const uint8_t *p, *a, *scope_end, *s5;
@@ -265,7 +276,7 @@ static void test_dsdt(void **state)
 	assert_true(len > 36);
 	p = gm_ptr(&mem, t.dsdt, len);
 
-	/* Scope (\_SB) holds exactly the three devices, in order. */
+	/* Scope (\_SB) holds exactly the four devices, in order. */
 	a = p + 36;
 	assert_int_equal(a[0], 0x10);			/* ScopeOp */
 	scope_end = a + 1 + pkglen(a + 1, &nb);
@@ -274,6 +285,7 @@ static void test_dsdt(void **state)
 	check_device(&a, "COM1", "PNP0501", com1, sizeof(com1));
 	check_device(&a, "PS2K", "PNP0303", kbd, sizeof(kbd));
 	check_device(&a, "PEVT", "QEMU0001", pvpanic, sizeof(pvpanic));
+	check_device(&a, "PCI0", "PNP0A03", pci, sizeof(pci));
 	assert_ptr_equal(a, scope_end);
 
 	/* Name (_S5, Package (2) { SLP_TYP, 0 }) ends the table. */

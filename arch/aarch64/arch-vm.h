@@ -1,0 +1,20 @@
+/* aarch64 per-VM state embedded in struct vm. */
+#ifndef VMM_ARCH_VM_H
+#define VMM_ARCH_VM_H
+
+#include <stdint.h>
+
+struct kvm_vcpu_init;
+struct pl031;
+
+struct arch_vm {
+	uint32_t vcpu_target;		/* KVM_ARM_PREFERRED_TARGET */
+	int gic_fd;			/* the in-kernel GIC device */
+	unsigned gic_version;		/* 3, or 2 where the host has no GICv3 */
+	uint64_t entry;			/* kernel load address = entry point */
+	uint64_t fdt;			/* device tree address, passed in x0 */
+	uint64_t *mpidr;		/* per vCPU, as the device tree names them */
+	struct pl031 *rtc;
+};
+
+#endif

@@ -1,0 +1,113 @@
+/* A PCI bus 0 with a host bridge at 00:00.0 and up to 31 single-function
+ * devices, reached through configuration mechanism #1 (address latch and
+ * data window; ports 0xcf8/0xcfc on x86). BARs are 64-bit memory BARs whose
+ * addresses we assign from the MMIO window when the device is added; the
+ * guest can size them and write them, but they decode where we put them
+ * (Linux keeps firmware assignments that lie inside the host bridge's
+ * window, as these do). */
+#ifndef VMM_PCI_H
+#define VMM_PCI_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCI_MAX_SLOTS		32
+#define PCI_CFG_SIZE		256
+#define PCI_NUM_BARS		6
+
+/* Standard header offsets and bits (PCI Local Bus 3.0, 6.1). */
+#define PCI_VENDOR_ID		0x00
+#define PCI_DEVICE_ID		0x02
+#define PCI_COMMAND		0x04
+#define PCI_STATUS		0x06
+#define PCI_REVISION_ID		0x08
+#define PCI_CLASS_PROG		0x09
+#define PCI_HEADER_TYPE		0x0e
+#define PCI_BAR0		0x10
+#define PCI_SUBSYSTEM_VENDOR_ID	0x2c
+#define PCI_SUBSYSTEM_ID	0x2e
+#define PCI_ROM_ADDRESS		0x30
+#define PCI_CAPABILITY_LIST	0x34
+#define PCI_INTERRUPT_LINE	0x3c
+#define PCI_INTERRUPT_PIN	0x3d
+#define PCI_CAP_START		0x40
+
+#define PCI_COMMAND_MEMORY	0x0002
+#define PCI_COMMAND_MASTER	0x0004
+#define PCI_COMMAND_INTX_DISABLE 0x0400
+#define PCI_STATUS_CAP_LIST	0x0010
+#define PCI_BAR_MEM_64		0x4
+
+struct pci_dev;
+
+struct pci_dev_ops {
+	/* After a config-space write to [off, off+len) was applied through
+	 * the write mask (BARs handled already). Bus lock held. */
+	void (*cfg_write)(struct pci_dev *d, uint32_t off, uint32_t len);
+	/* May replace the bytes a config read returns (live registers). */
+	void (*cfg_read)(struct pci_dev *d, uint32_t off, uint8_t *data, uint32_t len);
+};
+
+struct pci_bar {
+	uint64_t addr;		/* assigned guest-physical address; 0 = no BAR */
+	uint64_t size;		/* power of two, >= 4 KiB */
+};
+
+struct pci_dev {
+	uint8_t cfg[PCI_CFG_SIZE];	/* what the guest reads */
+	uint8_t wmask[PCI_CFG_SIZE];	/* bits the guest may write */
+	struct pci_bar bar[PCI_NUM_BARS];	/* 64-bit BARs: index 0, 2 or 4 */
+	uint8_t cap_next;		/* where the next capability goes */
+	uint8_t cap_last;		/* offset of the last one, 0 = none */
+	unsigned slot;
+	const struct pci_dev_ops *ops;
+	void *opaque;
+};
+
+struct pci_bus {
+	pthread_mutex_t lock;		/* config address latch and all config spaces */
+	uint32_t addr;			/* mechanism #1 address register */
+	struct pci_dev host;		/* 00:00.0 */
+	struct pci_dev *dev[PCI_MAX_SLOTS];
+	uint64_t mmio_next, mmio_end;	/* BAR allocation window */
+};
+
+/* A bus with the host bridge, allocating BARs from [mmio_base, +mmio_size). */
+void pci_bus_init(struct pci_bus *b, uint64_t mmio_base, uint64_t mmio_size);
+
+/* A type 0 header: IDs, class (base << 16 | sub << 8 | prog-if), no
+ * interrupt pin, command register writable for memory and bus mastering. */
+void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device,
+		  uint32_t class_code, uint16_t subsys_vendor, uint16_t subsys_id);
+
+/* Adds a 64-bit memory BAR at index `idx` (0, 2 or 4) of `size` bytes,
+ * naturally aligned in the bus's window. Returns 0, -EINVAL or -ENOSPC. */
+int pci_dev_add_bar64(struct pci_bus *b, struct pci_dev *d, unsigned idx,
+		      uint64_t size);
+
+/* Appends a capability (`len` bytes, first byte its ID; the next pointer
+ * is filled in). Returns its config-space offset, or 0 when full. */
+uint8_t pci_dev_add_cap(struct pci_dev *d, const void *cap, size_t len);
+
+/* Puts the device in the first free slot. Returns 0 or -ENOSPC. */
+int pci_bus_add(struct pci_bus *b, struct pci_dev *d);
+
+/* Whether the guest enabled memory decoding (command register bit 1). */
+bool pci_dev_mem_enabled(const struct pci_dev *d);
+
+/* Config space by bus/device/function and offset, as mechanism #1 and the
+ * unit tests use it: len 1, 2 or 4 inside one dword. Absent functions read
+ * all-ones and ignore writes. */
+void pci_cfg_access(struct pci_bus *b, unsigned bus, unsigned slot, unsigned fn,
+		    uint32_t off, uint8_t *data, uint32_t len, bool is_write);
+
+/* Bus handlers for the address register (4 bytes) and data window
+ * (4 bytes); opaque is the pci_bus. */
+void pci_cfg_addr_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+		     bool is_write);
+void pci_cfg_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+		     bool is_write);
+
+#endif

@@ -1,0 +1,694 @@
+/* The modern virtio-pci transport (virtio 1.2, 4.1) and the transport-
+ * independent device helpers. Every register value comes from the guest
+ * and is checked here; devices see only validated queues and in-range
+ * config offsets. Register accesses arrive on vCPU threads, kicks in the
+ * I/O thread; vd->lock serialises both. */
+#include "virtio/pci.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "iothread.h"
+#include "log.h"
+#include "../pci.h"
+#include "vm.h"
+
+#define VIRTIO_PCI_VENDOR	0x1af4
+#define VIRTIO_PCI_DEVICE_BASE	0x1040
+#define VIRTIO_PCI_SUBSYS	0x1100
+
+/* Capability types (virtio 1.2, 4.1.4). */
+#define CAP_COMMON	1
+#define CAP_NOTIFY	2
+#define CAP_ISR		3
+#define CAP_DEVICE	4
+#define CAP_PCI_CFG	5
+
+#define PCI_CAP_ID_VNDR	0x09
+#define PCI_CAP_ID_MSIX	0x11
+#define MSIX_ENABLE	0x8000
+#define MSIX_MASKALL	0x4000
+#define MSIX_CTRL_MASKED 1u
+
+#define ISR_QUEUE	1
+#define ISR_CONFIG	2
+
+#define NVEC_MAX	(VIRTIO_MAX_QUEUES + 1)
+
+struct vpci_queue {
+	struct virtio_pci *vp;
+	unsigned index;
+	uint16_t vector;
+	int kick_fd;
+};
+
+struct msix_entry {
+	uint32_t addr_lo, addr_hi, data, ctrl;
+};
+
+struct virtio_pci {
+	struct pci_dev pci;
+	struct virtio_dev *vd;
+	struct vm *vm;
+	uint64_t bar;
+	uint64_t offered;		/* device features, VERSION_1 included */
+	uint64_t guest_features;	/* as written, until FEATURES_OK */
+	uint32_t dfselect, gfselect;
+	uint16_t queue_sel;
+	uint16_t config_vector;
+	uint8_t isr;
+	struct vpci_queue q[VIRTIO_MAX_QUEUES];
+	/* MSI-X state; the enable and function-mask bits live in config
+	 * space and are copied here under vd->lock. */
+	unsigned nvec;
+	bool msix_on, msix_fmask;
+	struct msix_entry msix[NVEC_MAX];
+	uint64_t pba;
+	int irq_fd[NVEC_MAX];
+	uint32_t gsi[NVEC_MAX];
+	uint8_t msix_cap, cfg_cap;
+};
+
+_Static_assert(NVEC_MAX <= 64, "the PBA is one 64-bit word");
+_Static_assert(VPCI_NOTIFY_MULT * VIRTIO_MAX_QUEUES <= VPCI_MSIX_OFF - VPCI_NOTIFY_OFF,
+	       "notify region fits");
+_Static_assert(16 * NVEC_MAX <= VPCI_PBA_OFF - VPCI_MSIX_OFF, "MSI-X table fits");
+
+static uint64_t getle(const uint8_t *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+static void putle(uint8_t *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ---- interrupts ---- */
+
+static void fire(struct virtio_pci *vp, unsigned vec)
+{
+	uint64_t one = 1;
+
+	if (write(vp->irq_fd[vec], &one, sizeof(one)) < 0)
+		log_warn("%s: signalling MSI-X vector %u: %m", vp->vd->name, vec);
+}
+
+static void signal_vector(struct virtio_pci *vp, uint16_t vec)
+{
+	if (vec >= vp->nvec || !vp->msix_on)
+		return;		/* no vector, or MSI-X off: no INTx pin either */
+	if (vp->msix_fmask || (vp->msix[vec].ctrl & MSIX_CTRL_MASKED)) {
+		vp->pba |= 1ULL << vec;
+		return;
+	}
+	fire(vp, vec);
+}
+
+/* Delivers what became pending while masked, now that it may be. */
+static void flush_pending(struct virtio_pci *vp)
+{
+	if (!vp->msix_on || vp->msix_fmask)
+		return;
+	for (unsigned v = 0; v < vp->nvec; v++) {
+		if ((vp->pba & (1ULL << v)) && !(vp->msix[v].ctrl & MSIX_CTRL_MASKED)) {
+			vp->pba &= ~(1ULL << v);
+			fire(vp, v);
+		}
+	}
+}
+
+static void vpci_signal_queue(struct virtio_dev *vd, unsigned q)
+{
+	struct virtio_pci *vp = vd->transport;
+
+	vp->isr |= ISR_QUEUE;
+	signal_vector(vp, vp->q[q].vector);
+}
+
+static void vpci_signal_config(struct virtio_dev *vd)
+{
+	struct virtio_pci *vp = vd->transport;
+
+	vp->isr |= ISR_CONFIG;
+	signal_vector(vp, vp->config_vector);
+}
+
+static const struct virtio_transport_ops vpci_tops = {
+	.signal_queue = vpci_signal_queue,
+	.signal_config = vpci_signal_config,
+};
+
+/* ---- generic device helpers ---- */
+
+void virtio_dev_used(struct virtio_dev *vd, unsigned q)
+{
+	if (virtq_should_notify(&vd->vq[q]))
+		vd->tops->signal_queue(vd, q);
+}
+
+void virtio_dev_needs_reset(struct virtio_dev *vd)
+{
+	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
+		return;
+	log_warn("%s: device needs reset (the driver must reset it to use it again)",
+		 vd->name);
+	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vd->config_gen++;
+	vd->tops->signal_config(vd);
+}
+
+bool virtio_dev_queue_live(const struct virtio_dev *vd, unsigned q)
+{
+	return q < vd->nqueues && vd->vq[q].ready && !vd->vq[q].broken &&
+	       (vd->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
+	       VIRTIO_STATUS_DRIVER_OK;
+}
+
+/* ---- common configuration ---- */
+
+static void device_reset(struct virtio_pci *vp)
+{
+	struct virtio_dev *vd = vp->vd;
+
+	if (vd->ops->reset)
+		vd->ops->reset(vd);
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		virtq_reset(&vd->vq[i]);
+		vd->vq[i].size = vd->queue_max;
+		vp->q[i].vector = VIRTIO_NO_VECTOR;
+	}
+	vd->features = 0;
+	vd->status = 0;
+	vp->guest_features = 0;
+	vp->dfselect = vp->gfselect = 0;
+	vp->queue_sel = 0;
+	vp->config_vector = VIRTIO_NO_VECTOR;
+	vp->isr = 0;
+}
+
+static void kick_all(struct virtio_pci *vp)
+{
+	uint64_t one = 1;
+
+	/* Buffers made available before DRIVER_OK got no kick we acted on. */
+	for (unsigned i = 0; i < vp->vd->nqueues; i++)
+		if (write(vp->q[i].kick_fd, &one, sizeof(one)) < 0)
+			log_warn("%s: kick of queue %u: %m", vp->vd->name, i);
+}
+
+static void set_status(struct virtio_pci *vp, uint8_t v)
+{
+	struct virtio_dev *vd = vp->vd;
+	uint8_t old = vd->status;
+
+	if (v == 0) {
+		device_reset(vp);
+		return;
+	}
+	/* Only a reset clears bits; NEEDS_RESET is the device's to set. */
+	v = (uint8_t)((v | old) & ~VIRTIO_STATUS_NEEDS_RESET) |
+	    (old & VIRTIO_STATUS_NEEDS_RESET);
+	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+		uint64_t f = vp->guest_features;
+
+		if ((f & ~vp->offered) || !(f & (1ULL << VIRTIO_F_VERSION_1))) {
+			log_warn("%s: driver accepted features 0x%llx, offered 0x%llx: "
+				 "refusing FEATURES_OK", vd->name,
+				 (unsigned long long)f, (unsigned long long)vp->offered);
+			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+		} else {
+			vd->features = f;
+			for (unsigned i = 0; i < vd->nqueues; i++)
+				virtq_set_features(&vd->vq[i], f);
+		}
+	}
+	if (!(v & VIRTIO_STATUS_FEATURES_OK))
+		v &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	vd->status = v;
+	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+		if (vd->ops->activate && vd->ops->activate(vd) < 0)
+			virtio_dev_needs_reset(vd);
+		else
+			kick_all(vp);
+	}
+}
+
+static uint16_t vector_or_none(const struct virtio_pci *vp, uint64_t v)
+{
+	return v < vp->nvec ? (uint16_t)v : VIRTIO_NO_VECTOR;
+}
+
+static void queue_enable(struct virtio_pci *vp, struct virtq *q, unsigned i)
+{
+	struct virtio_dev *vd = vp->vd;
+
+	if (q->ready)
+		return;
+	if (!(vd->status & VIRTIO_STATUS_FEATURES_OK) || q->size > vd->queue_max ||
+	    virtq_enable(q) < 0) {
+		log_warn("%s: driver enabled queue %u with an invalid layout "
+			 "(size %u, rings 0x%llx/0x%llx/0x%llx)", vd->name, i, q->size,
+			 (unsigned long long)q->desc, (unsigned long long)q->avail,
+			 (unsigned long long)q->used);
+		q->ready = false;
+		virtio_dev_needs_reset(vd);
+	}
+}
+
+/* The register file as the driver reads it. */
+static void common_image(struct virtio_pci *vp, uint8_t *img)
+{
+	struct virtio_dev *vd = vp->vd;
+	uint16_t sel = vp->queue_sel;
+
+	memset(img, 0, VPCI_COMMON_LEN);
+	putle(img + VPCI_DFSELECT, vp->dfselect, 4);
+	if (vp->dfselect < 2)
+		putle(img + VPCI_DF, vp->offered >> (32 * vp->dfselect), 4);
+	putle(img + VPCI_GFSELECT, vp->gfselect, 4);
+	if (vp->gfselect < 2)
+		putle(img + VPCI_GF, vp->guest_features >> (32 * vp->gfselect), 4);
+	putle(img + VPCI_MSIX_CONFIG, vp->config_vector, 2);
+	putle(img + VPCI_NUM_QUEUES, vd->nqueues, 2);
+	img[VPCI_STATUS] = vd->status;
+	img[VPCI_CFG_GENERATION] = vd->config_gen;
+	putle(img + VPCI_Q_SELECT, sel, 2);
+	if (sel < vd->nqueues) {
+		const struct virtq *q = &vd->vq[sel];
+
+		putle(img + VPCI_Q_SIZE, q->size, 2);
+		putle(img + VPCI_Q_MSIX, vp->q[sel].vector, 2);
+		putle(img + VPCI_Q_ENABLE, q->ready, 2);
+		putle(img + VPCI_Q_NOFF, sel, 2);
+		putle(img + VPCI_Q_DESC, q->desc, 8);
+		putle(img + VPCI_Q_AVAIL, q->avail, 8);
+		putle(img + VPCI_Q_USED, q->used, 8);
+	}
+}
+
+static void common_field(struct virtio_pci *vp, unsigned off, uint64_t v)
+{
+	struct virtio_dev *vd = vp->vd;
+	uint16_t sel = vp->queue_sel;
+	struct virtq *q = sel < vd->nqueues ? &vd->vq[sel] : NULL;
+	bool setup = q && !q->ready;	/* queue fields are frozen once enabled */
+
+	switch (off) {
+	case VPCI_DFSELECT:
+		vp->dfselect = (uint32_t)v;
+		break;
+	case VPCI_GFSELECT:
+		vp->gfselect = (uint32_t)v;
+		break;
+	case VPCI_GF:
+		if (vp->gfselect < 2 && !(vd->status & VIRTIO_STATUS_FEATURES_OK)) {
+			unsigned sh = 32 * vp->gfselect;
+
+			vp->guest_features &= ~(0xffffffffULL << sh);
+			vp->guest_features |= (v & 0xffffffffULL) << sh;
+		}
+		break;
+	case VPCI_MSIX_CONFIG:
+		vp->config_vector = vector_or_none(vp, v);
+		break;
+	case VPCI_STATUS:
+		set_status(vp, (uint8_t)v);
+		break;
+	case VPCI_Q_SELECT:
+		vp->queue_sel = (uint16_t)v;
+		break;
+	case VPCI_Q_SIZE:
+		if (setup)
+			q->size = (uint16_t)v;
+		break;
+	case VPCI_Q_MSIX:
+		if (q)
+			vp->q[sel].vector = vector_or_none(vp, v);
+		break;
+	case VPCI_Q_ENABLE:
+		/* Writing 0 is not allowed to the driver; ignore it. */
+		if (q && v == 1)
+			queue_enable(vp, q, sel);
+		break;
+	case VPCI_Q_DESC:
+		if (setup)
+			q->desc = v;
+		break;
+	case VPCI_Q_AVAIL:
+		if (setup)
+			q->avail = v;
+		break;
+	case VPCI_Q_USED:
+		if (setup)
+			q->used = v;
+		break;
+	default:	/* read-only */
+		break;
+	}
+}
+
+static const struct { uint8_t off, len; } common_fields[] = {
+	{ VPCI_DFSELECT, 4 }, { VPCI_DF, 4 }, { VPCI_GFSELECT, 4 }, { VPCI_GF, 4 },
+	{ VPCI_MSIX_CONFIG, 2 }, { VPCI_NUM_QUEUES, 2 }, { VPCI_STATUS, 1 },
+	{ VPCI_CFG_GENERATION, 1 }, { VPCI_Q_SELECT, 2 }, { VPCI_Q_SIZE, 2 },
+	{ VPCI_Q_MSIX, 2 }, { VPCI_Q_ENABLE, 2 }, { VPCI_Q_NOFF, 2 },
+	{ VPCI_Q_DESC, 8 }, { VPCI_Q_AVAIL, 8 }, { VPCI_Q_USED, 8 },
+	{ VPCI_Q_NOTIFY_DATA, 2 }, { VPCI_Q_RESET, 2 },
+};
+
+/* A write of any width: the bytes land on the current image, and each
+ * field they touch is written with its merged value, lowest first (so a
+ * 32-bit write at STATUS also moves queue_select, as the layout says). */
+static void common_write(struct virtio_pci *vp, uint32_t off, const uint8_t *data,
+			 uint32_t len)
+{
+	uint8_t img[VPCI_COMMON_LEN];
+
+	common_image(vp, img);
+	memcpy(img + off, data, len);
+	for (size_t i = 0; i < sizeof(common_fields) / sizeof(common_fields[0]); i++) {
+		unsigned fo = common_fields[i].off, fl = common_fields[i].len;
+
+		if (fo < off + len && off < fo + fl)
+			common_field(vp, fo, getle(img + fo, fl));
+	}
+}
+
+/* ---- BAR 0 ---- */
+
+static void msix_write(struct virtio_pci *vp, uint32_t off, const uint8_t *data,
+		       uint32_t len)
+{
+	struct msix_entry old[NVEC_MAX];
+	uint8_t *tab = (uint8_t *)vp->msix;
+
+	memcpy(old, vp->msix, sizeof(old));
+	memcpy(tab + off, data, len);
+	for (unsigned v = off / 16; v <= (off + len - 1) / 16; v++) {
+		struct msix_entry *e = &vp->msix[v];
+
+		e->ctrl &= MSIX_CTRL_MASKED;	/* the rest is reserved */
+		if (e->addr_lo != old[v].addr_lo || e->addr_hi != old[v].addr_hi ||
+		    e->data != old[v].data)
+			vm_msi_route(vp->vm, vp->gsi[v],
+				     (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
+	}
+	flush_pending(vp);
+}
+
+/* One access to BAR 0 at `off`, wholly inside it; takes vd->lock. */
+static void bar_access(struct virtio_pci *vp, uint64_t off, uint8_t *data,
+		       uint32_t len, bool is_write)
+{
+	struct virtio_dev *vd = vp->vd;
+	uint64_t end = off + len;
+
+	if (!is_write)
+		memset(data, 0, len);
+	pthread_mutex_lock(&vd->lock);
+	if (end <= VPCI_COMMON_OFF + VPCI_COMMON_LEN) {
+		if (is_write) {
+			common_write(vp, (uint32_t)off, data, len);
+		} else {
+			uint8_t img[VPCI_COMMON_LEN];
+
+			common_image(vp, img);
+			memcpy(data, img + off, len);
+		}
+	} else if (off == VPCI_ISR_OFF) {
+		/* Reading the ISR acknowledges it. */
+		if (!is_write) {
+			data[0] = vp->isr;
+			vp->isr = 0;
+		}
+	} else if (off >= VPCI_DEVCFG_OFF && end <= VPCI_DEVCFG_OFF + vd->config_size) {
+		uint32_t o = (uint32_t)(off - VPCI_DEVCFG_OFF);
+
+		if (!is_write)
+			vd->ops->config_read(vd, o, data, len);
+		else if (vd->ops->config_write)
+			vd->ops->config_write(vd, o, data, len);
+	} else if (off >= VPCI_NOTIFY_OFF &&
+		   off < VPCI_NOTIFY_OFF + (uint64_t)VPCI_NOTIFY_MULT * vd->nqueues) {
+		/* A kick KVM's ioeventfd did not catch (another width). */
+		unsigned qi = (unsigned)(off - VPCI_NOTIFY_OFF) / VPCI_NOTIFY_MULT;
+		uint64_t one = 1;
+
+		if (is_write && write(vp->q[qi].kick_fd, &one, sizeof(one)) < 0)
+			log_warn("%s: kick: %m", vd->name);
+	} else if (off >= VPCI_MSIX_OFF && end <= VPCI_MSIX_OFF + 16ULL * vp->nvec) {
+		if (is_write)
+			msix_write(vp, (uint32_t)(off - VPCI_MSIX_OFF), data, len);
+		else
+			memcpy(data, (uint8_t *)vp->msix + (off - VPCI_MSIX_OFF), len);
+	} else if (off >= VPCI_PBA_OFF && end <= VPCI_PBA_OFF + 8) {
+		if (!is_write)
+			putle(data, vp->pba >> (8 * (off - VPCI_PBA_OFF)), len);
+	}
+	/* Anything else: reads 0, writes are dropped. */
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static void vpci_mmio(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+		      bool is_write)
+{
+	struct virtio_pci *vp = opaque;
+
+	if (!pci_dev_mem_enabled(&vp->pci)) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	bar_access(vp, off, data, len, is_write);
+}
+
+/* ---- PCI config space hooks ---- */
+
+static bool overlaps(uint32_t off, uint32_t len, uint32_t start, uint32_t n)
+{
+	return off < start + n && start < off + len;
+}
+
+/* The VIRTIO_PCI_CAP_PCI_CFG window: the access its bar/offset/length
+ * fields describe, when they describe a legal one. */
+static bool cfg_window(struct virtio_pci *vp, uint32_t *off, uint32_t *len)
+{
+	const uint8_t *c = vp->pci.cfg + vp->cfg_cap;
+
+	*off = (uint32_t)getle(c + 8, 4);
+	*len = (uint32_t)getle(c + 12, 4);
+	return c[4] == 0 && (*len == 1 || *len == 2 || *len == 4) &&
+	       !(*off & (*len - 1)) && *off <= VPCI_BAR_SIZE - *len;
+}
+
+static void vpci_cfg_write(struct pci_dev *d, uint32_t off, uint32_t len)
+{
+	struct virtio_pci *vp = d->opaque;
+	uint32_t o, l;
+
+	if (overlaps(off, len, vp->msix_cap + 2u, 2)) {
+		uint16_t ctl = (uint16_t)getle(d->cfg + vp->msix_cap + 2, 2);
+
+		pthread_mutex_lock(&vp->vd->lock);
+		vp->msix_on = ctl & MSIX_ENABLE;
+		vp->msix_fmask = ctl & MSIX_MASKALL;
+		flush_pending(vp);
+		pthread_mutex_unlock(&vp->vd->lock);
+	}
+	if (overlaps(off, len, vp->cfg_cap + 16u, 4) && cfg_window(vp, &o, &l))
+		bar_access(vp, o, d->cfg + vp->cfg_cap + 16, l, true);
+}
+
+static void vpci_cfg_read(struct pci_dev *d, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct virtio_pci *vp = d->opaque;
+	uint8_t win[4] = { 0 };
+	uint32_t o, l;
+
+	if (!overlaps(off, len, vp->cfg_cap + 16u, 4))
+		return;
+	if (cfg_window(vp, &o, &l))
+		bar_access(vp, o, win, l, false);
+	for (uint32_t i = 0; i < len; i++)
+		if (off + i >= vp->cfg_cap + 16u && off + i < vp->cfg_cap + 20u)
+			data[i] = win[off + i - (vp->cfg_cap + 16u)];
+}
+
+static const struct pci_dev_ops vpci_pci_ops = {
+	.cfg_write = vpci_cfg_write,
+	.cfg_read = vpci_cfg_read,
+};
+
+/* ---- construction ---- */
+
+static void kick(void *opaque, uint32_t events)
+{
+	struct vpci_queue *q = opaque;
+	struct virtio_dev *vd = q->vp->vd;
+	uint64_t n;
+
+	if (read(q->kick_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&vd->lock);
+	if (virtio_dev_queue_live(vd, q->index))
+		vd->ops->queue_notify(vd, q->index);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static void vpci_free(void *opaque)
+{
+	struct virtio_pci *vp = opaque;
+
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		if (vp->q[i].kick_fd >= 0)
+			close(vp->q[i].kick_fd);
+	for (unsigned v = 0; v < NVEC_MAX; v++)
+		if (vp->irq_fd[v] >= 0)
+			close(vp->irq_fd[v]);
+	pthread_mutex_destroy(&vp->vd->lock);
+	free(vp);
+}
+
+/* struct virtio_pci_cap, with room for notify_off_multiplier / pci_cfg_data. */
+static uint8_t add_vcap(struct virtio_pci *vp, uint8_t type, uint32_t off,
+			uint32_t len, uint8_t caplen, uint32_t extra)
+{
+	uint8_t c[20] = { PCI_CAP_ID_VNDR, 0, caplen, type, 0 };
+
+	putle(c + 8, off, 4);
+	putle(c + 12, len, 4);
+	putle(c + 16, extra, 4);
+	return pci_dev_add_cap(&vp->pci, c, caplen);
+}
+
+static int add_caps(struct virtio_pci *vp)
+{
+	struct virtio_dev *vd = vp->vd;
+	uint8_t msix[12] = { PCI_CAP_ID_MSIX, 0 };
+
+	putle(msix + 2, vp->nvec - 1, 2);
+	putle(msix + 4, VPCI_MSIX_OFF | 0, 4);	/* BIR 0 */
+	putle(msix + 8, VPCI_PBA_OFF | 0, 4);
+	vp->msix_cap = pci_dev_add_cap(&vp->pci, msix, sizeof(msix));
+	if (!vp->msix_cap ||
+	    !add_vcap(vp, CAP_COMMON, VPCI_COMMON_OFF, VPCI_COMMON_LEN, 16, 0) ||
+	    !add_vcap(vp, CAP_NOTIFY, VPCI_NOTIFY_OFF,
+		      VPCI_NOTIFY_MULT * vd->nqueues, 20, VPCI_NOTIFY_MULT) ||
+	    !add_vcap(vp, CAP_ISR, VPCI_ISR_OFF, 1, 16, 0) ||
+	    (vd->config_size &&
+	     !add_vcap(vp, CAP_DEVICE, VPCI_DEVCFG_OFF, vd->config_size, 16, 0)))
+		return -ENOSPC;
+	vp->cfg_cap = add_vcap(vp, CAP_PCI_CFG, 0, 0, 20, 0);
+	if (!vp->cfg_cap)
+		return -ENOSPC;
+	/* Function mask and enable; the window's bar, offset, length, data. */
+	vp->pci.wmask[vp->msix_cap + 3] = (uint8_t)((MSIX_ENABLE | MSIX_MASKALL) >> 8);
+	vp->pci.wmask[vp->cfg_cap + 4] = 0xff;
+	memset(vp->pci.wmask + vp->cfg_cap + 8, 0xff, 12);
+	return 0;
+}
+
+static uint32_t class_of(uint16_t id)
+{
+	switch (id) {
+	case VIRTIO_ID_BLOCK:
+		return 0x010000;	/* mass storage, SCSI: what QEMU reports */
+	default:
+		return 0xff0000;	/* unassigned class */
+	}
+}
+
+int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
+{
+	struct virtio_pci *vp;
+	int ret;
+
+	if (vd->nqueues == 0 || vd->nqueues > VIRTIO_MAX_QUEUES ||
+	    vd->config_size > VPCI_DEVCFG_MAX || vd->queue_max == 0 ||
+	    vd->queue_max > VIRTQ_MAX_SIZE || (vd->queue_max & (vd->queue_max - 1)))
+		return -EINVAL;
+	vp = calloc(1, sizeof(*vp));
+	if (!vp)
+		return -ENOMEM;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		vp->q[i].kick_fd = -1;
+	for (unsigned v = 0; v < NVEC_MAX; v++)
+		vp->irq_fd[v] = -1;
+	pthread_mutex_init(&vd->lock, NULL);
+	vp->vd = vd;
+	vp->vm = vm;
+	vp->nvec = vd->nqueues + 1;
+	ret = vm_add_cleanup(vm, vpci_free, vp);
+	if (ret < 0) {
+		free(vp);
+		return ret;
+	}
+	vd->transport = vp;
+	vd->tops = &vpci_tops;
+	vp->offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		vd->vq[i].mem = &vm->mem;
+		vd->vq[i].name = vd->name;
+		vp->q[i].vp = vp;
+		vp->q[i].index = i;
+	}
+	device_reset(vp);
+	for (unsigned v = 0; v < vp->nvec; v++)
+		vp->msix[v].ctrl = MSIX_CTRL_MASKED;
+
+	pci_dev_init(&vp->pci, VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_BASE + vd->id,
+		     class_of(vd->id), VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS);
+	vp->pci.ops = &vpci_pci_ops;
+	vp->pci.opaque = vp;
+	ret = pci_dev_add_bar64(bus, &vp->pci, 0, VPCI_BAR_SIZE);
+	if (ret == 0)
+		ret = add_caps(vp);
+	if (ret == 0)
+		ret = pci_bus_add(bus, &vp->pci);
+	if (ret < 0) {
+		log_err("%s: no room on the PCI bus: %s", vd->name, strerror(-ret));
+		return ret;
+	}
+	vp->bar = vp->pci.bar[0].addr;
+	ret = bus_register(&vm->mmio, vp->bar, VPCI_BAR_SIZE, vpci_mmio, vp, vd->name);
+	if (ret < 0) {
+		log_err("%s: registering BAR 0 at 0x%llx: %s", vd->name,
+			(unsigned long long)vp->bar, strerror(-ret));
+		return ret;
+	}
+	for (unsigned v = 0; v < vp->nvec; v++) {
+		ret = vm_msi_alloc(vm, &vp->irq_fd[v], &vp->gsi[v]);
+		if (ret < 0) {
+			log_err("%s: MSI-X vector %u: %s", vd->name, v, strerror(-ret));
+			return ret;
+		}
+	}
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		struct vpci_queue *q = &vp->q[i];
+
+		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (q->kick_fd < 0)
+			return -errno;
+		ret = vm_ioeventfd(vm, vp->bar + VPCI_NOTIFY_OFF + VPCI_NOTIFY_MULT * i,
+				   2, q->kick_fd);
+		if (ret == 0)
+			ret = iothread_add(&vm->io, q->kick_fd, kick, q);
+		if (ret < 0) {
+			log_err("%s: queue %u notification: %s", vd->name, i,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	log_debug("%s: PCI 00:%02x.0, BAR 0 at 0x%llx", vd->name, vp->pci.slot,
+		  (unsigned long long)vp->bar);
+	return 0;
+}

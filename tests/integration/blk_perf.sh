@@ -1,0 +1,48 @@
+#!/bin/bash
+# blk_perf: sequential 1 MiB O_DIRECT reads of a 64 MiB image on the test host's tmpfs,
+# in the guest (busybox dd); reports the median of three passes as a METRIC. With
+# --with-qemu, the same under QEMU's virtio-blk-pci with aio=io_uring for comparison.
+# Nested under an emulated CPU these numbers compare VMMs, not hardware.
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_vmm blk_perf
+
+w=$WORKDIR
+(yes vmmtest-blk-perf-data || true) | head -c 67108864 >"$w/perf.img"
+
+# rate LOG: median MB/s (10^6 bytes) of the VMMTEST-BLKPERF lines.
+rate() {
+	local r
+	r=$(tr -d '\r' <"$1" | sed -n 's/^VMMTEST-BLKPERF bytes=\([0-9]*\) seconds=\([0-9.]*\)$/\1 \2/p' |
+		awk '$2 > 0 { printf "%d\n", $1 / $2 / 1000000 }')
+	[ -n "$r" ] || return 1
+	# shellcheck disable=SC2086 # one number per word
+	median $r
+}
+
+make_config blkperf 1 "vmmtest=blkperf" >"$w/vm.toml"
+printf '\n[[disk]]\npath = "perf.img"\nread_only = true\n' >>"$w/vm.toml"
+rc=0
+run_vmm "$w/vm.toml" "$w/console.log" || rc=$?
+if [ "$rc" != 0 ] || ! mbs=$(rate "$w/console.log"); then
+	fail blk_perf "exit $(describe_exit "$rc"); $(grep -a BLKPERF "$w/console.log" | tr -d '\r' | tr '\n' ';')"
+	exit 0
+fi
+echo "METRIC blk_seq_read_mbps $mbs"
+pass blk_perf
+
+if [ -n "$QEMU" ]; then
+	rc=0
+	"$QEMU" -M microvm,pcie=on,acpi=on -enable-kvm -cpu host -m "$GUEST_MEMORY_MIB" -smp 1 \
+		-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
+		-append "$GUEST_CMDLINE_BASE vmmtest=blkperf" \
+		-drive "file=$w/perf.img,if=none,id=d0,format=raw,readonly=on,aio=io_uring" \
+		-device virtio-blk-pci,drive=d0 </dev/null >"$w/qemu.log" 2>&1 &
+	wait_pid $! "$BOOT_TIMEOUT" || rc=$?
+	if q=$(rate "$w/qemu.log"); then
+		echo "METRIC qemu_blk_seq_read_mbps $q"
+	else
+		echo "blk_perf: note: QEMU run gave no rate (exit $rc): $(tail -n 3 "$w/qemu.log" | tr -d '\r' | tr '\n' ';')"
+	fi
+fi

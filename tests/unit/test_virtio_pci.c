@@ -1,0 +1,381 @@
+/* Unit tests for devices/pci.c and devices/virtio/pci.c: the PCI config
+ * space (mechanism #1, BAR sizing, capability chain) and the virtio-pci
+ * common configuration registers as a driver drives them, with virtio-rng
+ * as the device and fakes for the KVM helpers of vm.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "log.h"
+#include "pci.h"
+#include "virtio/pci.h"
+#include "virtio/rng.h"
+#include "vm.h"
+
+#define RAM	(1 << 20)
+#define WIN	0xc0000000ULL
+
+static struct vm vm;
+static struct pci_bus bus;
+static struct virtio_dev *rng;
+static uint64_t bar;
+static unsigned routes;
+
+/* ---- fakes for vm.c ---- */
+
+int vm_msi_alloc(struct vm *v, int *fd, uint32_t *gsi)
+{
+	static uint32_t next = 24;
+
+	*fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	*gsi = next++;
+	return *fd < 0 ? -errno : 0;
+}
+
+int vm_msi_route(struct vm *v, uint32_t gsi, uint64_t addr, uint32_t data)
+{
+	routes++;
+	return 0;
+}
+
+int vm_ioeventfd(struct vm *v, uint64_t addr, uint32_t len, int fd) { return 0; }
+
+int vm_add_cleanup(struct vm *v, void (*fn)(void *), void *opaque)
+{
+	return 0;	/* the test frees what it made */
+}
+
+/* ---- helpers ---- */
+
+static uint32_t cfg_rd(unsigned slot, uint32_t off, uint32_t len)
+{
+	uint8_t d[4] = { 0 };
+	uint32_t v = 0;
+
+	pci_cfg_access(&bus, 0, slot, 0, off, d, len, false);
+	memcpy(&v, d, len);
+	return v;
+}
+
+static void cfg_wr(unsigned slot, uint32_t off, uint32_t v, uint32_t len)
+{
+	pci_cfg_access(&bus, 0, slot, 0, off, (uint8_t *)&v, len, true);
+}
+
+static uint64_t rd(uint64_t off, uint32_t len)
+{
+	uint64_t v = 0;
+
+	assert_true(bus_access(&vm.mmio, bar + off, (uint8_t *)&v, len, false));
+	return v;
+}
+
+static void wr(uint64_t off, uint64_t v, uint32_t len)
+{
+	assert_true(bus_access(&vm.mmio, bar + off, (uint8_t *)&v, len, true));
+}
+
+static int setup(void **state)
+{
+	log_set_level(LOG_LVL_ERR);
+	memset(&vm, 0, sizeof(vm));
+	bus_init(&vm.mmio, "mmio");
+	if (guest_mem_init(&vm.mem, 0, RAM, 0, 0) < 0 || iothread_init(&vm.io) < 0)
+		return -1;
+	pci_bus_init(&bus, WIN, 0x10000000);
+	rng = virtio_rng_new();
+	if (!rng || virtio_pci_create(&vm, &bus, rng) < 0)
+		return -1;
+	bar = WIN;
+	cfg_wr(1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	iothread_destroy(&vm.io);
+	/* The transport (fds, struct) is left to process exit: its cleanup
+	 * was not registered with the fake vm_add_cleanup. */
+	return 0;
+}
+
+/* ---- PCI ---- */
+
+static void test_config_mechanism(void **state)
+{
+	uint8_t d[4];
+	uint32_t a = 0x80000000u | 1 << 11;	/* 00:01.0, offset 0 */
+
+	pci_cfg_addr_io(&bus, 0, (uint8_t *)&a, 4, true);
+	pci_cfg_data_io(&bus, 0, d, 4, false);
+	assert_int_equal(d[0] | d[1] << 8, 0x1af4);
+	assert_int_equal(d[2] | d[3] << 8, 0x1044);	/* 0x1040 + rng */
+	/* Host bridge at 00:00.0, nothing at 00:02.0 or on function 1. */
+	assert_int_equal(cfg_rd(0, 0x0a, 2), 0x0600);
+	assert_int_equal(cfg_rd(2, 0, 4), 0xffffffff);
+	a = 0x80000000u | 1 << 11 | 1 << 8;
+	pci_cfg_addr_io(&bus, 0, (uint8_t *)&a, 4, true);
+	pci_cfg_data_io(&bus, 0, d, 4, false);
+	assert_int_equal(d[0] & d[1] & d[2] & d[3], 0xff);
+	/* Enable bit clear: no config cycle. */
+	a = 1 << 11;
+	pci_cfg_addr_io(&bus, 0, (uint8_t *)&a, 4, true);
+	pci_cfg_data_io(&bus, 0, d, 4, false);
+	assert_int_equal(d[0], 0xff);
+	/* Extended offsets do not alias the header. */
+	a = 0x81000000u | 1 << 11;
+	pci_cfg_addr_io(&bus, 0, (uint8_t *)&a, 4, true);
+	pci_cfg_data_io(&bus, 0, d, 4, false);
+	assert_int_equal(d[0] & d[1], 0xff);
+}
+
+static void test_bar_sizing(void **state)
+{
+	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)WIN | 4);
+	cfg_wr(1, PCI_BAR0, 0xffffffff, 4);
+	cfg_wr(1, PCI_BAR0 + 4, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)~(VPCI_BAR_SIZE - 1) | 4);
+	assert_int_equal(cfg_rd(1, PCI_BAR0 + 4, 4), 0xffffffff);
+	cfg_wr(1, PCI_BAR0, (uint32_t)WIN, 4);
+	cfg_wr(1, PCI_BAR0 + 4, 0, 4);
+	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)WIN | 4);
+	/* Unimplemented BARs and the ROM BAR stay 0. */
+	cfg_wr(1, PCI_BAR0 + 8, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(1, PCI_BAR0 + 8, 4), 0);
+	cfg_wr(1, PCI_ROM_ADDRESS, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(1, PCI_ROM_ADDRESS, 4), 0);
+	/* Read-only IDs. */
+	cfg_wr(1, 0, 0x12345678, 4);
+	assert_int_equal(cfg_rd(1, 0, 2), 0x1af4);
+}
+
+static void test_caps(void **state)
+{
+	unsigned seen = 0, off = cfg_rd(1, PCI_CAPABILITY_LIST, 1), n = 0;
+
+	assert_true(cfg_rd(1, PCI_STATUS, 2) & PCI_STATUS_CAP_LIST);
+	while (off && n++ < 16) {
+		unsigned id = cfg_rd(1, off, 1);
+
+		assert_true(off >= 0x40 && off < 0x100);
+		if (id == 0x11) {
+			assert_int_equal(cfg_rd(1, off + 2, 2) & 0x7ff, 1);	/* 2 vectors */
+			assert_int_equal(cfg_rd(1, off + 4, 4), VPCI_MSIX_OFF);
+			seen |= 1 << 0;
+		} else {
+			unsigned type = cfg_rd(1, off + 3, 1);
+
+			assert_int_equal(id, 0x09);
+			assert_int_equal(cfg_rd(1, off + 4, 1), 0);	/* BAR 0 */
+			if (type == 1)
+				assert_int_equal(cfg_rd(1, off + 8, 4), VPCI_COMMON_OFF);
+			if (type == 2)
+				assert_int_equal(cfg_rd(1, off + 16, 4), VPCI_NOTIFY_MULT);
+			seen |= 1u << type;
+		}
+		off = cfg_rd(1, off + 1, 1);
+	}
+	/* MSI-X, common, notify, ISR, PCI cfg; no device config for rng. */
+	assert_int_equal(seen, 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 5);
+}
+
+/* ---- virtio-pci common configuration ---- */
+
+static void test_memory_decoding(void **state)
+{
+	cfg_wr(1, PCI_COMMAND, 0, 2);
+	assert_int_equal(rd(VPCI_NUM_QUEUES, 2), 0xffff);
+	cfg_wr(1, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(rd(VPCI_NUM_QUEUES, 2), 1);
+}
+
+static void test_features(void **state)
+{
+	wr(VPCI_STATUS, 0, 1);
+	wr(VPCI_DFSELECT, 1, 4);
+	assert_int_equal(rd(VPCI_DF, 4), 1);		/* VERSION_1 is bit 32 */
+	wr(VPCI_DFSELECT, 2, 4);
+	assert_int_equal(rd(VPCI_DF, 4), 0);
+	wr(VPCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	/* Without VERSION_1, or with a feature not offered: no FEATURES_OK. */
+	wr(VPCI_GFSELECT, 0, 4);
+	wr(VPCI_GF, 0, 4);
+	wr(VPCI_STATUS, 0x0b, 1);
+	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	wr(VPCI_GFSELECT, 1, 4);
+	wr(VPCI_GF, 1 | 1 << 20, 4);
+	wr(VPCI_STATUS, 0x0b, 1);
+	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	wr(VPCI_GF, 1, 4);
+	wr(VPCI_STATUS, 0x0b, 1);
+	assert_int_equal(rd(VPCI_STATUS, 1), 0x0b);
+	assert_int_equal(rng->features, 1ULL << VIRTIO_F_VERSION_1);
+	/* Frozen after FEATURES_OK. */
+	wr(VPCI_GFSELECT, 0, 4);
+	wr(VPCI_GF, 1 << 28, 4);
+	assert_int_equal(rd(VPCI_GF, 4), 0);
+	/* Reset clears status and features. */
+	wr(VPCI_STATUS, 0, 1);
+	assert_int_equal(rd(VPCI_STATUS, 1), 0);
+	assert_int_equal(rng->features, 0);
+}
+
+static void test_queue_registers(void **state)
+{
+	wr(VPCI_STATUS, 0, 1);
+	assert_int_equal(rd(VPCI_Q_SIZE, 2), 256);
+	assert_int_equal(rd(VPCI_Q_NOFF, 2), 0);
+	/* Vectors past the table read back as NO_VECTOR. */
+	wr(VPCI_Q_MSIX, 1, 2);
+	assert_int_equal(rd(VPCI_Q_MSIX, 2), 1);
+	wr(VPCI_Q_MSIX, 2, 2);
+	assert_int_equal(rd(VPCI_Q_MSIX, 2), 0xffff);
+	wr(VPCI_MSIX_CONFIG, 0, 2);
+	assert_int_equal(rd(VPCI_MSIX_CONFIG, 2), 0);
+	wr(VPCI_MSIX_CONFIG, 0x7fff, 2);
+	assert_int_equal(rd(VPCI_MSIX_CONFIG, 2), 0xffff);
+	/* A queue that does not exist reads as size 0 and ignores writes. */
+	wr(VPCI_Q_SELECT, 7, 2);
+	assert_int_equal(rd(VPCI_Q_SIZE, 2), 0);
+	wr(VPCI_Q_DESC, 0x1000, 8);
+	wr(VPCI_Q_ENABLE, 1, 2);
+	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
+	wr(VPCI_Q_SELECT, 0xffff, 2);
+	assert_int_equal(rd(VPCI_Q_DESC, 8), 0);
+	wr(VPCI_Q_SELECT, 0, 2);
+	/* 64-bit addresses as two 32-bit halves. */
+	wr(VPCI_Q_DESC, 0x2000, 4);
+	wr(VPCI_Q_DESC + 4, 0, 4);
+	wr(VPCI_Q_AVAIL, 0x3000, 8);
+	wr(VPCI_Q_USED, 0x4000, 8);
+	wr(VPCI_Q_SIZE, 64, 2);
+	assert_int_equal(rd(VPCI_Q_DESC, 8), 0x2000);
+	assert_int_equal(rd(VPCI_Q_SIZE, 2), 64);
+	/* Enabling before FEATURES_OK breaks the device: NEEDS_RESET. */
+	wr(VPCI_Q_ENABLE, 1, 2);
+	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
+	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	wr(VPCI_STATUS, 0, 1);
+	assert_int_equal(rd(VPCI_STATUS, 1), 0);
+	assert_int_equal(rd(VPCI_Q_SIZE, 2), 256);
+	assert_int_equal(rd(VPCI_Q_DESC, 8), 0);
+	assert_int_equal(rd(VPCI_Q_MSIX, 2), 0xffff);
+}
+
+static void negotiate(void)
+{
+	wr(VPCI_STATUS, 0, 1);
+	wr(VPCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	wr(VPCI_GFSELECT, 1, 4);
+	wr(VPCI_GF, 1, 4);
+	wr(VPCI_STATUS, 0x0b, 1);
+}
+
+static void test_queue_enable(void **state)
+{
+	negotiate();
+	/* A ring outside guest RAM: refused, NEEDS_RESET. */
+	wr(VPCI_Q_DESC, RAM - 0x100, 8);
+	wr(VPCI_Q_AVAIL, 0x3000, 8);
+	wr(VPCI_Q_USED, 0x4000, 8);
+	wr(VPCI_Q_ENABLE, 1, 2);
+	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
+	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	/* A size over the maximum, or not a power of two: refused. */
+	negotiate();
+	wr(VPCI_Q_DESC, 0x2000, 8);
+	wr(VPCI_Q_AVAIL, 0x3000, 8);
+	wr(VPCI_Q_USED, 0x4000, 8);
+	wr(VPCI_Q_SIZE, 512, 2);
+	wr(VPCI_Q_ENABLE, 1, 2);
+	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
+	negotiate();
+	wr(VPCI_Q_DESC, 0x2000, 8);
+	wr(VPCI_Q_AVAIL, 0x3000, 8);
+	wr(VPCI_Q_USED, 0x4000, 8);
+	wr(VPCI_Q_SIZE, 48, 2);
+	wr(VPCI_Q_ENABLE, 1, 2);
+	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
+	/* A good one; then its fields are frozen. */
+	negotiate();
+	wr(VPCI_Q_DESC, 0x2000, 8);
+	wr(VPCI_Q_AVAIL, 0x3000, 8);
+	wr(VPCI_Q_USED, 0x4000, 8);
+	wr(VPCI_Q_SIZE, 64, 2);
+	wr(VPCI_Q_ENABLE, 1, 2);
+	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 1);
+	assert_int_equal(rd(VPCI_STATUS, 1), 0x0b);
+	wr(VPCI_Q_DESC, 0x8000, 8);
+	wr(VPCI_Q_SIZE, 8, 2);
+	assert_int_equal(rd(VPCI_Q_DESC, 8), 0x2000);
+	assert_int_equal(rd(VPCI_Q_SIZE, 2), 64);
+	wr(VPCI_STATUS, 0x0f, 1);
+	assert_int_equal(rd(VPCI_STATUS, 1), 0x0f);
+	assert_true(virtio_dev_queue_live(rng, 0));
+	wr(VPCI_STATUS, 0, 1);
+	assert_false(virtio_dev_queue_live(rng, 0));
+}
+
+static void test_msix_and_isr(void **state)
+{
+	unsigned r = routes;
+
+	/* Table entry 1: address, data, then unmask. */
+	wr(VPCI_MSIX_OFF + 16, 0xfee00000, 4);
+	wr(VPCI_MSIX_OFF + 24, 0x41, 4);
+	assert_true(routes > r);
+	assert_int_equal(rd(VPCI_MSIX_OFF + 28, 4), 1);		/* masked at reset */
+	wr(VPCI_MSIX_OFF + 28, 0xfffffffe, 4);
+	assert_int_equal(rd(VPCI_MSIX_OFF + 28, 4), 0);		/* reserved bits */
+	/* Outside the table and PBA: reads 0, writes dropped. */
+	assert_int_equal(rd(VPCI_MSIX_OFF + 32, 4), 0);
+	assert_int_equal(rd(VPCI_PBA_OFF, 8), 0);
+	assert_int_equal(rd(0x7ff8, 8), 0);
+	wr(0x7ff8, ~0ULL, 8);
+	/* A device config read on a device without config: zeros. */
+	assert_int_equal(rd(VPCI_DEVCFG_OFF, 4), 0);
+	/* ISR reads clear it. */
+	rng->tops->signal_config(rng);
+	assert_int_equal(rd(VPCI_ISR_OFF, 1), 2);
+	assert_int_equal(rd(VPCI_ISR_OFF, 1), 0);
+	/* The VIRTIO_PCI_CAP_PCI_CFG window reaches the same registers. */
+	{
+		unsigned off = cfg_rd(1, PCI_CAPABILITY_LIST, 1);
+
+		while (off && !(cfg_rd(1, off, 1) == 9 && cfg_rd(1, off + 3, 1) == 5))
+			off = cfg_rd(1, off + 1, 1);
+		assert_true(off);
+		cfg_wr(1, off + 4, 0, 1);
+		cfg_wr(1, off + 8, VPCI_NUM_QUEUES, 4);
+		cfg_wr(1, off + 12, 2, 4);
+		assert_int_equal(cfg_rd(1, off + 16, 2), 1);
+		/* An offset past the BAR reads nothing. */
+		cfg_wr(1, off + 8, VPCI_BAR_SIZE - 1, 4);
+		assert_int_equal(cfg_rd(1, off + 16, 4), 0);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_mechanism),
+		cmocka_unit_test(test_bar_sizing),
+		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_memory_decoding),
+		cmocka_unit_test(test_features),
+		cmocka_unit_test(test_queue_registers),
+		cmocka_unit_test(test_queue_enable),
+		cmocka_unit_test(test_msix_and_isr),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
