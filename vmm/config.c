@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,10 +277,64 @@ static bool name_char_ok(char ch)
 	       (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
 }
 
+static char *get_user(struct ctx *c, const struct toml_value *tab, const char *table,
+		      const char *key);
+
+#define CONTROL_PATH_MAX 107	/* sizeof(sockaddr_un.sun_path) - 1 */
+
+int config_runtime_dir(char *buf, size_t len)
+{
+	const char *env = getenv("VMM_RUNTIME_DIR"), *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (env && *env)
+		n = snprintf(buf, len, "%s", env);
+	else if (geteuid() == 0)
+		n = snprintf(buf, len, "/run/vmm");
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(buf, len, "%s/vmm", xdg);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= len ? -ENOENT : 0;
+}
+
+/* [vm] control_socket, user, group: how the running VM is operated. */
+static void load_vm_ops(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
+{
+	char dir[PATH_MAX];
+	unsigned line = table_line(tab);
+	const char *s;
+
+	cfg->user = get_user(c, tab, "vm", "user");
+	cfg->group = get_user(c, tab, "vm", "group");
+	if (toml_get(tab, "control_socket")) {
+		s = get_str(c, tab, "vm", "control_socket", &line);
+		if (s && *s)
+			cfg->control_socket = resolve_path(c, s, line, "vm", "control_socket");
+	} else if ((cfg->control_socket_default = true) && cfg->name[0] &&
+		   config_runtime_dir(dir, sizeof(dir)) == 0) {
+		/* Without a runtime directory there is no default socket. */
+		if (asprintf(&cfg->control_socket, "%s/%s.sock", dir, cfg->name) < 0) {
+			cfg->control_socket = NULL;
+			cfg_err(c, line, "vm", "control_socket", "out of memory");
+		}
+	}
+	if (cfg->control_socket && strlen(cfg->control_socket) > CONTROL_PATH_MAX) {
+		if (!cfg->control_socket_default)
+			cfg_err(c, line, "vm", "control_socket", "%s is %zu bytes long; a unix "
+				"socket's path can have at most %d", cfg->control_socket,
+				strlen(cfg->control_socket), CONTROL_PATH_MAX);
+		/* A default that cannot be: no socket, as without a RUNDIR. */
+		free(cfg->control_socket);
+		cfg->control_socket = NULL;
+	}
+}
+
 static void load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
 	static const char *const known[] = {
-		"name", "vcpus", "memory_mib", "shutdown_timeout", NULL
+		"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
+		"user", "group", NULL
 	};
 	unsigned line;
 	const char *name;
@@ -313,6 +368,7 @@ static void load_vm(struct ctx *c, const struct toml_value *tab, struct vm_confi
 		cfg->memory_mib = (uint64_t)i;
 	if (get_int(c, tab, "vm", "shutdown_timeout", 0, SHUTDOWN_TIMEOUT_MAX, &i))
 		cfg->shutdown_timeout_s = (unsigned)i;
+	load_vm_ops(c, tab, cfg);
 }
 
 static void load_boot(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
@@ -1089,14 +1145,146 @@ char *config_kernel_cmdline(const struct vm_config *cfg)
 	return r;
 }
 
+/* ---- [[fs]] ---- */
+
+static const char *const fs_caches[] = { "auto", "always", "none", NULL };
+static const char *const fs_sandboxes[] = { "namespace", "chroot", NULL };
+
+static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t index,
+			  struct vm_config *cfg)
+{
+	static const char *const known[] = {
+		"tag", "source", "socket", "read_only", "virtiofsd", "cache", "sandbox",
+		"thread_pool_size", NULL
+	};
+	/* Options of the virtiofsd vmm starts: meaningless for an admin's socket. */
+	static const char *const need_source[] = {
+		"read_only", "virtiofsd", "cache", "sandbox", "thread_pool_size", NULL
+	};
+	struct fs_config *f = &cfg->fs[index];
+	const struct toml_value *v;
+	char table[32];
+	unsigned line;
+	const char *s;
+	int64_t i;
+	int e;
+	struct stat st;
+
+	snprintf(table, sizeof(table), "fs[%zu]", index);
+	f->line = tab->line;
+	check_keys(c, tab, table, known);
+
+	if (!toml_get(tab, "tag")) {
+		missing(c, tab, table, "tag");
+	} else if ((s = get_str(c, tab, table, "tag", &line))) {
+		size_t n = strlen(s);
+
+		if (n == 0 || n > FS_TAG_MAX)
+			cfg_err(c, line, table, "tag", "is %zu bytes long; it must be 1 to %d",
+				n, FS_TAG_MAX);
+		else if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				"0123456789_.-") != n)
+			cfg_err(c, line, table, "tag", "\"%.64s\" has a character other than "
+				"A-Z a-z 0-9 _ . -", s);
+		else
+			memcpy(f->tag, s, n + 1);
+	}
+
+	if (toml_get(tab, "source") && toml_get(tab, "socket")) {
+		cfg_err(c, tab->line, table, NULL, "give source (vmm starts virtiofsd) or "
+			"socket (a virtiofsd already serves it), not both");
+		return;
+	}
+	if (!toml_get(tab, "source") && !toml_get(tab, "socket")) {
+		cfg_err(c, tab->line, table, "source", "missing required key (or give socket)");
+		return;
+	}
+	if (toml_get(tab, "socket")) {
+		for (size_t k = 0; need_source[k]; k++)
+			if ((v = toml_get(tab, need_source[k])))
+				cfg_err(c, v->line, table, need_source[k], "applies only to "
+					"the virtiofsd vmm starts (with source); configure the "
+					"backend behind socket instead");
+		if ((s = get_str(c, tab, table, "socket", &line)))
+			f->socket = resolve_path(c, s, line, table, "socket");
+		return;
+	}
+
+	get_bool(c, tab, table, "read_only", &f->read_only);
+	if ((e = get_enum(c, tab, table, "cache", fs_caches)) >= 0)
+		f->cache = (enum fs_cache)e;
+	if ((e = get_enum(c, tab, table, "sandbox", fs_sandboxes)) >= 0)
+		f->sandbox = (enum fs_sandbox)e;
+	if (get_int(c, tab, table, "thread_pool_size", 1, 1024, &i))
+		f->thread_pool_size = (unsigned)i;
+	if ((s = get_str(c, tab, table, "source", &line))) {
+		f->source = resolve_path(c, s, line, table, "source");
+		if (f->source && stat(f->source, &st) < 0)
+			cfg_err(c, line, table, "source", "%s: %s", f->source, strerror(errno));
+		else if (f->source && !S_ISDIR(st.st_mode))
+			cfg_err(c, line, table, "source", "%s: not a directory", f->source);
+	}
+	line = tab->line;
+	if (toml_get(tab, "virtiofsd"))
+		s = get_str(c, tab, table, "virtiofsd", &line);
+	else
+		s = FS_VIRTIOFSD_DEFAULT;
+	if (s) {
+		f->virtiofsd = resolve_path(c, s, line, table, "virtiofsd");
+		if (f->virtiofsd && access(f->virtiofsd, X_OK) < 0)
+			cfg_err(c, line, table, "virtiofsd", "%s: %s%s", f->virtiofsd,
+				strerror(errno), toml_get(tab, "virtiofsd") ? "" :
+				" (Debian package qemu-system-common; or set virtiofsd)");
+	}
+}
+
+static void load_fs(struct ctx *c, const struct toml_value *arr, struct vm_config *cfg)
+{
+	if (!arr)
+		return;
+	if (arr->kind != TOML_ARRAY) {
+		cfg_err(c, arr->line, "fs", NULL, "expected an array of tables ([[fs]]), got %s",
+			toml_kind_name(arr->kind));
+		return;
+	}
+	if (toml_len(arr) > VM_FS_MAX) {
+		cfg_err(c, arr->line, "fs", NULL, "%zu entries; the limit is %d",
+			toml_len(arr), VM_FS_MAX);
+		return;
+	}
+	cfg->fs = calloc(toml_len(arr) ? toml_len(arr) : 1, sizeof(*cfg->fs));
+	if (!cfg->fs) {
+		cfg_err(c, arr->line, "fs", NULL, "out of memory");
+		return;
+	}
+	cfg->n_fs = toml_len(arr);
+	for (size_t i = 0; i < cfg->n_fs; i++) {
+		const struct toml_value *v = toml_at(arr, i);
+
+		if (v->kind != TOML_TABLE) {
+			cfg_err(c, v->line, "fs", NULL, "item %zu: expected a table, got %s",
+				i, toml_kind_name(v->kind));
+			continue;
+		}
+		load_fs_entry(c, v, i, cfg);
+	}
+	/* The guest tells shares apart by tag alone. */
+	for (size_t i = 0; i < cfg->n_fs; i++)
+		for (size_t k = 0; k < i; k++)
+			if (cfg->fs[i].tag[0] && !strcmp(cfg->fs[i].tag, cfg->fs[k].tag)) {
+				char table[32];
+
+				snprintf(table, sizeof(table), "fs[%zu]", i);
+				cfg_err(c, cfg->fs[i].line, table, "tag", "\"%s\" is already "
+					"the tag of the share on line %u", cfg->fs[i].tag,
+					cfg->fs[k].line);
+				break;
+			}
+}
+
 int config_check_startable(const struct vm_config *cfg)
 {
-	if (cfg->n_net) {
-		log_err("%s:%u: net: virtio-net is not implemented yet; this vmm can check a "
-			"config with [[net]] (and tools/netsetup can build its host network) but "
-			"cannot start it", cfg->source ? cfg->source : "config", cfg->net[0].line);
-		return -ENOTSUP;
-	}
+	(void)cfg;	/* [[net]] runs since virtio-net exists */
 	return 0;
 }
 
@@ -1115,7 +1303,7 @@ static const struct section {
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 /* Planned tables: named in the error so that users know they are coming. */
-static const char *const later[] = { "fs", NULL };
+static const char *const later[] = { NULL };
 
 /* Absolute directory of the config `name`, so that relative paths still work
  * after vmm changes directory. NULL when it cannot be found: paths then stay
@@ -1143,6 +1331,9 @@ void config_free(struct vm_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->source);
+	free(cfg->control_socket);
+	free(cfg->user);
+	free(cfg->group);
 	free(cfg->kernel);
 	free(cfg->initrd);
 	free(cfg->cmdline);
@@ -1157,6 +1348,12 @@ void config_free(struct vm_config *cfg)
 		free(cfg->net[i].forward);
 	}
 	free(cfg->net);
+	for (size_t i = 0; i < cfg->n_fs; i++) {
+		free(cfg->fs[i].source);
+		free(cfg->fs[i].socket);
+		free(cfg->fs[i].virtiofsd);
+	}
+	free(cfg->fs);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -1206,8 +1403,8 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 			}
 			continue;
 		}
-		if (!strcmp(v->key, "net"))
-			continue;	/* load_net, once [vm] name is known */
+		if (!strcmp(v->key, "net") || !strcmp(v->key, "fs"))
+			continue;	/* load_net, once [vm] name is known; load_fs */
 		for (k = 0; later[k]; k++)
 			if (!strcmp(later[k], v->key))
 				break;
@@ -1223,6 +1420,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 		if (!skip[k])
 			sections[k].load(&c, toml_get(root, sections[k].name), out);
 	load_net(&c, toml_get(root, "net"), out);
+	load_fs(&c, toml_get(root, "fs"), out);
 
 	toml_free(root);
 	free(c.dir);
@@ -1347,6 +1545,30 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 	}
 }
 
+static void print_fs(const struct vm_config *cfg, FILE *f)
+{
+	for (size_t i = 0; i < cfg->n_fs; i++) {
+		const struct fs_config *fs = &cfg->fs[i];
+
+		fprintf(f, "\n[[fs]]\ntag = ");
+		print_str(f, fs->tag);
+		if (fs->socket) {
+			fprintf(f, "\nsocket = ");
+			print_str(f, fs->socket);
+			fputc('\n', f);
+			continue;
+		}
+		fprintf(f, "\nsource = ");
+		print_str(f, fs->source ? fs->source : "");
+		fprintf(f, "\nread_only = %s\nvirtiofsd = ", fs->read_only ? "true" : "false");
+		print_str(f, fs->virtiofsd ? fs->virtiofsd : "");
+		fprintf(f, "\ncache = \"%s\"\nsandbox = \"%s\"\n", fs_caches[fs->cache],
+			fs_sandboxes[fs->sandbox]);
+		if (fs->thread_pool_size)
+			fprintf(f, "thread_pool_size = %u\n", fs->thread_pool_size);
+	}
+}
+
 void config_print(const struct vm_config *cfg, FILE *f)
 {
 	fputs("# ", f);
@@ -1357,6 +1579,19 @@ void config_print(const struct vm_config *cfg, FILE *f)
 	print_str(f, cfg->name);
 	fprintf(f, "\nvcpus = %u\nmemory_mib = %llu\nshutdown_timeout = %u\n",
 		cfg->vcpus, (unsigned long long)cfg->memory_mib, cfg->shutdown_timeout_s);
+	fprintf(f, "control_socket = ");
+	print_str(f, cfg->control_socket ? cfg->control_socket : "");
+	fputc('\n', f);
+	if (cfg->user) {
+		fprintf(f, "user = ");
+		print_str(f, cfg->user);
+		fputc('\n', f);
+	}
+	if (cfg->group) {
+		fprintf(f, "group = ");
+		print_str(f, cfg->group);
+		fputc('\n', f);
+	}
 
 	fprintf(f, "\n[boot]\nkernel = ");
 	print_str(f, cfg->kernel ? cfg->kernel : "");
@@ -1399,4 +1634,5 @@ void config_print(const struct vm_config *cfg, FILE *f)
 	}
 	fprintf(f, "\n[log]\nlevel = \"%s\"\n", log_level_name(cfg->log_level));
 	print_net(cfg, f);
+	print_fs(cfg, f);
 }

@@ -75,6 +75,28 @@ struct disk_config {
 	unsigned line;		/* of the [[disk]] header, for messages */
 };
 
+#define VM_FS_MAX 8		/* [[fs]] entries per VM */
+#define FS_TAG_MAX 36		/* virtio-fs config space: tag[36] */
+#define FS_VIRTIOFSD_DEFAULT "/usr/lib/qemu/virtiofsd"	/* Debian 12: qemu-system-common */
+
+enum fs_cache { FS_CACHE_AUTO, FS_CACHE_ALWAYS, FS_CACHE_NONE };
+enum fs_sandbox { FS_SANDBOX_NAMESPACE, FS_SANDBOX_CHROOT };
+
+/* One [[fs]] entry: a virtio-fs device served by a vhost-user backend,
+ * either a virtiofsd that vmm starts for `source`, or one an admin runs
+ * behind `socket`. Exactly one of source and socket is set. */
+struct fs_config {
+	char tag[FS_TAG_MAX + 1];	/* what the guest mounts: mount -t virtiofs TAG */
+	char *source;			/* directory to share; vmm supervises virtiofsd */
+	char *socket;			/* or: an existing backend's socket */
+	bool read_only;			/* source only: shared through a read-only bind mount */
+	char *virtiofsd;		/* source only: the binary, default FS_VIRTIOFSD_DEFAULT */
+	enum fs_cache cache;		/* source only: virtiofsd -o cache=, default auto */
+	enum fs_sandbox sandbox;	/* source only: virtiofsd -o sandbox=, default namespace */
+	unsigned thread_pool_size;	/* source only: 0 = virtiofsd's default */
+	unsigned line;			/* of the [[fs]] header, for messages */
+};
+
 struct vm_config {
 	char *source;		/* config file path, for messages */
 
@@ -83,6 +105,11 @@ struct vm_config {
 	unsigned vcpus;			/* 1..VM_VCPUS_MAX, default 1 */
 	uint64_t memory_mib;		/* >= 16, default 256 */
 	unsigned shutdown_timeout_s;	/* SIGTERM grace period, default 30; 0 = kill at once */
+	char *control_socket;		/* resolved path; NULL: none (key set to "") */
+	bool control_socket_default;	/* not configured: a failure to create it is
+					 * a warning, not an error */
+	char *user;			/* switch to this user (name or uid); NULL: stay */
+	char *group;			/* and group (name or gid); NULL: the user's */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */
@@ -111,6 +138,10 @@ struct vm_config {
 	/* [[net]] */
 	struct net_config *net;
 	size_t n_net;
+
+	/* [[fs]] */
+	struct fs_config *fs;
+	size_t n_fs;
 };
 
 /* Parses and validates `path`. On error prints "file:line: key: message"
@@ -138,6 +169,11 @@ int config_check_startable(const struct vm_config *cfg);
  * The loader has checked that it fits in VM_CMDLINE_MAX. Caller frees;
  * NULL on ENOMEM. */
 char *config_kernel_cmdline(const struct vm_config *cfg);
+
+/* Where control sockets live: $VMM_RUNTIME_DIR, else /run/vmm for root,
+ * else $XDG_RUNTIME_DIR/vmm. Returns 0, or -ENOENT when none applies
+ * (a user without XDG_RUNTIME_DIR) or it does not fit in `len`. */
+int config_runtime_dir(char *buf, size_t len);
 
 /* IPv4 helpers shared with tools/netsetup; addresses in host byte order. */
 int config_parse_ipv4(const char *s, uint32_t *addr);		/* 0 or -EINVAL */

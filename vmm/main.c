@@ -1,21 +1,35 @@
 /* vmm: one KVM guest per process. Command line, config, then the VM. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/close_range.h>
 
 #include "build-config.h"
 #include "config.h"
+#include "control.h"
 #include "log.h"
+#include "notify.h"
+#include "privileges.h"
 #include "vm.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: vmm --config FILE [--check] [--verbose]\n"
+		"       vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill\n"
+		"       vmm list\n"
 		"       vmm --help | --version\n"
 		"\n"
-		"Runs one KVM virtual machine described by a TOML file.\n"
+		"Runs one KVM virtual machine described by a TOML file; `vmm ctl` and\n"
+		"`vmm list` talk to running ones through their control sockets\n"
+		"(docs/operations.md).\n"
 		"\n"
 		"  -c, --config FILE  the VM's configuration (see docs/config.md)\n"
 		"      --check        validate the configuration, print it, exit\n"
@@ -36,6 +50,27 @@ static void usage(FILE *out)
 		"second one, or [vm] shutdown_timeout, stops it at once.\n");
 }
 
+/* Whatever the parent left open beyond stdio (an inherited TAP fd among
+ * them) stays usable here but must not reach vmm's own children. */
+static void cloexec_inherited_fds(void)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	d = opendir("/proc/self/fd");	/* kernels before 5.11 */
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (fd > 2 && fd != dirfd(d))
+			fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+	}
+	closedir(d);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -49,10 +84,16 @@ int main(int argc, char **argv)
 	uint64_t t0 = vmm_now_us();
 	const char *config = NULL;
 	bool check = false, verbose = false;
+	struct control *ctl = NULL;
+	struct privileges priv;
 	struct vm_config cfg;
 	struct vm vm;
-	int c, code;
+	int c, code, ret;
 
+	if (argc >= 2 && !strcmp(argv[1], "ctl"))
+		return control_main_ctl(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "list"))
+		return control_main_list(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -87,6 +128,7 @@ int main(int argc, char **argv)
 	}
 	if (verbose)
 		log_set_level(LOG_LVL_DEBUG);
+	cloexec_inherited_fds();
 	if (config_load(config, &cfg) < 0)
 		return VM_EXIT_ERROR;
 	if (check) {
@@ -103,15 +145,46 @@ int main(int argc, char **argv)
 	log_info("boot: config parsed at %llu us",
 		 (unsigned long long)(vmm_now_us() - t0));
 
+	/* Everything that needs root happens before privileges_drop: the
+	 * notify socket, [vm] user lookup, the control socket, the VM. */
+	notify_init();
+	notify_send("STATUS=Building the VM");
+	code = VM_EXIT_ERROR;
+	if (privileges_resolve(&cfg, &priv) < 0)
+		goto out;
+	if (cfg.control_socket) {
+		ret = control_open(cfg.control_socket, &ctl);
+		if (ret < 0 && (ret == -EADDRINUSE || !cfg.control_socket_default))
+			goto out;
+		if (ret < 0)
+			log_warn("running without a control socket ([vm] control_socket "
+				 "chooses another path; \"\" turns it off)");
+	} else if (cfg.control_socket_default) {
+		log_warn("no control socket: no runtime directory, or the default path "
+			 "is too long for a socket (set [vm] control_socket, or "
+			 "VMM_RUNTIME_DIR or XDG_RUNTIME_DIR)");
+	}
 	if (vm_create(&vm, &cfg, t0) < 0) {
 		vm_destroy(&vm);
-		config_free(&cfg);
-		return VM_EXIT_ERROR;
+		goto out;
+	}
+	vm.ctl = ctl;
+	/* Still one thread: vm_run starts the I/O and vCPU threads, which
+	 * inherit the empty capability sets. */
+	if (privileges_drop(&priv) < 0) {
+		vm_destroy(&vm);
+		goto out;
 	}
 	log_info("starting VM '%s': %u vCPU(s), %llu MiB", cfg.name, cfg.vcpus,
 		 (unsigned long long)cfg.memory_mib);
 	code = vm_run(&vm);
 	vm_destroy(&vm);
+	goto done;
+out:
+	notify_send("STATUS=Failed to start; see the log");
+done:
+	control_close(ctl);
+	notify_close();
 	config_free(&cfg);
 	return code;
 }

@@ -20,7 +20,9 @@
 #include <linux/kvm.h>
 
 #include "arch.h"
+#include "control.h"
 #include "log.h"
+#include "notify.h"
 #include "i8042.h"
 #include "serial.h"
 
@@ -64,6 +66,7 @@ void vm_request_exit(struct vm *vm, int code, const char *why)
 	if (!atomic_compare_exchange_strong(&vm->exit_code, &expected, code))
 		return;
 	log_notice("%s; exiting with code %d (%s)", why, code, exit_code_name(code));
+	notify_sendf("STOPPING=1\nSTATUS=Stopping: %s", why);
 	if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
 		/* The counter cannot overflow with one write per VM. */
 	}
@@ -265,6 +268,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 	bus_init(&vm->mmio, "mmio");
 	vm->io.epfd = vm->io.stop_fd = -1;
 	pthread_mutex_init(&vm->routes_lock, NULL);
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
+	vm->stop_timer_fd = -1;
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
@@ -483,6 +489,23 @@ static bool handle_exit(struct vcpu *v)
 	}
 }
 
+/* Parks the calling vCPU thread while a pause is requested. The kick that
+ * brought it here may have set immediate_exit: clear it for the next run. A
+ * stop wakes it too (vm_run broadcasts after setting `stopping`). */
+static void vcpu_park(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	v->run->immediate_exit = 0;
+	vm->nparked++;
+	pthread_cond_broadcast(&vm->pause_cond);
+	while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+		pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+	vm->nparked--;
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -492,10 +515,20 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	if (v->id == 0)
-		log_info("boot: first KVM_RUN at %llu us", since_start(vm));
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nactive++;
+	pthread_mutex_unlock(&vm->pause_lock);
 
 	while (!atomic_load(&vm->stopping)) {
+		if (atomic_load(&vm->pause_requested)) {
+			vcpu_park(v);
+			continue;	/* re-check `stopping` */
+		}
+		if (v->id == 0 && !atomic_load(&vm->ready)) {
+			log_info("boot: first KVM_RUN at %llu us", since_start(vm));
+			atomic_store(&vm->ready, true);
+			notify_send("READY=1\nSTATUS=Running");
+		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -506,6 +539,10 @@ static void *vcpu_thread(void *arg)
 		if (!handle_exit(v))
 			break;
 	}
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->nactive--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	return NULL;
 }
 
@@ -573,30 +610,114 @@ static void read_stdin(struct vm *vm, struct loop *l)
 	serial_push_input(vm->serial, buf, (size_t)n);
 }
 
-static void arm_timer(struct loop *l, unsigned seconds)
+void vm_shutdown(struct vm *vm, const char *why)
 {
-	struct itimerspec its = { .it_value = { .tv_sec = seconds, .tv_nsec = seconds ? 0 : 1 } };
+	struct itimerspec its = { .it_value.tv_sec = vm->cfg->shutdown_timeout_s };
 
-	timerfd_settime(l->timerfd, 0, &its, NULL);
-}
-
-static void on_stop_signal(struct vm *vm, struct loop *l, int sig)
-{
-	if (atomic_load(&vm->graceful_stop)) {
-		vm_request_exit(vm, VM_EXIT_FORCED, "second stop signal: stopping the guest now");
-		return;
-	}
+	if (atomic_load(&vm->graceful_stop) || atomic_load(&vm->exit_code) >= 0)
+		return;		/* already on its way */
 	atomic_store(&vm->graceful_stop, true);
 	if (vm->cfg->shutdown_timeout_s == 0) {
 		vm_request_exit(vm, VM_EXIT_FORCED, "stop requested and shutdown_timeout is 0");
 		return;
 	}
-	log_notice("received %s: asking the guest to shut down (Ctrl-Alt-Del), "
-		   "forcing it off in %u s", strsignal(sig), vm->cfg->shutdown_timeout_s);
+	log_notice("%s: asking the guest to shut down (Ctrl-Alt-Del), "
+		   "forcing it off in %u s", why, vm->cfg->shutdown_timeout_s);
+	notify_sendf("STOPPING=1\nSTATUS=Shutting down the guest (%s)", why);
+	/* A paused guest could not react to Ctrl-Alt-Del. */
+	pthread_mutex_lock(&vm->pause_lock);
+	atomic_store(&vm->pause_requested, false);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	if (arch_request_guest_shutdown(vm) < 0)
 		log_warn("the guest's keyboard is not accepting input; "
 			 "waiting for the timeout");
-	arm_timer(l, vm->cfg->shutdown_timeout_s);
+	if (vm->stop_timer_fd >= 0)
+		timerfd_settime(vm->stop_timer_fd, 0, &its, NULL);
+}
+
+static void on_stop_signal(struct vm *vm, struct loop *l, int sig)
+{
+	char why[64];
+
+	(void)l;
+	if (atomic_load(&vm->graceful_stop)) {
+		vm_request_exit(vm, VM_EXIT_FORCED, "second stop signal: stopping the guest now");
+		return;
+	}
+	snprintf(why, sizeof(why), "received %s", strsignal(sig));
+	vm_shutdown(vm, why);
+}
+
+enum vm_state vm_get_state(struct vm *vm)
+{
+	if (atomic_load(&vm->graceful_stop) || atomic_load(&vm->exit_code) >= 0)
+		return VM_STATE_STOPPING;
+	if (atomic_load(&vm->pause_requested))
+		return VM_STATE_PAUSED;
+	return atomic_load(&vm->ready) ? VM_STATE_RUNNING : VM_STATE_STARTING;
+}
+
+const char *vm_state_name(enum vm_state state)
+{
+	static const char *const names[] = {
+		[VM_STATE_STARTING] = "starting", [VM_STATE_RUNNING] = "running",
+		[VM_STATE_PAUSED] = "paused", [VM_STATE_STOPPING] = "stopping",
+	};
+
+	return (unsigned)state < 4 ? names[state] : "unknown";
+}
+
+int vm_pause(struct vm *vm)
+{
+	struct timespec deadline;
+	int ret = 0;
+
+	if (vm_get_state(vm) == VM_STATE_STOPPING)
+		return -EBUSY;
+	pthread_mutex_lock(&vm->pause_lock);
+	if (atomic_load(&vm->pause_requested))
+		goto out;
+	atomic_store(&vm->pause_requested, true);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (!vm->vcpus[i].started)
+			continue;
+		vm->vcpus[i].run->immediate_exit = 1;
+		pthread_kill(vm->vcpus[i].thread, KICK_SIGNAL);
+	}
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 2;
+	while (vm->nparked < vm->nactive && ret == 0)
+		ret = pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &deadline);
+	if (vm->nparked < vm->nactive) {
+		log_warn("pause: %u of %u vCPUs did not stop; resuming", vm->nactive - vm->nparked,
+			 vm->nactive);
+		atomic_store(&vm->pause_requested, false);
+		pthread_cond_broadcast(&vm->pause_cond);
+		ret = -ETIMEDOUT;
+		goto out;
+	}
+	ret = 0;
+	log_notice("VM paused");
+	notify_send("STATUS=Paused");
+out:
+	pthread_mutex_unlock(&vm->pause_lock);
+	return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+	if (vm_get_state(vm) == VM_STATE_STOPPING)
+		return -EBUSY;
+	pthread_mutex_lock(&vm->pause_lock);
+	if (atomic_load(&vm->pause_requested)) {
+		atomic_store(&vm->pause_requested, false);
+		pthread_cond_broadcast(&vm->pause_cond);
+		log_notice("VM resumed");
+		notify_send(atomic_load(&vm->ready) ? "STATUS=Running" : "STATUS=Starting");
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+	return 0;
 }
 
 static int loop_setup(struct vm *vm, struct loop *l, const sigset_t *stopsigs)
@@ -611,10 +732,12 @@ static int loop_setup(struct vm *vm, struct loop *l, const sigset_t *stopsigs)
 	if (l->epfd < 0 || l->sigfd < 0 || l->timerfd < 0 || l->rxfd < 0)
 		return -errno;
 	rx_space_fd = l->rxfd;
-	int fds[] = { l->sigfd, l->timerfd, l->rxfd, vm->wake_fd };
-	for (unsigned i = 0; i < 4; i++) {
+	vm->stop_timer_fd = l->timerfd;
+	int fds[] = { l->sigfd, l->timerfd, l->rxfd, vm->wake_fd,
+		      vm->ctl ? control_fd(vm->ctl) : -1 };
+	for (unsigned i = 0; i < 5; i++) {
 		ev.data.fd = fds[i];
-		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
+		if (fds[i] >= 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
 			return -errno;
 	}
 	if (vm->cfg->console_mode == CONSOLE_STDIO) {
@@ -727,11 +850,17 @@ int vm_run(struct vm *vm)
 				read_stdin(vm, &l);
 			} else if (fd == vm->wake_fd) {
 				drain(vm->wake_fd);
+			} else if (vm->ctl && fd == control_fd(vm->ctl)) {
+				control_process(vm->ctl, vm);
 			}
 		}
 	}
 
 	atomic_store(&vm->stopping, true);
+	/* Parked vCPUs wake up, see `stopping` and leave. */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (!vm->vcpus[i].started)
 			continue;
@@ -743,6 +872,7 @@ int vm_run(struct vm *vm)
 			pthread_join(vm->vcpus[i].thread, NULL);
 	(void)started;
 	iothread_stop(&vm->io);
+	vm->stop_timer_fd = -1;
 	loop_teardown(&l);
 	code = atomic_load(&vm->exit_code);
 	return code < 0 ? VM_EXIT_ERROR : code;

@@ -39,6 +39,15 @@ struct vcpu {
 struct serial;
 struct i8042;
 struct kvm_irq_routing;
+struct control;
+
+/* What `vmm ctl NAME status` and `vmm list` report. */
+enum vm_state {
+	VM_STATE_STARTING,	/* built; vCPU 0 has not entered the guest yet */
+	VM_STATE_RUNNING,
+	VM_STATE_PAUSED,	/* every vCPU parked by vm_pause */
+	VM_STATE_STOPPING,	/* a graceful stop or the exit has begun */
+};
 
 /* Something built with the VM and torn down with it (PCI devices). */
 struct vm_cleanup {
@@ -82,6 +91,17 @@ struct vm {
 	atomic_bool stopping;		/* vCPU threads leave KVM_RUN */
 	atomic_bool graceful_stop;	/* SIGTERM was received */
 
+	/* Pause: vCPU threads park on pause_cond outside KVM_RUN while
+	 * pause_requested is set; nparked/nactive under pause_lock. */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	atomic_bool pause_requested;
+	unsigned nparked;		/* vCPU threads parked */
+	unsigned nactive;		/* vCPU threads inside their run loop */
+	atomic_bool ready;		/* vCPU 0 reached its first KVM_RUN */
+	int stop_timer_fd;		/* the event loop's shutdown timer, or -1 */
+	struct control *ctl;		/* the control socket, or NULL */
+
 	uint64_t t_start_us;		/* CLOCK_MONOTONIC at process start */
 	atomic_uint_least64_t t_first_serial_us;	/* since t_start_us */
 };
@@ -98,6 +118,19 @@ int vm_run(struct vm *vm);
 /* Called from any thread (vCPU or device) to end the VM with `code`. The
  * first call wins; `why` is logged. */
 void vm_request_exit(struct vm *vm, int code, const char *why);
+
+enum vm_state vm_get_state(struct vm *vm);
+const char *vm_state_name(enum vm_state state);
+
+/* Main thread, inside vm_run. vm_pause kicks every vCPU out of KVM_RUN and
+ * returns once all are parked (-ETIMEDOUT after 2 s: it then resumes them);
+ * vm_resume lets them run on. Both are idempotent; -EBUSY once stopping. */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+
+/* Main thread, inside vm_run: asks the guest to shut down, as SIGTERM does
+ * (a paused VM is resumed first), and arms the shutdown_timeout. */
+void vm_shutdown(struct vm *vm, const char *why);
 
 /* Raise/lower a GSI on the in-kernel interrupt controller. */
 int vm_set_irq(struct vm *vm, uint32_t gsi, int level);

@@ -22,6 +22,8 @@
 #include "pci.h"
 #include "serial.h"
 #include "virtio/blk.h"
+#include "virtio/fs.h"
+#include "virtio/net.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
 #include "vm.h"
@@ -226,8 +228,30 @@ static int pci_devices_init(struct vm *vm)
 		if (ret < 0)
 			return ret;
 	}
+	/* NICs next, in config order: the first is eth0 (net.ifnames=0). */
+	for (size_t i = 0; i < vm->cfg->n_net; i++) {
+		struct virtio_dev *vd;
+
+		ret = virtio_net_new(&vm->cfg->net[i], (unsigned)i, &vm->io, &vd);
+		if (ret < 0)
+			return ret;
+		ret = add_virtio(vm, vd, virtio_net_free);
+		if (ret < 0)
+			return ret;
+	}
 	if (vm->cfg->rng_enabled) {
 		ret = add_virtio(vm, virtio_rng_new(), virtio_rng_free);
+		if (ret < 0)
+			return ret;
+	}
+	/* [[fs]]: virtio-fs, each connected to its vhost-user backend now. */
+	for (size_t i = 0; i < vm->cfg->n_fs; i++) {
+		struct virtio_dev *vd;
+
+		ret = virtio_fs_new(&vm->cfg->fs[i], &vm->mem, &vm->io, &vd);
+		if (ret < 0)
+			return ret;
+		ret = add_virtio(vm, vd, virtio_fs_free);
 		if (ret < 0)
 			return ret;
 	}
@@ -384,6 +408,7 @@ int arch_load_kernel(struct vm *vm)
 	uint8_t *img = NULL;
 	size_t len = 0;
 	uint64_t initrd_addr, initrd_len, rsdp;
+	char *cmdline;
 	int ret;
 
 	ret = map_file(vm->cfg->kernel, "kernel", &img, &len);
@@ -406,8 +431,13 @@ int arch_load_kernel(struct vm *vm)
 		log_err("building ACPI tables failed");
 		return ret;
 	}
-	ret = x86_write_boot_params(&vm->mem, &k, vm->cfg->cmdline ? vm->cfg->cmdline : "",
-				    initrd_addr, initrd_len, rsdp, &why);
+	/* boot.cmdline plus the guest's ip= from [[net]] (config_kernel_cmdline). */
+	cmdline = config_kernel_cmdline(vm->cfg);
+	if (!cmdline)
+		return -ENOMEM;
+	ret = x86_write_boot_params(&vm->mem, &k, cmdline, initrd_addr, initrd_len, rsdp,
+				    &why);
+	free(cmdline);
 	if (ret < 0) {
 		log_err("boot parameters: %s", why);
 		return ret;

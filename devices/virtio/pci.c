@@ -142,9 +142,21 @@ static void vpci_signal_config(struct virtio_dev *vd)
 	signal_vector(vp, vp->config_vector);
 }
 
+/* Interrupts from outside the VMM go straight to the irqfd: MSI-X masking
+ * and the PBA are not applied to them (docs/virtio.md, virtio-fs). */
+static void vpci_queue_fds(struct virtio_dev *vd, unsigned q, int *kick_fd, int *call_fd)
+{
+	struct virtio_pci *vp = vd->transport;
+	uint16_t vec = vp->q[q].vector;
+
+	*kick_fd = vp->q[q].kick_fd;
+	*call_fd = vec < vp->nvec ? vp->irq_fd[vec] : -1;
+}
+
 static const struct virtio_transport_ops vpci_tops = {
 	.signal_queue = vpci_signal_queue,
 	.signal_config = vpci_signal_config,
+	.queue_fds = vpci_queue_fds,
 };
 
 /* ---- generic device helpers ---- */
@@ -680,7 +692,7 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
 			return -errno;
 		ret = vm_ioeventfd(vm, vp->bar + VPCI_NOTIFY_OFF + VPCI_NOTIFY_MULT * i,
 				   2, q->kick_fd);
-		if (ret == 0)
+		if (ret == 0 && vd->ops->queue_notify)
 			ret = iothread_add(&vm->io, q->kick_fd, kick, q);
 		if (ret < 0) {
 			log_err("%s: queue %u notification: %s", vd->name, i,

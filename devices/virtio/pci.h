@@ -25,6 +25,7 @@
 
 #define VIRTIO_ID_BLOCK		2
 #define VIRTIO_ID_RNG		4
+#define VIRTIO_ID_FS		26
 
 #define VIRTIO_NO_VECTOR	0xffff
 #define VIRTIO_MAX_QUEUES	8
@@ -47,7 +48,9 @@ struct virtio_dev_ops {
 	 * the queues afterwards. Optional. */
 	void (*reset)(struct virtio_dev *vd);
 	/* The driver kicked queue `q` (ready, DRIVER_OK). Runs in the I/O
-	 * thread. */
+	 * thread. NULL for a device whose queues are served outside the VMM
+	 * (vhost-user): the transport then leaves the kick eventfds alone and
+	 * the device takes them with tops->queue_fds. */
 	void (*queue_notify)(struct virtio_dev *vd, unsigned q);
 };
 
@@ -55,6 +58,11 @@ struct virtio_dev_ops {
 struct virtio_transport_ops {
 	void (*signal_queue)(struct virtio_dev *vd, unsigned q);
 	void (*signal_config)(struct virtio_dev *vd);
+	/* For devices without queue_notify, lock held, from activate: the
+	 * eventfd KVM signals when the driver kicks queue q, and the irqfd of
+	 * the MSI-X vector the driver chose for it (-1 when none). Both stay
+	 * the transport's: pass them on (vhost-user), never close them. */
+	void (*queue_fds)(struct virtio_dev *vd, unsigned q, int *kick_fd, int *call_fd);
 };
 
 struct virtio_dev {

@@ -49,7 +49,8 @@ int vm_add_cleanup(struct vm *vm, void (*fn)(void *), void *opaque) { return -EN
 
 static void sig_queue(struct virtio_dev *d, unsigned q) { }
 static void sig_config(struct virtio_dev *d) { }
-static const struct virtio_transport_ops tops = { sig_queue, sig_config };
+static const struct virtio_transport_ops tops = { .signal_queue = sig_queue,
+						   .signal_config = sig_config };
 
 static struct guest_mem gm;
 static char img[] = "/tmp/fuzz-blk-XXXXXX";

@@ -1,6 +1,7 @@
 #!/bin/bash
 # blk_perf: sequential 1 MiB O_DIRECT reads of a 64 MiB image on the test host's tmpfs,
-# in the guest (busybox dd); reports the median of three passes as a METRIC. With
+# in the guest (busybox dd), and 4 KiB random reads at queue depth 1 plus 1 MiB sequential
+# reads with tests/tools/iobench; reports medians of three passes as METRICs. With
 # --with-qemu, the same under QEMU's virtio-blk-pci with aio=io_uring for comparison.
 # Nested under an emulated CPU these numbers compare VMMs, not hardware.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -10,6 +11,26 @@ require_vmm blk_perf
 
 w=$WORKDIR
 (yes vmmtest-blk-perf-data || true) | head -c 67108864 >"$w/perf.img"
+
+# iobench_median LOG MODE FIELD: the median FIELD of the IOBENCH MODE lines.
+iobench_median() {
+	local v
+	v=$(tr -d '\r' <"$1" | sed -n "s/^IOBENCH $2 .* $3=\([0-9]*\).*/\1/p")
+	[ -n "$v" ] || return 1
+	# shellcheck disable=SC2086 # one number per word
+	median $v
+}
+
+# report_iobench WHO LOG: METRIC lines for the iobench results in LOG, if any.
+report_iobench() {
+	local v
+	if v=$(iobench_median "$2" randread iops); then
+		echo "METRIC ${1}_blk_randread_4k_iops $v"
+	fi
+	if v=$(iobench_median "$2" seqread mbps); then
+		echo "METRIC ${1}_blk_seqread_1m_mbps $v"
+	fi
+}
 
 # rate LOG: median MB/s (10^6 bytes) of the VMMTEST-BLKPERF lines.
 rate() {
@@ -30,6 +51,7 @@ if [ "$rc" != 0 ] || ! mbs=$(rate "$w/console.log"); then
 	exit 0
 fi
 echo "METRIC blk_seq_read_mbps $mbs"
+report_iobench vmm "$w/console.log"
 pass blk_perf
 
 if [ -n "$QEMU" ]; then
@@ -42,6 +64,7 @@ if [ -n "$QEMU" ]; then
 	wait_pid $! "$BOOT_TIMEOUT" || rc=$?
 	if q=$(rate "$w/qemu.log"); then
 		echo "METRIC qemu_blk_seq_read_mbps $q"
+		report_iobench qemu "$w/qemu.log"
 	else
 		echo "blk_perf: note: QEMU run gave no rate (exit $rc): $(tail -n 3 "$w/qemu.log" | tr -d '\r' | tr '\n' ';')"
 	fi

@@ -10,6 +10,9 @@
  *   x  report a panic through pvpanic
  *   w  wait for Ctrl-Alt-Del on the i8042, then power off
  *   h  hang with interrupts off (for the forced-stop timeout)
+ *   l  run forever, printing a '.' every 2^24 TSC cycles (a few ms), so
+ *      that a pause shows as output that stops and a resume as output
+ *      that goes on
  */
 	.code64
 	.section .text
@@ -49,6 +52,8 @@ _start:
 	je	panic
 	cmp	$'w', %al
 	je	wait_cad
+	cmp	$'l', %al
+	je	tick
 	jmp	hang
 
 poweroff:
@@ -87,6 +92,23 @@ wait_cad:
 	lea	gotcad(%rip), %rsi
 	call	puts
 	jmp	poweroff
+tick:
+	lea	ticking(%rip), %rsi
+	call	puts
+1:	rdtsc
+	shl	$32, %rdx
+	or	%rax, %rdx
+	mov	%rdx, %rbx
+2:	rdtsc
+	shl	$32, %rdx
+	or	%rax, %rdx
+	sub	%rbx, %rdx
+	cmp	$0x1000000, %rdx
+	jb	2b
+	mov	$0x3f8, %dx
+	mov	$'.', %al
+	out	%al, %dx
+	jmp	1b
 hang:
 	cli
 	hlt
@@ -108,6 +130,7 @@ newline: .asciz	"\n"
 e820msg: .asciz	"SMOKE-E820="
 waiting: .asciz	"SMOKE-WAITING\n"
 gotcad:	.asciz	"SMOKE-CTRLALTDEL\n"
+ticking: .asciz	"SMOKE-TICKING\n"
 	.balign 8
 null_idt:
 	.word	0

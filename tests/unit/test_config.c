@@ -549,7 +549,8 @@ static void test_unknown(void **state __attribute__((unused)))
 	assert_logged(7, "disk.size: unknown key");
 	/* [[net]] is parsed now (tools/netsetup); an empty entry lacks its TAP. */
 	parse_bad(BASE "[[net]]\n", 1, 5, "net[0].tap: missing required key");
-	parse_bad(BASE "[[fs]]\n", 1, 5, "fs: not supported yet");
+	parse_bad(BASE "[[fs]]\n", 2, 5, "fs[0].tag: missing required key");
+	assert_logged(5, "fs[0].source: missing required key (or give socket)");
 	parse_bad(BASE "[rng]\nenable = true\n", 1, 6, "rng.enable: unknown key");
 	parse_bad(BASE "[console]\nmode = 'off'\nspeed = 9600\n[cpu]\nflags = []\n", 2, 7,
 		  "console.speed: unknown key");
@@ -719,6 +720,87 @@ static void test_print_roundtrip(void **state __attribute__((unused)))
 	free(out);
 }
 
+/* [vm] control_socket, user, group. */
+static void test_vm_ops(void **state __attribute__((unused)))
+{
+	struct vm_config cfg;
+	char want[PATH_MAX + 32], *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+
+	/* The default: RUNDIR/NAME.sock, RUNDIR from VMM_RUNTIME_DIR first. */
+	setenv("VMM_RUNTIME_DIR", "/tmp/rundir", 1);
+	parse_ok(BASE, &cfg);
+	assert_string_equal(cfg.control_socket, "/tmp/rundir/t.sock");
+	assert_true(cfg.control_socket_default);
+	assert_null(cfg.user);
+	assert_null(cfg.group);
+	config_free(&cfg);
+
+	/* Configured: relative to the config's directory; "" turns it off. */
+	parse_ok(VM "control_socket = \"ctl/t.sock\"\n" BOOT, &cfg);
+	snprintf(want, sizeof(want), "%s/ctl/t.sock", tmpdir);
+	assert_string_equal(cfg.control_socket, want);
+	assert_false(cfg.control_socket_default);
+	config_free(&cfg);
+	parse_ok(VM "control_socket = \"\"\n" BOOT, &cfg);
+	assert_null(cfg.control_socket);
+	assert_false(cfg.control_socket_default);
+	/* --check prints it, and the printout reads back the same. */
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_print(&cfg, f);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(out, "control_socket = \"\"\n"));
+	config_free(&cfg);
+	free(out);
+
+	parse_bad(VM "control_socket = \"/run/vmm/"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  ".sock\"\n" BOOT, 1, 3, "vm.control_socket: /run/vmm/aaaa");
+	assert_non_null(strstr(logbuf, "bytes long; a unix socket's path can have at most 107"));
+	parse_bad(VM "control_socket = 1\n" BOOT, 1, 3,
+		  "vm.control_socket: expected a string, got an integer");
+
+	/* user and group: names or ids, checked like [[net]] owner/group. */
+	parse_ok(VM "user = \"vmm-vm1\"\ngroup = \"kvm\"\n" BOOT, &cfg);
+	assert_string_equal(cfg.user, "vmm-vm1");
+	assert_string_equal(cfg.group, "kvm");
+	out = NULL;
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_print(&cfg, f);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(out, "user = \"vmm-vm1\"\ngroup = \"kvm\"\n"));
+	config_free(&cfg);
+	free(out);
+	parse_ok(VM "user = \"1000\"\n" BOOT, &cfg);
+	assert_string_equal(cfg.user, "1000");
+	config_free(&cfg);
+	parse_bad(VM "user = \"root; rm\"\n" BOOT, 1, 3,
+		  "vm.user: \"root; rm\" is not a user/group name or numeric id");
+	parse_bad(VM "group = \"\"\n" BOOT, 1, 3, "vm.group: must be 1 to 32 characters, not 0");
+
+	/* No runtime directory (not root, no XDG_RUNTIME_DIR): no default socket. */
+	unsetenv("VMM_RUNTIME_DIR");
+	if (geteuid() != 0) {
+		char *xdg = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+
+		unsetenv("XDG_RUNTIME_DIR");
+		parse_ok(BASE, &cfg);
+		assert_null(cfg.control_socket);
+		assert_true(cfg.control_socket_default);
+		config_free(&cfg);
+		if (xdg)
+			setenv("XDG_RUNTIME_DIR", xdg, 1);
+		free(xdg);
+	} else {
+		parse_ok(BASE, &cfg);
+		assert_string_equal(cfg.control_socket, "/run/vmm/t.sock");
+		config_free(&cfg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -739,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_print_roundtrip),
+		cmocka_unit_test(test_vm_ops),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -46,7 +46,8 @@ int vm_add_cleanup(struct vm *vm, void (*fn)(void *), void *opaque) { return -EN
 
 static void sig_queue(struct virtio_dev *d, unsigned q) { signals++; }
 static void sig_config(struct virtio_dev *d) { signals++; }
-static const struct virtio_transport_ops tops = { sig_queue, sig_config };
+static const struct virtio_transport_ops tops = { .signal_queue = sig_queue,
+						   .signal_config = sig_config };
 
 /* Byte i of the image as first written. */
 static uint8_t img_byte(uint64_t i) { return (uint8_t)(i * 7 + (i >> 9)); }

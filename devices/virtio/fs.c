@@ -1,0 +1,494 @@
+/* virtio-fs over vhost-user: this file owns the device's config space, the
+ * backend connection and, for `source` shares, the virtiofsd process.
+ * The rings go to the backend at DRIVER_OK (activate) and come back at
+ * device reset; the transport's kick eventfds and MSI-X irqfds are handed
+ * over as the backend's kick and call descriptors. A backend that dies or
+ * misbehaves costs the guest this device (NEEDS_RESET), never the VMM.
+ * Every function runs with vd->lock held, or before the VM runs. */
+#include "virtio/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "iothread.h"
+#include "log.h"
+#include "memory.h"
+#include "vhost_user.h"
+
+#define FS_NQUEUES		2	/* hiprio + one request queue */
+#define FS_QUEUE_SIZE		1024	/* libvhost-user's limit */
+#define FS_CONFIG_SIZE		40	/* tag[36], le32 num_request_queues */
+/* Restarts of vmm's virtiofsd over the VM's life: one that dies at start
+ * must not become a fork loop. */
+#define FS_MAX_RESTARTS		5
+#define FS_OFFERED		(1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_EVENT_IDX | \
+				 1ULL << VIRTIO_F_VERSION_1)
+#define FS_PROTOCOL		(1ULL << VHU_PROTOCOL_F_REPLY_ACK | 1ULL << VHU_PROTOCOL_F_MQ)
+
+struct fs;
+
+struct fs_errq {
+	struct fs *fs;
+	unsigned q;
+	int fd;			/* the backend's SET_VRING_ERR eventfd */
+};
+
+struct fs {
+	struct virtio_dev vd;
+	const struct fs_config *cfg;
+	const struct guest_mem *mem;
+	struct iothread *io;
+	char name[64];
+	struct vhost_user vu;
+	bool ready;		/* vu.fd is connected and past the handshake */
+	unsigned started;	/* bit per queue handed to the backend */
+	pid_t pid;		/* vmm's virtiofsd, or -1 */
+	unsigned restarts;
+	struct fs_errq errq[FS_NQUEUES];
+	uint8_t config[FS_CONFIG_SIZE];
+};
+
+/* ---- vmm's own virtiofsd ---- */
+
+/* Between fork and exec: async-signal-safe calls only. */
+static void child(const struct fs_config *cfg, int lfd, char *const argv[])
+{
+	static const char ro_fail[] = "vmm: virtiofsd: cannot make the share read-only "
+				      "(needs CAP_SYS_ADMIN for a mount namespace)\n";
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);	/* vmm blocks SIGTERM in its threads */
+	sigaction(SIGPIPE, &dfl, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	setpgid(0, 0);				/* the terminal's ^C is for vmm */
+	/* read_only: the share is a read-only bind mount in virtiofsd's own
+	 * mount namespace, so the host kernel answers EROFS whatever the guest
+	 * or virtiofsd try. */
+	if (cfg->read_only &&
+	    (unshare(CLONE_NEWNS) < 0 ||
+	     mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	     mount(cfg->source, cfg->source, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	     mount(NULL, cfg->source, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)) {
+		if (write(2, ro_fail, sizeof(ro_fail) - 1) < 0)
+			_exit(126);
+		_exit(126);
+	}
+	if (lfd == 3)
+		fcntl(3, F_SETFD, 0);
+	else if (dup2(lfd, 3) < 0)
+		_exit(126);
+	execv(argv[0], argv);
+	_exit(127);
+}
+
+/* How the process ended, for the log. */
+static void describe(int st, char *buf, size_t n)
+{
+	if (WIFEXITED(st))
+		snprintf(buf, n, "exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, n, "was killed by signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, n, "ended (status 0x%x)", st);
+}
+
+/* Ends vmm's virtiofsd (it may have ended already) and reaps it. */
+static void stop_child(struct fs *fs)
+{
+	char how[96];
+	int st = 0;
+	pid_t r = 0;
+
+	if (fs->pid <= 0)
+		return;
+	kill(fs->pid, SIGTERM);
+	for (int i = 0; i < 100 && r == 0; i++) {
+		r = waitpid(fs->pid, &st, WNOHANG);
+		if (r == 0)
+			usleep(20000);
+	}
+	if (r == 0) {
+		kill(fs->pid, SIGKILL);
+		r = waitpid(fs->pid, &st, 0);
+	}
+	if (r == fs->pid) {
+		describe(st, how, sizeof(how));
+		log_info("%s: virtiofsd (pid %d) %s", fs->name, (int)fs->pid, how);
+	}
+	fs->pid = -1;
+}
+
+/* Starts virtiofsd on a listening socket of its own (an autobound abstract
+ * address: no path to race on or clean up) and connects to it. */
+static int spawn(struct fs *fs, int *conn)
+{
+	const struct fs_config *cfg = fs->cfg;
+	static const char *const caches[] = { "auto", "always", "none" };
+	static const char *const sandboxes[] = { "namespace", "chroot" };
+	struct sockaddr_un sa;
+	socklen_t salen = sizeof(sa_family_t);
+	char *src = NULL, cache[32], sandbox[32], threads[48];
+	char *argv[12];
+	int lfd, fd = -1, ret, n = 0;
+
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	sa.sun_family = AF_UNIX;
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 || listen(lfd, 1) < 0)
+		goto err;
+	salen = sizeof(sa);
+	if (getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0)
+		goto err;
+	if (asprintf(&src, "source=%s", cfg->source) < 0) {
+		src = NULL;
+		errno = ENOMEM;
+		goto err;
+	}
+	snprintf(cache, sizeof(cache), "cache=%s", caches[cfg->cache]);
+	snprintf(sandbox, sizeof(sandbox), "sandbox=%s", sandboxes[cfg->sandbox]);
+	argv[n++] = cfg->virtiofsd;
+	argv[n++] = "--fd=3";
+	argv[n++] = "-o";
+	argv[n++] = src;
+	argv[n++] = "-o";
+	argv[n++] = cache;
+	argv[n++] = "-o";
+	argv[n++] = sandbox;
+	if (cfg->thread_pool_size) {
+		snprintf(threads, sizeof(threads), "--thread-pool-size=%u", cfg->thread_pool_size);
+		argv[n++] = threads;
+	}
+	argv[n] = NULL;
+
+	fs->pid = fork();
+	if (fs->pid < 0)
+		goto err;
+	if (fs->pid == 0)
+		child(cfg, lfd, argv);
+	free(src);
+	src = NULL;
+	log_info("%s: started %s for %s%s (pid %d)", fs->name, cfg->virtiofsd, cfg->source,
+		 cfg->read_only ? ", read-only" : "", (int)fs->pid);
+	/* The listener exists already: the connection waits in its backlog
+	 * until virtiofsd accepts it. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, salen) < 0)
+		goto err;
+	close(lfd);
+	*conn = fd;
+	return 0;
+err:
+	ret = -errno;
+	free(src);
+	if (fd >= 0)
+		close(fd);
+	close(lfd);
+	stop_child(fs);
+	log_err("%s: starting virtiofsd: %s", fs->name, strerror(-ret));
+	return ret;
+}
+
+/* ---- the backend connection ---- */
+
+static void on_socket(void *opaque, uint32_t events);
+
+static void backend_lost(struct fs *fs, const char *why);
+
+/* Connects (starting vmm's virtiofsd first for a source share) and does
+ * the handshake; 0 or -errno, logged. */
+static int connect_backend(struct fs *fs)
+{
+	const char *what = fs->cfg->socket ? fs->cfg->socket : "vmm's virtiofsd";
+	uint64_t nq;
+	int fd, ret;
+
+	if (fs->cfg->source) {
+		ret = spawn(fs, &fd);
+	} else {
+		ret = vhu_connect_path(fs->cfg->socket, &fd);
+		if (ret < 0)
+			log_err("%s: cannot connect to the vhost-user socket %s: %s "
+				"(is a virtiofsd serving it?)", fs->name, fs->cfg->socket,
+				strerror(-ret));
+	}
+	if (ret < 0)
+		return ret;
+	vhu_init(&fs->vu, fs->name, fd);
+	ret = vhu_handshake(&fs->vu, FS_PROTOCOL);
+	if (ret == 0 && !(fs->vu.features & (1ULL << VIRTIO_F_VERSION_1))) {
+		log_err("%s: the backend does not offer VIRTIO_F_VERSION_1", fs->name);
+		ret = -EPROTO;
+	}
+	if (ret == 0 && (fs->vu.protocol & (1ULL << VHU_PROTOCOL_F_MQ))) {
+		ret = vhu_get_queue_num(&fs->vu, &nq);
+		if (ret == 0 && nq < FS_NQUEUES) {
+			log_err("%s: the backend serves %llu queues; virtio-fs needs %d",
+				fs->name, (unsigned long long)nq, FS_NQUEUES);
+			ret = -EPROTO;
+		}
+	}
+	if (ret == 0)
+		ret = iothread_add(fs->io, fd, on_socket, fs);
+	if (ret < 0) {
+		char how[96] = "";
+		int st;
+
+		/* Say why when it is because virtiofsd exited. */
+		if (fs->pid > 0 && waitpid(fs->pid, &st, WNOHANG) == fs->pid) {
+			describe(st, how, sizeof(how));
+			log_err("%s: virtiofsd (pid %d) %s before the handshake",
+				fs->name, (int)fs->pid, how);
+			fs->pid = -1;
+		}
+		log_err("%s: vhost-user handshake with %s failed: %s", fs->name, what,
+			strerror(-ret));
+		vhu_close(&fs->vu);
+		stop_child(fs);
+		return ret;
+	}
+	fs->ready = true;
+	log_debug("%s: vhost-user backend features 0x%llx, protocol features 0x%llx",
+		  fs->name, (unsigned long long)fs->vu.features,
+		  (unsigned long long)fs->vu.protocol);
+	return 0;
+}
+
+/* The connection is gone or can no longer be trusted (a failed or timed-out
+ * request leaves the stream out of step): drop it, stop our virtiofsd, set
+ * NEEDS_RESET if the driver was using the device, and restart ours. */
+static void backend_lost(struct fs *fs, const char *why)
+{
+	log_warn("%s: vhost-user backend %s; the guest's driver must reset the device",
+		 fs->name, why);
+	vhu_close(&fs->vu);
+	fs->ready = false;
+	fs->started = 0;
+	stop_child(fs);
+	if (fs->vd.status & VIRTIO_STATUS_FEATURES_OK)
+		virtio_dev_needs_reset(&fs->vd);
+	if (!fs->cfg->source)
+		return;		/* reconnected at the next DRIVER_OK */
+	if (fs->restarts >= FS_MAX_RESTARTS) {
+		log_err("%s: virtiofsd restarted %d times; giving up", fs->name,
+			FS_MAX_RESTARTS);
+		return;
+	}
+	fs->restarts++;
+	connect_backend(fs);
+}
+
+/* The socket is readable or hung up while no request is in flight (we hold
+ * the lock): either way the backend is gone or talking out of turn. */
+static void on_socket(void *opaque, uint32_t events)
+{
+	struct fs *fs = opaque;
+	char b;
+	ssize_t n;
+
+	pthread_mutex_lock(&fs->vd.lock);
+	if (fs->vu.fd >= 0) {
+		n = recv(fs->vu.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			backend_lost(fs, "closed the connection");
+		else if (n > 0)
+			backend_lost(fs, "sent a message nobody asked for");
+	}
+	pthread_mutex_unlock(&fs->vd.lock);
+}
+
+static void on_err(void *opaque, uint32_t events)
+{
+	struct fs_errq *e = opaque;
+	uint64_t n;
+
+	if (read(e->fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&e->fs->vd.lock);
+	log_warn("%s: the backend reported an error on queue %u", e->fs->name, e->q);
+	virtio_dev_needs_reset(&e->fs->vd);
+	pthread_mutex_unlock(&e->fs->vd.lock);
+}
+
+/* ---- device ops ---- */
+
+static uint64_t fs_features(struct virtio_dev *vd)
+{
+	struct fs *fs = vd->priv;
+
+	return fs->vu.features & FS_OFFERED;
+}
+
+static void fs_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct fs *fs = vd->priv;
+
+	memcpy(data, fs->config + off, len);
+}
+
+static int start_queue(struct fs *fs, unsigned q)
+{
+	struct virtq *vq = &fs->vd.vq[q];
+	int kick, call, ret;
+
+	fs->vd.tops->queue_fds(&fs->vd, q, &kick, &call);
+	ret = vhu_set_vring_num(&fs->vu, q, vq->size);
+	if (ret == 0)
+		ret = vhu_set_vring_base(&fs->vu, q, 0);
+	if (ret == 0)
+		ret = vhu_set_vring_addr(&fs->vu, q, (uintptr_t)vq->desc_hva,
+					 (uintptr_t)vq->used_hva, (uintptr_t)vq->avail_hva);
+	if (ret == 0)
+		ret = vhu_set_vring_fd(&fs->vu, VHU_SET_VRING_ERR, q, fs->errq[q].fd);
+	if (ret == 0)
+		ret = vhu_set_vring_fd(&fs->vu, VHU_SET_VRING_CALL, q, call);
+	/* The kick starts the ring in the backend: last. */
+	if (ret == 0)
+		ret = vhu_set_vring_fd(&fs->vu, VHU_SET_VRING_KICK, q, kick);
+	if (ret == 0 && (fs->vu.features & (1ULL << VHU_F_PROTOCOL_FEATURES)))
+		ret = vhu_set_vring_enable(&fs->vu, q, true);
+	if (ret == 0)
+		fs->started |= 1u << q;
+	return ret;
+}
+
+static int fs_activate(struct virtio_dev *vd)
+{
+	struct fs *fs = vd->priv;
+	struct vhu_region r[GUEST_MEM_MAX_REGIONS];
+	uint64_t f = vd->features;
+	int ret;
+
+	if (!fs->ready && connect_backend(fs) < 0)
+		return -EIO;
+	/* A restarted backend may offer less than the driver took. */
+	if (f & ~fs->vu.features) {
+		log_warn("%s: the backend lacks features 0x%llx the driver accepted",
+			 fs->name, (unsigned long long)(f & ~fs->vu.features));
+		return -EIO;
+	}
+	if (fs->vu.features & (1ULL << VHU_F_PROTOCOL_FEATURES))
+		f |= 1ULL << VHU_F_PROTOCOL_FEATURES;
+	for (unsigned i = 0; i < fs->mem->nregions; i++)
+		r[i] = (struct vhu_region){
+			.gpa = fs->mem->regions[i].gpa, .size = fs->mem->regions[i].size,
+			.hva = (uintptr_t)fs->mem->regions[i].hva,
+			.fd_offset = fs->mem->regions[i].fd_offset,
+		};
+	ret = vhu_set_features(&fs->vu, f);
+	if (ret == 0)
+		ret = vhu_set_mem_table(&fs->vu, r, fs->mem->nregions, fs->mem->memfd);
+	for (unsigned q = 0; ret == 0 && q < FS_NQUEUES; q++)
+		if (vd->vq[q].ready)
+			ret = start_queue(fs, q);
+	if (ret < 0) {
+		backend_lost(fs, "failed to take the rings");
+		return -EIO;
+	}
+	log_debug("%s: rings handed to the backend (features 0x%llx)", fs->name,
+		  (unsigned long long)f);
+	return 0;
+}
+
+/* Takes the rings back: the backend stops them on GET_VRING_BASE. */
+static void fs_reset(struct virtio_dev *vd)
+{
+	struct fs *fs = vd->priv;
+	unsigned base;
+	int ret = 0;
+
+	for (unsigned q = 0; ret == 0 && q < FS_NQUEUES; q++) {
+		if (!(fs->started & (1u << q)))
+			continue;
+		if (fs->vu.features & (1ULL << VHU_F_PROTOCOL_FEATURES))
+			ret = vhu_set_vring_enable(&fs->vu, q, false);
+		if (ret == 0)
+			ret = vhu_get_vring_base(&fs->vu, q, &base);
+	}
+	fs->started = 0;
+	if (ret < 0)
+		backend_lost(fs, "failed to give the rings back");
+}
+
+static const struct virtio_dev_ops fs_ops = {
+	.features = fs_features,
+	.config_read = fs_config_read,
+	.activate = fs_activate,
+	.reset = fs_reset,
+	/* no queue_notify: the backend serves the queues */
+};
+
+int virtio_fs_new(const struct fs_config *cfg, const struct guest_mem *mem,
+		  struct iothread *io, struct virtio_dev **out)
+{
+	struct fs *fs = calloc(1, sizeof(*fs));
+	int ret;
+
+	if (!fs)
+		return -ENOMEM;
+	fs->cfg = cfg;
+	fs->mem = mem;
+	fs->io = io;
+	fs->pid = -1;
+	vhu_init(&fs->vu, fs->name, -1);
+	snprintf(fs->name, sizeof(fs->name), "virtio-fs %s", cfg->tag);
+	fs->vd = (struct virtio_dev){
+		.name = fs->name, .id = VIRTIO_ID_FS, .nqueues = FS_NQUEUES,
+		.queue_max = FS_QUEUE_SIZE, .config_size = FS_CONFIG_SIZE, .ops = &fs_ops,
+		.priv = fs,
+	};
+	/* tag: not NUL-terminated when all 36 bytes are used. */
+	memcpy(fs->config, cfg->tag, strnlen(cfg->tag, FS_TAG_MAX));
+	fs->config[36] = 1;	/* num_request_queues, le32 */
+	for (unsigned q = 0; q < FS_NQUEUES; q++) {
+		fs->errq[q] = (struct fs_errq){ .fs = fs, .q = q };
+		fs->errq[q].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fs->errq[q].fd < 0) {
+			ret = -errno;
+			goto err;
+		}
+		ret = iothread_add(io, fs->errq[q].fd, on_err, &fs->errq[q]);
+		if (ret < 0)
+			goto err;
+	}
+	ret = connect_backend(fs);
+	if (ret < 0)
+		goto err;
+	*out = &fs->vd;
+	return 0;
+err:
+	virtio_fs_free(&fs->vd);
+	return ret;
+}
+
+void virtio_fs_free(void *p)
+{
+	struct virtio_dev *vd = p;
+	struct fs *fs;
+
+	if (!vd)
+		return;
+	fs = vd->priv;
+	vhu_close(&fs->vu);
+	stop_child(fs);
+	for (unsigned q = 0; q < FS_NQUEUES; q++)
+		if (fs->errq[q].fd > 0)
+			close(fs->errq[q].fd);
+	free(fs);
+}

@@ -1,0 +1,933 @@
+/* virtio-net on a TAP: the TAP speaks the same 12-byte virtio-net header
+ * (IFF_VNET_HDR, TUNSETVNETHDRSZ), so frames cross with one read or writev
+ * and large TCP segments stay whole (TUNSETOFFLOAD mirrors what the guest
+ * accepts). Every header and chain the driver gives is checked here; a bad
+ * frame is dropped and counted, never a crash. */
+#include "virtio/net.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <linux/if_tun.h>
+
+#include "iothread.h"
+#include "log.h"
+
+/* A received frame, header included, is read whole into a bounce buffer
+ * before it is placed: a TAP frame is at most a 64 KiB GSO packet. */
+#define RX_BUF_SIZE	(NET_HDR_LEN + NET_MAX_GSO_FRAME + 1)
+/* Frames taken from the TAP per wakeup, so that transmit gets its turn. */
+#define RX_BUDGET	64
+/* Writable buffers kept per RX chain: Linux uses 1 (mergeable) or 19 (big
+ * packets); a longer chain just offers less room. */
+#define RX_SLOT_IOV	32
+/* iovecs handed to writev; a chain with more is copied into txbuf. */
+#define TX_MAX_IOV	64
+
+/* An RX chain taken from the ring and not yet used: with merged buffers a
+ * frame may need more chains than the ring had when it arrived. */
+struct rx_slot {
+	uint16_t head;
+	unsigned niov;
+	uint64_t cap;
+	struct iovec iov[RX_SLOT_IOV];
+};
+
+struct net {
+	struct virtio_dev vd;
+	char name[48];
+	char ifname[IFNAMSIZ];
+	int fd;
+	bool tap;			/* else a packet socket (tests) */
+	int ep;				/* epoll over fd, watched by the I/O thread; -1 without */
+	uint32_t ep_events;		/* what ep asks of fd now */
+	uint16_t mtu;
+	uint8_t config[NET_CFG_SIZE];
+	bool link_lost;
+	bool warned_guest, warned_tap;
+
+	/* Receive: a frame read from the TAP waits in rxbuf until the guest
+	 * has room for it (back-pressure: the TAP is not read meanwhile). */
+	uint8_t *rxbuf;
+	size_t rx_len;
+	bool rx_held;
+	struct rx_slot stash[NET_QUEUE_SIZE];
+	unsigned stash_first, nstash;
+	bool stashed[NET_QUEUE_SIZE];	/* by head: taken and not yet used */
+	struct virtq_chain rxc;
+
+	/* Transmit: txc is the chain being sent; when the TAP cannot take it
+	 * (EAGAIN) it stays popped until the TAP is writable again. */
+	struct virtq_chain txc;
+	bool tx_held;
+	uint8_t *txbuf;
+
+	struct virtio_net_stats st;
+};
+
+/* ---- headers ---- */
+
+unsigned virtio_net_tun_offloads(uint64_t features)
+{
+	unsigned f = 0;
+
+	/* TUN ignores the GSO flags without TUN_F_CSUM, as the spec ties
+	 * GUEST_TSO* to GUEST_CSUM. */
+	if (!(features & (1ULL << VIRTIO_NET_F_GUEST_CSUM)))
+		return 0;
+	f |= TUN_F_CSUM;
+	if (features & (1ULL << VIRTIO_NET_F_GUEST_TSO4))
+		f |= TUN_F_TSO4;
+	if (features & (1ULL << VIRTIO_NET_F_GUEST_TSO6))
+		f |= TUN_F_TSO6;
+	if ((f & (TUN_F_TSO4 | TUN_F_TSO6)) &&
+	    (features & (1ULL << VIRTIO_NET_F_GUEST_ECN)))
+		f |= TUN_F_TSO_ECN;
+	if (features & (1ULL << VIRTIO_NET_F_GUEST_UFO))
+		f |= TUN_F_UFO;
+	return f;
+}
+
+/* The feature that lets a frame of this GSO type (ECN bit removed) cross,
+ * from the guest (host_side) or to it; -1 for an unknown type. */
+static int gso_feature(uint8_t type, bool host_side)
+{
+	switch (type) {
+	case VIRTIO_NET_HDR_GSO_TCPV4:
+		return host_side ? VIRTIO_NET_F_HOST_TSO4 : VIRTIO_NET_F_GUEST_TSO4;
+	case VIRTIO_NET_HDR_GSO_TCPV6:
+		return host_side ? VIRTIO_NET_F_HOST_TSO6 : VIRTIO_NET_F_GUEST_TSO6;
+	case VIRTIO_NET_HDR_GSO_UDP:
+		return host_side ? VIRTIO_NET_F_HOST_UFO : VIRTIO_NET_F_GUEST_UFO;
+	default:
+		return -1;
+	}
+}
+
+static bool has(uint64_t features, int bit)
+{
+	return bit >= 0 && (features & (1ULL << bit));
+}
+
+size_t virtio_net_tx_max_frame(const struct virtio_net_hdr_v1 *h, uint64_t features,
+			       uint16_t mtu)
+{
+	if ((h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE)
+		return NET_MAX_GSO_FRAME;
+	if (!has(features, VIRTIO_NET_F_MTU) || mtu == 0)
+		mtu = 65535;
+	return (size_t)mtu + NET_ETH_OVERHEAD;
+}
+
+int virtio_net_tx_hdr(const struct virtio_net_hdr_v1 *in, uint64_t features,
+		      size_t frame_len, struct virtio_net_hdr_v1 *out)
+{
+	uint8_t type = in->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+	bool ecn = in->gso_type & VIRTIO_NET_HDR_GSO_ECN;
+
+	memset(out, 0, sizeof(*out));
+	/* DATA_VALID and RSC_INFO are the device's to set (5.1.6.2.1). */
+	if (in->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
+		return -EINVAL;
+	if (in->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		/* The 16-bit checksum lands at csum_start + csum_offset. */
+		if (!has(features, VIRTIO_NET_F_CSUM) ||
+		    (size_t)in->csum_start + in->csum_offset + 2 > frame_len)
+			return -EINVAL;
+		out->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		out->csum_start = in->csum_start;
+		out->csum_offset = in->csum_offset;
+	}
+	if (type == VIRTIO_NET_HDR_GSO_NONE)
+		return ecn ? -EINVAL : 0;
+	if (!has(features, gso_feature(type, true)) || in->gso_size == 0 ||
+	    in->hdr_len > frame_len ||
+	    (ecn && (type == VIRTIO_NET_HDR_GSO_UDP || !has(features, VIRTIO_NET_F_HOST_ECN))))
+		return -EINVAL;
+	out->gso_type = in->gso_type;
+	out->gso_size = in->gso_size;
+	out->hdr_len = in->hdr_len;
+	return 0;
+}
+
+int virtio_net_rx_hdr(struct virtio_net_hdr_v1 *h, uint64_t features, size_t frame_len,
+		      uint16_t num_buffers)
+{
+	uint8_t type = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+
+	if (!has(features, VIRTIO_NET_F_GUEST_CSUM)) {
+		/* Without GUEST_CSUM flags must be 0 (5.1.6.3.2); a partial
+		 * checksum cannot be finished by a guest that did not ask. */
+		if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+			return -EINVAL;
+		h->flags = 0;
+	} else {
+		h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+		if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+		    (size_t)h->csum_start + h->csum_offset + 2 > frame_len)
+			return -EINVAL;
+	}
+	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
+		h->csum_start = h->csum_offset = 0;
+	if (type == VIRTIO_NET_HDR_GSO_NONE) {
+		h->gso_type = 0;
+		h->gso_size = h->hdr_len = 0;
+	} else if (!has(features, gso_feature(type, false)) ||
+		   ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
+		    !has(features, VIRTIO_NET_F_GUEST_ECN))) {
+		return -EINVAL;
+	}
+	/* 1 without MRG_RXBUF (5.1.6.4.1): VERSION_1 headers always have it. */
+	h->num_buffers = num_buffers;
+	return 0;
+}
+
+/* ---- the descriptor the I/O thread watches ---- */
+
+/* Driver mistakes are logged once per device: a guest must not flood the
+ * log. They are all counted. */
+static void guest_error(struct net *n, const char *why)
+{
+	if (n->warned_guest)
+		return;
+	n->warned_guest = true;
+	log_warn("%s: dropped a frame from the driver: %s (further ones only counted)",
+		 n->name, why);
+}
+
+static void watch(struct net *n, bool rx, bool tx)
+{
+	uint32_t want = (rx ? EPOLLIN : 0) | (tx ? EPOLLOUT : 0);
+	struct epoll_event ev = { .events = want, .data.ptr = n };
+
+	if (n->ep < 0 || n->link_lost || want == n->ep_events)
+		return;
+	if (epoll_ctl(n->ep, EPOLL_CTL_MOD, n->fd, &ev) < 0)
+		log_warn("%s: epoll_ctl: %m", n->name);
+	else
+		n->ep_events = want;
+}
+
+static bool rx_watched(const struct net *n) { return n->ep_events & EPOLLIN; }
+
+/* The TAP went away (deleted, or the fd detached): stop watching it, tell
+ * the guest its link is down. */
+static void lose_link(struct net *n, int err)
+{
+	if (n->link_lost)
+		return;
+	log_warn("%s: TAP %s: %s; the guest's link is down from now on", n->name,
+		 n->ifname, strerror(err));
+	if (n->ep >= 0)
+		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->fd, NULL);
+	n->ep_events = 0;
+	n->link_lost = true;
+	n->config[NET_CFG_STATUS] = 0;
+	n->vd.config_gen++;
+	if (n->vd.status & VIRTIO_STATUS_DRIVER_OK)
+		n->vd.tops->signal_config(&n->vd);
+}
+
+static bool fatal_tap_error(int err)
+{
+	return err == EBADFD || err == EBADF || err == ENODEV || err == ENXIO;
+}
+
+/* ---- receive ---- */
+
+static struct rx_slot *slot(struct net *n, unsigned i)
+{
+	return &n->stash[(n->stash_first + i) % NET_QUEUE_SIZE];
+}
+
+/* Takes one more RX chain into the stash. 1: taken; 0: the ring is empty;
+ * -EIO: the ring is broken (or the driver gave a chain we hold twice). */
+static int stash_one(struct net *n)
+{
+	struct virtq *q = &n->vd.vq[NET_RXQ];
+	struct virtq_chain *c = &n->rxc;
+	struct rx_slot *s;
+	int r;
+
+	for (;;) {
+		r = virtq_pop(q, c);
+		if (r <= 0)
+			return r;
+		if (n->stashed[c->head]) {
+			log_warn("%s: driver made RX buffer %u available twice", n->name,
+				 c->head);
+			q->broken = true;
+			q->error = "RX chain made available while in use";
+			return -EIO;
+		}
+		if (c->write_bytes)
+			break;
+		/* Nothing to receive into: give it back empty. */
+		n->st.rx_bad_buffers++;
+		if (virtq_push(q, c->head, 0) < 0)
+			return -EIO;
+	}
+	s = slot(n, n->nstash);
+	s->head = c->head;
+	s->niov = 0;
+	s->cap = 0;
+	for (unsigned i = c->nread; i < c->n && s->niov < RX_SLOT_IOV; i++) {
+		s->iov[s->niov].iov_base = c->iov[i].hva;
+		s->iov[s->niov].iov_len = c->iov[i].len;
+		s->cap += c->iov[i].len;
+		s->niov++;
+	}
+	n->stashed[c->head] = true;
+	n->nstash++;
+	return 1;
+}
+
+/* Copies len bytes of src into the slot's buffers. */
+static void slot_fill(const struct rx_slot *s, const uint8_t *src, size_t len)
+{
+	for (unsigned i = 0; i < s->niov && len; i++) {
+		size_t l = s->iov[i].iov_len < len ? s->iov[i].iov_len : len;
+
+		memcpy(s->iov[i].iov_base, src, l);
+		src += l;
+		len -= l;
+	}
+}
+
+/*
+ * Places the held frame (rxbuf, rx_len bytes, header first) in the guest's
+ * buffers: one chain, or with MRG_RXBUF as many as it takes. 1: delivered,
+ * or dropped and counted; 0: the ring has too little room yet (the frame
+ * stays held); -EIO: the ring is broken.
+ */
+static int rx_place(struct net *n)
+{
+	struct virtq *q = &n->vd.vq[NET_RXQ];
+	bool mrg = n->vd.features & (1ULL << VIRTIO_NET_F_MRG_RXBUF);
+	struct virtio_net_hdr_v1 *h = (struct virtio_net_hdr_v1 *)n->rxbuf;
+	const uint8_t *p = n->rxbuf;
+	size_t left = n->rx_len;
+	unsigned need = 0;
+	uint64_t cap = 0;
+	int r;
+
+	while (cap < n->rx_len) {
+		if (need == n->nstash) {
+			/* Holding every buffer the ring has: no more can come. */
+			if (n->nstash >= q->size)
+				break;
+			r = stash_one(n);
+			if (r <= 0)
+				return r;
+		}
+		cap += slot(n, need)->cap;
+		need++;
+		if (!mrg)
+			break;
+	}
+	if (cap < n->rx_len) {
+		/* The guest's buffers can never hold it. Keep them for the
+		 * next frame. */
+		n->st.rx_too_big++;
+		return 1;
+	}
+	if (virtio_net_rx_hdr(h, n->vd.features, n->rx_len - NET_HDR_LEN,
+			      (uint16_t)need) < 0) {
+		n->st.rx_bad_hdr++;
+		return 1;
+	}
+	for (unsigned i = 0; i < need; i++) {
+		struct rx_slot *s = slot(n, 0);
+		size_t l = s->cap < left ? (size_t)s->cap : left;
+
+		slot_fill(s, p, l);
+		p += l;
+		left -= l;
+		n->stashed[s->head] = false;
+		n->stash_first = (n->stash_first + 1) % NET_QUEUE_SIZE;
+		n->nstash--;
+		if (virtq_push(q, s->head, (uint32_t)l) < 0)
+			return -EIO;
+	}
+	n->st.rx_packets++;
+	n->st.rx_bytes += n->rx_len - NET_HDR_LEN;
+	return 1;
+}
+
+/* Reads the next frame from the TAP into rxbuf. 1: held; 0: none waiting;
+ * -1: the TAP is gone. Runts and oversized frames are counted and skipped. */
+static int rx_read(struct net *n)
+{
+	for (;;) {
+		ssize_t r = read(n->fd, n->rxbuf, RX_BUF_SIZE);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			if (errno == EAGAIN)
+				return 0;
+			if (fatal_tap_error(errno)) {
+				lose_link(n, errno);
+				return -1;
+			}
+			if (!n->warned_tap) {
+				n->warned_tap = true;
+				log_warn("%s: reading TAP %s: %m", n->name, n->ifname);
+			}
+			return 0;
+		}
+		if (r == 0) {
+			if (n->tap)
+				return 0;
+			lose_link(n, ECONNRESET);	/* a socket peer closed */
+			return -1;
+		}
+		if ((size_t)r < NET_HDR_LEN + 14) {
+			n->st.rx_bad_hdr++;
+			continue;
+		}
+		if ((size_t)r == RX_BUF_SIZE) {
+			n->st.rx_too_big++;	/* truncated: larger than any frame */
+			continue;
+		}
+		n->rx_len = (size_t)r;
+		n->rx_held = true;
+		return 1;
+	}
+}
+
+/* Moves frames from the TAP to the guest until the TAP is empty, the guest
+ * is out of buffers or the budget is spent. Lock held. */
+static void rx_run(struct net *n)
+{
+	struct virtq *q = &n->vd.vq[NET_RXQ];
+	bool pushed = false;
+	int r = 0;
+
+	if (n->link_lost)
+		return;
+	if (!virtio_dev_queue_live(&n->vd, NET_RXQ)) {
+		watch(n, false, n->tx_held);
+		return;
+	}
+	for (unsigned budget = RX_BUDGET; budget; budget--) {
+		if (!n->rx_held && (r = rx_read(n)) <= 0)
+			break;
+		r = rx_place(n);
+		if (r == 0) {
+			/* Out of buffers: wait for the next RX kick. Buffers
+			 * added before the driver sees avail_event get no
+			 * kick, hence the second look. */
+			virtq_set_avail_event(q);
+			r = virtq_pending(q);
+			if (r > 0)
+				r = rx_place(n);
+			if (r == 0) {
+				watch(n, false, n->tx_held);
+				break;
+			}
+		}
+		if (r < 0)
+			break;
+		n->rx_held = false;
+		pushed = true;
+	}
+	if (r < 0 && !n->link_lost) {
+		watch(n, false, n->tx_held);
+		virtio_dev_needs_reset(&n->vd);
+		return;
+	}
+	if (r > 0 || (r == 0 && !n->rx_held))
+		watch(n, true, n->tx_held);
+	if (pushed)
+		virtio_dev_used(&n->vd, NET_RXQ);
+}
+
+/* ---- transmit ---- */
+
+/* Sends txc. 1: done (sent, or dropped and counted); 0: the TAP cannot
+ * take it now (EAGAIN, with an I/O thread to wait for it). */
+static int tx_send(struct net *n)
+{
+	const struct virtq_chain *c = &n->txc;
+	struct virtio_net_hdr_v1 in, out;
+	struct iovec iov[TX_MAX_IOV + 1];
+	uint64_t frame, skip = NET_HDR_LEN;
+	unsigned k = 1;
+	ssize_t w;
+
+	if (c->read_bytes < NET_HDR_LEN + 14) {
+		n->st.tx_bad_hdr++;
+		guest_error(n, "shorter than the header and an Ethernet header");
+		return 1;
+	}
+	frame = c->read_bytes - NET_HDR_LEN;
+	virtq_chain_read(c, 0, &in, NET_HDR_LEN);
+	if (frame > virtio_net_tx_max_frame(&in, n->vd.features, n->mtu)) {
+		n->st.tx_too_big++;
+		guest_error(n, "larger than the negotiated frame size");
+		return 1;
+	}
+	if (virtio_net_tx_hdr(&in, n->vd.features, (size_t)frame, &out) < 0) {
+		n->st.tx_bad_hdr++;
+		guest_error(n, "invalid virtio-net header (flags, offload or offsets)");
+		return 1;
+	}
+	iov[0].iov_base = &out;
+	iov[0].iov_len = NET_HDR_LEN;
+	for (unsigned i = 0; i < c->nread; i++) {
+		uint64_t l = c->iov[i].len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		if (k == TX_MAX_IOV + 1) {
+			/* Scattered wider than writev takes: linearise. */
+			virtq_chain_read(c, NET_HDR_LEN, n->txbuf, (size_t)frame);
+			iov[1].iov_base = n->txbuf;
+			iov[1].iov_len = (size_t)frame;
+			k = 2;
+			break;
+		}
+		iov[k].iov_base = (uint8_t *)c->iov[i].hva + skip;
+		iov[k].iov_len = (size_t)(l - skip);
+		skip = 0;
+		k++;
+	}
+	do
+		w = writev(n->fd, iov, (int)k);
+	while (w < 0 && errno == EINTR);
+	if (w < 0 && errno == EAGAIN && n->ep >= 0)
+		return 0;
+	if (w < 0) {
+		n->st.tx_errors++;
+		if (fatal_tap_error(errno)) {
+			lose_link(n, errno);
+		} else if (!n->warned_tap) {
+			n->warned_tap = true;
+			log_warn("%s: TAP %s refused a frame: %m (further ones only counted)",
+				 n->name, n->ifname);
+		}
+		return 1;
+	}
+	n->st.tx_packets++;
+	n->st.tx_bytes += frame;
+	return 1;
+}
+
+static void tx_run(struct net *n)
+{
+	struct virtq *q = &n->vd.vq[NET_TXQ];
+	bool pushed = false;
+	int r;
+
+	if (!virtio_dev_queue_live(&n->vd, NET_TXQ))
+		return;
+	if (n->tx_held) {
+		if (tx_send(n) == 0)
+			return;
+		n->tx_held = false;
+		watch(n, rx_watched(n), false);
+		if (virtq_push(q, n->txc.head, 0) < 0)
+			goto broken;
+		pushed = true;
+	}
+	do {
+		while ((r = virtq_pop(q, &n->txc)) > 0) {
+			if (tx_send(n) == 0) {
+				n->tx_held = true;
+				watch(n, rx_watched(n), true);
+				goto out;
+			}
+			if (virtq_push(q, n->txc.head, 0) < 0)
+				goto broken;
+			pushed = true;
+		}
+		if (r < 0)
+			goto broken;
+		virtq_set_avail_event(q);
+		r = virtq_pending(q);
+	} while (r > 0);
+	if (r < 0)
+		goto broken;
+out:
+	if (pushed)
+		virtio_dev_used(&n->vd, NET_TXQ);
+	return;
+broken:
+	virtio_dev_needs_reset(&n->vd);
+}
+
+/* ---- device ops ---- */
+
+static uint64_t net_features(struct virtio_dev *vd)
+{
+	static const int bits[] = {
+		VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_MTU,
+		VIRTIO_NET_F_MAC, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
+		VIRTIO_NET_F_GUEST_ECN, VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_HOST_TSO4,
+		VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_HOST_UFO,
+		VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_F_INDIRECT_DESC,
+		VIRTIO_F_EVENT_IDX,
+	};
+	uint64_t f = 0;
+
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		f |= 1ULL << bits[i];
+	return f;
+}
+
+static void net_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
+			    uint32_t len)
+{
+	struct net *n = vd->priv;
+
+	memcpy(data, n->config + off, len);	/* the transport checked the range */
+}
+
+static int set_offload(struct net *n, unsigned offloads)
+{
+	if (!n->tap || n->link_lost)
+		return 0;
+	if (ioctl(n->fd, TUNSETOFFLOAD, offloads) < 0) {
+		log_err("%s: TUNSETOFFLOAD 0x%x on %s: %m", n->name, offloads, n->ifname);
+		return -errno;
+	}
+	return 0;
+}
+
+static int net_activate(struct virtio_dev *vd)
+{
+	struct net *n = vd->priv;
+	int ret = set_offload(n, virtio_net_tun_offloads(vd->features));
+
+	if (ret < 0)
+		return ret;
+	log_debug("%s: features 0x%llx, TAP offloads 0x%x", n->name,
+		  (unsigned long long)vd->features, virtio_net_tun_offloads(vd->features));
+	watch(n, true, false);
+	return 0;
+}
+
+static void net_reset(struct virtio_dev *vd)
+{
+	struct net *n = vd->priv;
+
+	/* The guest's buffers are gone: a frame we held is lost, counted. */
+	if (n->rx_held)
+		n->st.rx_reset++;
+	n->rx_held = false;
+	n->tx_held = false;
+	n->nstash = n->stash_first = 0;
+	memset(n->stashed, 0, sizeof(n->stashed));
+	watch(n, false, false);
+	set_offload(n, 0);
+}
+
+static void net_notify(struct virtio_dev *vd, unsigned qi)
+{
+	struct net *n = vd->priv;
+
+	if (qi == NET_TXQ)
+		tx_run(n);
+	else
+		rx_run(n);	/* new buffers: resume reading the TAP */
+}
+
+static const struct virtio_dev_ops net_ops = {
+	.features = net_features,
+	.config_read = net_config_read,
+	.activate = net_activate,
+	.reset = net_reset,
+	.queue_notify = net_notify,
+};
+
+void virtio_net_rx_ready(struct virtio_dev *vd)
+{
+	pthread_mutex_lock(&vd->lock);
+	rx_run(vd->priv);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+/* The I/O thread: the TAP is readable, or writable again after EAGAIN. */
+static void tap_event(void *opaque, uint32_t events)
+{
+	struct net *n = opaque;
+	struct epoll_event ev[2];
+	uint32_t got = 0;
+	int k = epoll_wait(n->ep, ev, 2, 0);
+
+	for (int i = 0; i < k; i++)
+		got |= ev[i].events;
+	pthread_mutex_lock(&n->vd.lock);
+	if (got & (EPOLLERR | EPOLLHUP) && !(got & (EPOLLIN | EPOLLOUT)))
+		lose_link(n, ENODEV);
+	if (got & EPOLLOUT)
+		tx_run(n);
+	if (got & EPOLLIN)
+		rx_run(n);
+	pthread_mutex_unlock(&n->vd.lock);
+}
+
+void virtio_net_get_stats(struct virtio_dev *vd, struct virtio_net_stats *st)
+{
+	struct net *n = vd->priv;
+
+	pthread_mutex_lock(&vd->lock);
+	*st = n->st;
+	pthread_mutex_unlock(&vd->lock);
+}
+
+/* ---- construction ---- */
+
+static int setup(struct net *n, const uint8_t mac[6], struct iothread *io)
+{
+	struct epoll_event ev = { .events = 0, .data.ptr = n };
+
+	n->rxbuf = malloc(RX_BUF_SIZE);
+	n->txbuf = malloc(NET_MAX_GSO_FRAME);
+	if (!n->rxbuf || !n->txbuf)
+		return -ENOMEM;
+	n->vd = (struct virtio_dev){
+		.name = n->name, .id = VIRTIO_ID_NET, .nqueues = 2,
+		.queue_max = NET_QUEUE_SIZE, .config_size = NET_CFG_SIZE,
+		.ops = &net_ops, .priv = n,
+	};
+	memcpy(n->config + NET_CFG_MAC, mac, 6);
+	n->config[NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
+	n->config[NET_CFG_MAX_PAIRS] = 1;
+	n->config[NET_CFG_MTU] = (uint8_t)n->mtu;
+	n->config[NET_CFG_MTU + 1] = (uint8_t)(n->mtu >> 8);
+	if (!io)
+		return 0;
+	/* An epoll of our own, so that the TAP can be left unwatched while
+	 * the guest has no buffers without touching the I/O thread's set. */
+	n->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (n->ep < 0 || epoll_ctl(n->ep, EPOLL_CTL_ADD, n->fd, &ev) < 0) {
+		log_err("%s: epoll: %m", n->name);
+		return -errno;
+	}
+	return iothread_add(io, n->ep, tap_event, n);
+}
+
+static struct net *net_alloc(int index)
+{
+	struct net *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->fd = n->ep = -1;
+	snprintf(n->name, sizeof(n->name), "virtio-net %d", index);
+	return n;
+}
+
+int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
+		      struct iothread *io, struct virtio_dev **out)
+{
+	struct net *n = net_alloc((int)index);
+	int ret;
+
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n->fd = fd;
+	n->mtu = mtu;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		virtio_net_free(&n->vd);
+		return -errno;
+	}
+	snprintf(n->ifname, sizeof(n->ifname), "fd %d", fd);
+	ret = setup(n, mac, io);
+	if (ret < 0) {
+		virtio_net_free(&n->vd);
+		return ret;
+	}
+	*out = &n->vd;
+	return 0;
+}
+
+/* The interface's MTU, for the guest's config space; 1500 when unknown. */
+static uint16_t tap_mtu(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int mtu = 1500;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 68 &&
+	    ifr.ifr_mtu <= 65535)
+		mtu = ifr.ifr_mtu;
+	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP))
+		log_warn("TAP %s is down: the guest's frames are dropped until it is up",
+			 ifname);
+	if (s >= 0)
+		close(s);
+	return (uint16_t)mtu;
+}
+
+/* Opens the TAP `name`. Never creates one: TUNSETIFF would make a fresh,
+ * unconnected TAP for a privileged caller, which is never what the config
+ * meant. */
+static int tap_open_name(const char *table, const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int fd, e;
+
+	if (if_nametoindex(name) == 0) {
+		log_err("%s: TAP %s does not exist (create it first: tools/netsetup, "
+			"or ip tuntap add %s mode tap)", table, name, name);
+		return -ENODEV;
+	}
+	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		log_err("%s: TAP %s: /dev/net/tun: %s%s", table, name, strerror(e),
+			e == ENOENT ? " (is the tun module loaded?)" : "");
+		return -e;
+	}
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	if (ioctl(fd, TUNSETIFF, &ifr) == 0)
+		return fd;
+	e = errno;
+	close(fd);
+	switch (e) {
+	case EBUSY:
+		log_err("%s: TAP %s is busy: another process is attached to it", table, name);
+		break;
+	case EPERM:
+		log_err("%s: TAP %s: permission denied: vmm runs as uid %u without "
+			"CAP_NET_ADMIN and the TAP is not owned by it (netsetup's owner/group)",
+			table, name, (unsigned)geteuid());
+		break;
+	case EINVAL:
+		log_err("%s: %s is not a TAP device (a TUN, or another kind of interface)",
+			table, name);
+		break;
+	default:
+		log_err("%s: TAP %s: TUNSETIFF: %s", table, name, strerror(e));
+	}
+	return -e;
+}
+
+/* Checks an inherited descriptor: a TAP attached with the flags we need. */
+static int tap_check_fd(const char *table, int fd, char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	unsigned need = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	int fl;
+
+	if (fcntl(fd, F_GETFD) < 0) {
+		log_err("%s: tap_fd %d is not an open file descriptor", table, fd);
+		return -EBADF;
+	}
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		log_err("%s: tap_fd %d is not an attached TAP (TUNGETIFF: %m)", table, fd);
+		return -EINVAL;
+	}
+	if ((ifr.ifr_flags & need) != need) {
+		log_err("%s: tap_fd %d (%.*s) lacks%s%s%s: open it with IFF_TAP | IFF_NO_PI | "
+			"IFF_VNET_HDR", table, fd, IFNAMSIZ, ifr.ifr_name,
+			ifr.ifr_flags & IFF_TAP ? "" : " IFF_TAP",
+			ifr.ifr_flags & IFF_NO_PI ? "" : " IFF_NO_PI",
+			ifr.ifr_flags & IFF_VNET_HDR ? "" : " IFF_VNET_HDR");
+		return -EINVAL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		log_err("%s: tap_fd %d: fcntl: %m", table, fd);
+		return -errno;
+	}
+	snprintf(ifname, IFNAMSIZ, "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
+	return 0;
+}
+
+int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread *io,
+		   struct virtio_dev **out)
+{
+	struct net *n = net_alloc((int)index);
+	int hdr = NET_HDR_LEN;
+	char table[24];
+	int ret;
+
+	if (!n)
+		return -ENOMEM;
+	snprintf(table, sizeof(table), "net[%u]", index);
+	if (nc->tap_fd >= 0) {
+		ret = tap_check_fd(table, nc->tap_fd, n->ifname);
+		if (ret < 0)
+			goto fail;
+		n->fd = nc->tap_fd;
+	} else {
+		snprintf(n->ifname, sizeof(n->ifname), "%s", nc->tap);
+		n->fd = tap_open_name(table, nc->tap);
+		if (n->fd < 0) {
+			ret = n->fd;
+			goto fail;
+		}
+	}
+	n->tap = true;
+	snprintf(n->name, sizeof(n->name), "virtio-net %u (%s)", index, n->ifname);
+	if (ioctl(n->fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(n->fd, TUNSETOFFLOAD, 0) < 0) {
+		ret = -errno;
+		log_err("%s: TAP %s: setting the virtio-net header: %m", table, n->ifname);
+		goto fail;
+	}
+	n->mtu = tap_mtu(n->ifname);
+	ret = setup(n, nc->mac, io);
+	if (ret < 0)
+		goto fail;
+	log_debug("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u", n->name, nc->mac[0],
+		  nc->mac[1], nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5], n->mtu);
+	*out = &n->vd;
+	return 0;
+fail:
+	virtio_net_free(&n->vd);
+	return ret;
+}
+
+void virtio_net_free(void *p)
+{
+	struct virtio_dev *vd = p;
+	struct net *n;
+
+	if (!vd)
+		return;
+	n = (struct net *)vd;	/* vd is the first member; priv may be unset */
+	if (n->st.tx_packets || n->st.rx_packets)
+		log_debug("%s: rx %llu frames, %llu bytes; tx %llu frames, %llu bytes",
+			  n->name, (unsigned long long)n->st.rx_packets,
+			  (unsigned long long)n->st.rx_bytes,
+			  (unsigned long long)n->st.tx_packets,
+			  (unsigned long long)n->st.tx_bytes);
+	if (n->st.rx_too_big || n->st.rx_bad_hdr || n->st.rx_reset || n->st.tx_too_big ||
+	    n->st.tx_bad_hdr || n->st.tx_errors || n->st.rx_bad_buffers)
+		log_info("%s: dropped: rx %llu too big, %llu bad header, %llu at reset, "
+			 "%llu empty buffers; tx %llu too big, %llu bad header, %llu refused",
+			 n->name, (unsigned long long)n->st.rx_too_big,
+			 (unsigned long long)n->st.rx_bad_hdr,
+			 (unsigned long long)n->st.rx_reset,
+			 (unsigned long long)n->st.rx_bad_buffers,
+			 (unsigned long long)n->st.tx_too_big,
+			 (unsigned long long)n->st.tx_bad_hdr,
+			 (unsigned long long)n->st.tx_errors);
+	if (n->ep >= 0)
+		close(n->ep);
+	if (n->fd >= 0)
+		close(n->fd);
+	free(n->rxbuf);
+	free(n->txbuf);
+	free(n);
+}

@@ -1,0 +1,124 @@
+#!/bin/bash
+# net_perf: TCP throughput of one NIC, host to guest and guest to host, as a checksummed
+# nc transfer of NET_PERF_MIB (default 128) MiB each way, for vmm's virtio-net and, with
+# the harness's --with-qemu, for QEMU's userspace virtio-net-pci (-netdev tap,vhost=off)
+# on the same TAP, kernel and guest image. The guest side is guest/init's `net` action;
+# host to guest is timed here, guest to host by the guest. Numbers are those of the test
+# host (nested KVM under TCG): compare them as a ratio, not as absolute figures.
+GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-512}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+require_vmm net_perf_vmm net_perf_qemu
+w=$WORKDIR
+MIB=${NET_PERF_MIB:-128}
+export LC_ALL=C
+
+skip_all() {
+	skip net_perf_vmm "$1"
+	skip net_perf_qemu "$1"
+	exit 0
+}
+for t in brctl tunctl ip nc md5sum; do
+	command -v "$t" >/dev/null 2>&1 || skip_all "no $t in the test host"
+done
+[ -c /dev/net/tun ] || skip_all "no /dev/net/tun (tun module)"
+[ "$(id -u)" = 0 ] || skip_all "making TAPs and bridges needs root"
+
+cleanup() {
+	[ -z "${gpid-}" ] || kill -KILL "$gpid" 2>/dev/null || true
+	[ -z "${lpid-}" ] || kill "$lpid" 2>/dev/null || true
+	tunctl -d vmmtap0 >/dev/null 2>&1 || true
+	ip link set vmmbr0 down 2>/dev/null || true
+	brctl delbr vmmbr0 2>/dev/null || true
+}
+trap cleanup EXIT
+{ brctl addbr vmmbr0 && ip addr add 10.201.0.1/24 dev vmmbr0 && ip link set vmmbr0 up &&
+	tunctl -t vmmtap0 >/dev/null && brctl addif vmmbr0 vmmtap0 && ip link set vmmtap0 up; } ||
+	skip_all "cannot make bridge vmmbr0 and TAP vmmtap0"
+
+# 1 MiB of random bytes, repeated: as good as MIB MiB of them for TCP and md5, and
+# cheap on the test host's emulated CPU.
+head -c 1048576 /dev/urandom >"$w/block"
+for i in $(seq "$MIB"); do cat "$w/block"; done >"$w/data"
+sum=$(md5sum <"$w/data" | cut -d' ' -f1)
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+rate() { awk "BEGIN { d = $1; if (d <= 0) d = 0.01; printf \"%.2f\", $MIB / d }"; }
+
+# perf NAME LOG: the transfers against the guest started as $gpid; sets h2g and g2h
+# (MiB/s) and prints the verdict for NAME.
+perf() {
+	local name=$1 log=$2 t0 t1 i rx secs
+	h2g=""
+	g2h=""
+	if ! wait_for_log "$log" "VMMTEST-NET-HTTPD ready" "$BOOT_TIMEOUT" "$gpid"; then
+		fail "$name" "the guest did not come up: $(tr -d '\r' <"$log" | grep -a -E 'VMMTEST|vmm:|qemu' | tail -n 5 | tr '\n' ';')"
+		kill -KILL "$gpid" 2>/dev/null || true
+		return 0
+	fi
+	# Progress on the console: the harness takes a silent test host as stuck.
+	echo "net_perf: $name: guest up, sending $MIB MiB"
+	rm -f "$w/hold" "$w/back"
+	mkfifo "$w/hold"
+	nc -l -p 9001 >"$w/back" 0<>"$w/hold" &
+	lpid=$!
+	t0=""
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		t0=$(uptime_s)
+		nc 10.201.0.2 9000 <"$w/data" 2>/dev/null && break
+		t0=""
+		sleep 1
+	done
+	t1=$(uptime_s)
+	echo "net_perf: $name: host to guest done, the guest sends it back"
+	wait_for_log "$log" "VMMTEST-NET-TX " "$BOOT_TIMEOUT" "$gpid" || true
+	i=0
+	while kill -0 "$lpid" 2>/dev/null && [ "$i" -lt 300 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	lpid=""
+	nc 10.201.0.2 9002 </dev/null >/dev/null 2>&1 || true
+	wait_pid "$gpid" 120 || true
+	gpid=""
+	rx=$(tr -d '\r' <"$log" | sed -n 's/.*VMMTEST-NET-RX bytes=\([0-9]*\) md5=\([0-9a-f]*\).*/\1 \2/p')
+	secs=$(tr -d '\r' <"$log" | sed -n 's/.*VMMTEST-NET-TX bytes=[0-9]* seconds=\([0-9.]*\).*/\1/p')
+	if [ -n "$t0" ] && [ "$rx" = "$((MIB * 1048576)) $sum" ] && [ -n "$secs" ] &&
+		[ "$(md5sum <"$w/back" | cut -d' ' -f1)" = "$sum" ]; then
+		h2g=$(rate "$(awk "BEGIN { print $t1 - $t0 }")")
+		g2h=$(rate "$secs")
+		pass "$name"
+		echo "METRIC ${name}_host_to_guest_mib_s $h2g"
+		echo "METRIC ${name}_guest_to_host_mib_s $g2h"
+	else
+		fail "$name" "sent=${t0:+yes} guest got '$rx' (want '$((MIB * 1048576)) $sum'), back" \
+			"$(stat -c %s "$w/back" 2>/dev/null) bytes, guest send ${secs:-failed}"
+	fi
+}
+
+make_config netperf 1 "vmmtest=net net.ifnames=0" >"$w/vm.toml"
+printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vm.toml"
+start_vmm "$w/vm.toml" "$w/vmm.log"
+gpid=$VMM_PID
+perf net_perf_vmm "$w/vmm.log"
+vmm_h2g=$h2g
+vmm_g2h=$g2h
+
+if [ -z "$QEMU" ]; then
+	skip net_perf_qemu "no QEMU (run the harness with --with-qemu)"
+	exit 0
+fi
+# microvm with its PCIe host (ACPI, MCFG) so that the NIC is virtio-net-pci as ours is;
+# romfile= : no option ROM (no firmware runs it).
+"$QEMU" -M microvm,pcie=on -enable-kvm -cpu host -m "$GUEST_MEMORY_MIB" -smp 1 \
+	-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
+	-append "$GUEST_CMDLINE_BASE vmmtest=net net.ifnames=0 ip=10.201.0.2::10.201.0.1:255.255.255.0::eth0:off" \
+	-netdev tap,id=n0,ifname=vmmtap0,script=no,downscript=no,vhost=off \
+	-device virtio-net-pci,netdev=n0,mac=02:00:00:00:01:02,romfile= \
+	</dev/null >"$w/qemu.log" 2>&1 &
+gpid=$!
+perf net_perf_qemu "$w/qemu.log"
+if [ -n "$vmm_h2g" ] && [ -n "$h2g" ]; then
+	echo "METRIC net_perf_ratio_host_to_guest $(awk "BEGIN { printf \"%.2f\", $vmm_h2g / $h2g }")"
+	echo "METRIC net_perf_ratio_guest_to_host $(awk "BEGIN { printf \"%.2f\", $vmm_g2h / $g2h }")"
+fi

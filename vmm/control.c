@@ -1,0 +1,749 @@
+/* The control socket: the server in the main thread's event loop, the
+ * request parser, and the `vmm ctl` / `vmm list` clients; see control.h.
+ * The server never blocks and never trusts a client: every read is bounded,
+ * every reply is one send that either fits or loses the client. */
+#include "control.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "vm.h"
+
+/* ---- requests ---- */
+
+static const char *const cmd_names[] = {
+	[CONTROL_STATUS] = "status", [CONTROL_PAUSE] = "pause",
+	[CONTROL_RESUME] = "resume", [CONTROL_SHUTDOWN] = "shutdown",
+	[CONTROL_KILL] = "kill", [CONTROL_HELP] = "help",
+};
+
+#define NCMDS (sizeof(cmd_names) / sizeof(cmd_names[0]))
+
+static bool blank(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* `s` (n bytes) for an error message: printable ASCII, at most 32 bytes. */
+static void quote(char *out, size_t size, const char *s, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && i < 32 && k + 2 < size; i++)
+		out[k++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (n > 32 && k + 4 < size) {
+		memcpy(out + k, "...", 3);
+		k += 3;
+	}
+	out[k] = '\0';
+}
+
+int control_parse(const char *line, size_t len, enum control_cmd *cmd,
+		  char *err, size_t errlen)
+{
+	char shown[40];
+	size_t b = 0, e = len, w;
+
+	if (e > 0 && line[e - 1] == '\r')
+		e--;
+	while (b < e && blank(line[b]))
+		b++;
+	while (e > b && blank(line[e - 1]))
+		e--;
+	if (b == e) {
+		snprintf(err, errlen, "empty request; try \"help\"");
+		return -EINVAL;
+	}
+	for (size_t i = b; i < e; i++) {
+		if (line[i] < 0x20 || line[i] >= 0x7f) {
+			snprintf(err, errlen, "request has a byte that is not printable "
+				 "ASCII (0x%02x at offset %zu)", (unsigned char)line[i], i);
+			return -EINVAL;
+		}
+	}
+	for (w = b; w < e && !blank(line[w]); w++)
+		;
+	for (size_t k = 0; k < NCMDS; k++) {
+		if (strlen(cmd_names[k]) != w - b || memcmp(cmd_names[k], line + b, w - b))
+			continue;
+		if (w != e) {
+			snprintf(err, errlen, "\"%s\" takes no arguments", cmd_names[k]);
+			return -EINVAL;
+		}
+		*cmd = (enum control_cmd)k;
+		return 0;
+	}
+	quote(shown, sizeof(shown), line + b, w - b);
+	snprintf(err, errlen, "unknown command \"%s\"; try \"help\"", shown);
+	return -EINVAL;
+}
+
+/* ---- server ---- */
+
+struct client {
+	int fd;			/* -1: free slot */
+	size_t len;		/* bytes of an unfinished request in buf */
+	uint64_t last_us;	/* last time it sent something */
+	char buf[CONTROL_LINE_MAX];
+};
+
+struct control {
+	int epfd;		/* what control_fd hands to the main loop */
+	int lfd;		/* listening socket */
+	int lockfd;		/* PATH.lock, flock()ed while we live */
+	int timerfd;		/* idle clients; re-arming a paused listener */
+	bool listen_paused;	/* accept failed for lack of fds */
+	bool bound;		/* we made the socket at `path`: dev/ino say which */
+	dev_t dev;
+	ino_t ino;
+	char *path;
+	struct client clients[CONTROL_CLIENTS_MAX];
+};
+
+/* epoll tags beside the client indexes */
+#define TAG_LISTEN CONTROL_CLIENTS_MAX
+#define TAG_TIMER (CONTROL_CLIENTS_MAX + 1)
+
+int control_fd(const struct control *c)
+{
+	return c->epfd;
+}
+
+static void drop(struct client *cl)
+{
+	if (cl->fd >= 0)
+		close(cl->fd);	/* also leaves the epoll set */
+	cl->fd = -1;
+	cl->len = 0;
+}
+
+/* One reply line, sent whole or not at all: a client that does not read its
+ * replies is dropped rather than waited for. */
+static void reply(struct client *cl, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (cl->fd < 0)
+		return;
+	if (send(cl->fd, text, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
+		drop(cl);
+}
+
+static void replyf(struct client *cl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void replyf(struct client *cl, const char *fmt, ...)
+{
+	char text[CONTROL_LINE_MAX + 64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text) - 1, fmt, ap);
+	va_end(ap);
+	strcat(text, "\n");
+	reply(cl, text);
+}
+
+static void arm_timer(struct control *c, bool on)
+{
+	struct itimerspec its = { 0 };
+
+	if (on)
+		its.it_value.tv_sec = its.it_interval.tv_sec = 1;
+	timerfd_settime(c->timerfd, 0, &its, NULL);
+}
+
+static unsigned nclients(const struct control *c)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		n += c->clients[i].fd >= 0;
+	return n;
+}
+
+static void status_reply(struct client *cl, struct vm *vm)
+{
+	replyf(cl, "ok name=%s state=%s pid=%d vcpus=%u memory_mib=%llu uptime_s=%llu",
+	       vm->cfg->name, vm_state_name(vm_get_state(vm)), (int)getpid(),
+	       vm->cfg->vcpus, (unsigned long long)vm->cfg->memory_mib,
+	       (unsigned long long)((vmm_now_us() - vm->t_start_us) / 1000000u));
+}
+
+static void execute(struct client *cl, struct vm *vm, enum control_cmd cmd)
+{
+	int ret;
+
+	switch (cmd) {
+	case CONTROL_STATUS:
+		status_reply(cl, vm);
+		return;
+	case CONTROL_HELP:
+		reply(cl, "ok commands=status,pause,resume,shutdown,kill,help\n");
+		return;
+	case CONTROL_PAUSE:
+		ret = vm_pause(vm);
+		break;
+	case CONTROL_RESUME:
+		ret = vm_resume(vm);
+		break;
+	case CONTROL_SHUTDOWN:
+		vm_shutdown(vm, "shutdown requested on the control socket");
+		ret = 0;
+		break;
+	case CONTROL_KILL:
+		vm_request_exit(vm, VM_EXIT_FORCED, "kill requested on the control socket");
+		ret = 0;
+		break;
+	default:
+		ret = -EINVAL;
+		break;
+	}
+	if (ret == -EBUSY)
+		reply(cl, "error the VM is stopping\n");
+	else if (ret == -ETIMEDOUT)
+		reply(cl, "error the vCPUs did not stop within 2 s; the VM keeps running\n");
+	else if (ret < 0)
+		replyf(cl, "error %s", strerror(-ret));
+	else
+		replyf(cl, "ok state=%s", vm_state_name(vm_get_state(vm)));
+}
+
+static void client_read(struct client *cl, struct vm *vm)
+{
+	char err[128], *start, *nl;
+	enum control_cmd cmd;
+	size_t left;
+	ssize_t n;
+
+	n = recv(cl->fd, cl->buf + cl->len, sizeof(cl->buf) - cl->len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == 0 && cl->len)
+			reply(cl, "error incomplete request: input ended without a newline\n");
+		drop(cl);
+		return;
+	}
+	cl->len += (size_t)n;
+	cl->last_us = vmm_now_us();
+	start = cl->buf;
+	left = cl->len;
+	while (cl->fd >= 0 && (nl = memchr(start, '\n', left))) {
+		if (control_parse(start, (size_t)(nl - start), &cmd, err, sizeof(err)) < 0)
+			replyf(cl, "error %s", err);
+		else
+			execute(cl, vm, cmd);
+		left -= (size_t)(nl + 1 - start);
+		start = nl + 1;
+	}
+	if (cl->fd < 0)
+		return;
+	memmove(cl->buf, start, left);
+	cl->len = left;
+	if (cl->len == sizeof(cl->buf)) {
+		/* No way to find the next request's start: hang up. */
+		replyf(cl, "error request longer than %d bytes", CONTROL_LINE_MAX - 1);
+		drop(cl);
+	}
+}
+
+static void accept_clients(struct control *c)
+{
+	for (;;) {
+		int fd = accept4(c->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN };
+		struct client *cl = NULL;
+
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return;
+			/* Out of fds: level-triggered epoll would spin on the
+			 * listener; leave it alone until the next timer tick. */
+			log_warn("control socket: accept: %m; retrying in 1 s");
+			epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->lfd, NULL);
+			c->listen_paused = true;
+			arm_timer(c, true);
+			return;
+		}
+		for (unsigned i = 0; i < CONTROL_CLIENTS_MAX && !cl; i++)
+			if (c->clients[i].fd < 0)
+				cl = &c->clients[i];
+		if (!cl) {
+			static const char busy[] = "error too many clients; try again\n";
+
+			if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+				/* it is being closed either way */
+			}
+			close(fd);
+			continue;
+		}
+		ev.data.u64 = (uint64_t)(cl - c->clients);
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			continue;
+		}
+		cl->fd = fd;
+		cl->len = 0;
+		cl->last_us = vmm_now_us();
+		arm_timer(c, true);
+	}
+}
+
+static void on_timer(struct control *c)
+{
+	uint64_t ticks, now = vmm_now_us();
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
+
+	if (read(c->timerfd, &ticks, sizeof(ticks)) < 0) {
+		/* spurious wakeup: nothing to drain */
+	}
+	if (c->listen_paused && epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->lfd, &ev) == 0)
+		c->listen_paused = false;
+	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++) {
+		struct client *cl = &c->clients[i];
+
+		if (cl->fd >= 0 && now - cl->last_us >= CONTROL_IDLE_S * 1000000ull) {
+			replyf(cl, "error idle for %d s; closing", CONTROL_IDLE_S);
+			drop(cl);
+		}
+	}
+	if (!nclients(c) && !c->listen_paused)
+		arm_timer(c, false);
+}
+
+void control_process(struct control *c, struct vm *vm)
+{
+	struct epoll_event evs[CONTROL_CLIENTS_MAX + 2];
+	int n = epoll_wait(c->epfd, evs, CONTROL_CLIENTS_MAX + 2, 0);
+
+	for (int i = 0; i < n; i++) {
+		uint64_t tag = evs[i].data.u64;
+
+		if (tag == TAG_LISTEN)
+			accept_clients(c);
+		else if (tag == TAG_TIMER)
+			on_timer(c);
+		else if (tag < CONTROL_CLIENTS_MAX && c->clients[tag].fd >= 0)
+			client_read(&c->clients[tag], vm);
+	}
+}
+
+/* `path` made into a socket address; -ENAMETOOLONG when it does not fit. */
+static int make_addr(const char *path, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa->sun_path, path);
+	return 0;
+}
+
+/* Someone accepts connections on `path`: 1; a dead socket: 0; else -errno. */
+static int probe(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN)
+		ret = 1;	/* EAGAIN: alive, with a full backlog */
+	else if (errno == ECONNREFUSED)
+		ret = 0;
+	else
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static int make_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) == 0) {
+		log_info("created %s (mode 0700) for control sockets", dir);
+		return 0;
+	}
+	return errno == EEXIST ? 0 : -errno;
+}
+
+static int take_lock(struct control *c, const char *path)
+{
+	char lock[PATH_MAX];
+
+	if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock))
+		return -ENAMETOOLONG;
+	c->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (c->lockfd < 0) {
+		log_err("control socket: %s: %m", lock);
+		return -errno;
+	}
+	if (flock(c->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		if (e == EWOULDBLOCK) {
+			log_err("control socket %s is held by another running vmm (see "
+				"`vmm list`); two VMs must not share a name or socket", path);
+			return -EADDRINUSE;
+		}
+		log_err("control socket: locking %s: %s", lock, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+static int bind_socket(struct control *c, const char *path)
+{
+	struct sockaddr_un sa;
+	struct stat st;
+	mode_t old;
+	int ret;
+
+	ret = make_addr(path, &sa);
+	if (ret < 0) {
+		log_err("control socket %s: path longer than %zu bytes", path,
+			sizeof(sa.sun_path) - 1);
+		return ret;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			log_err("control socket %s exists and is not a socket; "
+				"not removing it", path);
+			return -EEXIST;
+		}
+		ret = probe(&sa);
+		if (ret > 0) {
+			log_err("control socket %s: another process listens on it", path);
+			return -EADDRINUSE;
+		}
+		if (ret < 0) {
+			log_err("control socket %s: %s", path, strerror(-ret));
+			return ret;
+		}
+		if (unlink(path) < 0 && errno != ENOENT) {
+			log_err("removing the stale control socket %s: %m", path);
+			return -errno;
+		}
+		log_info("removed the stale control socket %s", path);
+	}
+	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->lfd < 0)
+		return -errno;
+	old = umask(0177);	/* the socket is born 0600: no window to chmod */
+	ret = bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (ret < 0 || listen(c->lfd, CONTROL_CLIENTS_MAX) < 0 || stat(path, &st) < 0) {
+		ret = -errno;
+		log_err("control socket %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	c->bound = true;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	return 0;
+}
+
+int control_open(const char *path, struct control **out)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct control *c = calloc(1, sizeof(*c));
+	int ret;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->epfd = c->lfd = c->lockfd = c->timerfd = -1;
+	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		c->clients[i].fd = -1;
+	c->path = strdup(path);
+	if (!c->path) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = make_parent(path);
+	if (ret < 0) {
+		log_err("control socket %s: creating its directory: %s", path, strerror(-ret));
+		goto fail;
+	}
+	ret = take_lock(c, path);
+	if (ret < 0)
+		goto fail;
+	ret = bind_socket(c, path);
+	if (ret < 0)
+		goto fail;
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	c->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (c->epfd < 0 || c->timerfd < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ev.data.u64 = TAG_LISTEN;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->lfd, &ev) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ev.data.u64 = TAG_TIMER;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->timerfd, &ev) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	log_info("control socket: %s", path);
+	*out = c;
+	return 0;
+fail:
+	control_close(c);	/* removes the socket if we bound it */
+	return ret;
+}
+
+void control_close(struct control *c)
+{
+	struct stat st;
+
+	if (!c)
+		return;
+	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		drop(&c->clients[i]);
+	/* Only our own socket: a successor may already have replaced it. After
+	 * switching to [vm] user this may fail for lack of rights on the
+	 * directory; the next vmm on this path then removes it as stale. */
+	if (c->bound && lstat(c->path, &st) == 0 && st.st_dev == c->dev &&
+	    st.st_ino == c->ino && unlink(c->path) < 0)
+		log_debug("leaving the control socket %s behind: %m", c->path);
+	int fds[] = { c->epfd, c->lfd, c->timerfd, c->lockfd };
+	for (unsigned i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(c->path);
+	free(c);
+}
+
+/* ---- clients: vmm ctl, vmm list ---- */
+
+int control_request(const char *path, const char *request, char *out, size_t len,
+		    int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (timeout_ms % 1000) * 1000 };
+	struct sockaddr_un sa;
+	char line[CONTROL_LINE_MAX + 1];
+	size_t got = 0;
+	int fd, ret;
+
+	if (len == 0)
+		return -EINVAL;
+	out[0] = '\0';
+	ret = make_addr(path, &sa);
+	if (ret < 0)
+		return ret;
+	if ((size_t)snprintf(line, sizeof(line), "%s\n", request) >= sizeof(line))
+		return -E2BIG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* Bounded waits everywhere: a stuck VMM must not hang its client. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    send(fd, line, strlen(line), MSG_NOSIGNAL) != (ssize_t)strlen(line)) {
+		ret = -errno;
+		goto out;
+	}
+	while (got + 1 < len) {
+		ssize_t n = recv(fd, out + got, len - 1 - got, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (memchr(out, '\n', got))
+			break;
+	}
+	out[got] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	if (!strncmp(out, "ok", 2) && (out[2] == '\0' || out[2] == ' '))
+		ret = 0;
+	else if (!strncmp(out, "error", 5))
+		ret = 1;
+	else
+		ret = -EPROTO;
+out:
+	close(fd);
+	return ret;
+}
+
+/* The socket of VM `name` in the runtime directory; a name with a '/' is a
+ * socket path already. */
+static int socket_path(const char *name, char *buf, size_t len)
+{
+	char dir[PATH_MAX];
+
+	if (strchr(name, '/')) {
+		if ((size_t)snprintf(buf, len, "%s", name) >= len)
+			return -ENAMETOOLONG;
+		return 0;
+	}
+	if (config_runtime_dir(dir, sizeof(dir)) < 0) {
+		fprintf(stderr, "vmm: no runtime directory: set VMM_RUNTIME_DIR or "
+			"XDG_RUNTIME_DIR, or give the socket's path\n");
+		return -ENOENT;
+	}
+	if ((size_t)snprintf(buf, len, "%s/%s.sock", dir, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int control_main_ctl(int argc, char **argv)
+{
+	char path[PATH_MAX], reply[1024];
+	int ret;
+
+	if (argc != 3) {
+		fprintf(stderr, "Usage: vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill\n");
+		return 2;
+	}
+	if (socket_path(argv[1], path, sizeof(path)) < 0)
+		return 1;
+	ret = control_request(path, argv[2], reply, sizeof(reply), 5000);
+	if (ret < 0) {
+		if (ret == -ENOENT || ret == -ECONNREFUSED)
+			fprintf(stderr, "vmm: %s: no VM is running there (%s)\n", path,
+				strerror(-ret));
+		else
+			fprintf(stderr, "vmm: %s: %s\n", path, strerror(-ret));
+		return 1;
+	}
+	printf("%s\n", reply);
+	return ret == 0 ? 0 : 1;
+}
+
+/* The value of `key` in an "ok k=v k=v" reply, or "-". */
+static void field(const char *reply, const char *key, char *out, size_t len)
+{
+	size_t k = strlen(key);
+
+	snprintf(out, len, "-");
+	for (const char *p = reply; (p = strstr(p, key)); p += k) {
+		if ((p == reply || p[-1] == ' ') && p[k] == '=') {
+			snprintf(out, len, "%.*s", (int)strcspn(p + k + 1, " "), p + k + 1);
+			return;
+		}
+	}
+}
+
+static void format_uptime(const char *s, char *out, size_t len)
+{
+	char *end;
+	unsigned long long t = strtoull(s, &end, 10);
+
+	if (end == s || *end)
+		snprintf(out, len, "-");
+	else if (t >= 86400)
+		snprintf(out, len, "%llud%02lluh", t / 86400, t % 86400 / 3600);
+	else if (t >= 3600)
+		snprintf(out, len, "%lluh%02llum", t / 3600, t % 3600 / 60);
+	else if (t >= 60)
+		snprintf(out, len, "%llum%02llus", t / 60, t % 60);
+	else
+		snprintf(out, len, "%llus", t);
+}
+
+static int is_sock_name(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 5 && d->d_name[0] != '.' && !strcmp(d->d_name + n - 5, ".sock");
+}
+
+int control_main_list(int argc, char **argv)
+{
+	char dir[PATH_MAX], path[PATH_MAX], reply[1024];
+	char name[64], state[32], pid[16], vcpus[8], mem[24], up_s[24], up[24];
+	struct dirent **ents;
+	int n;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "Usage: vmm list\n");
+		return 2;
+	}
+	if (config_runtime_dir(dir, sizeof(dir)) < 0) {
+		fprintf(stderr, "vmm: no runtime directory: set VMM_RUNTIME_DIR or "
+			"XDG_RUNTIME_DIR\n");
+		return 1;
+	}
+	n = scandir(dir, &ents, is_sock_name, alphasort);
+	if (n < 0 && errno != ENOENT) {
+		fprintf(stderr, "vmm: %s: %s\n", dir, strerror(errno));
+		return 1;
+	}
+	printf("%-16s %-9s %8s %5s %9s %7s\n", "NAME", "STATE", "PID", "VCPUS",
+	       "MEMORY", "UPTIME");
+	for (int i = 0; i < n; i++) {
+		int ret;
+
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name) >=
+		    sizeof(path))
+			ret = -ENAMETOOLONG;
+		else
+			ret = control_request(path, "status", reply, sizeof(reply), 2000);
+		/* A socket nobody listens on is what a VM that could not clean
+		 * up left behind: it is not running. */
+		if (ret == -ECONNREFUSED || ret == -ENOENT) {
+			free(ents[i]);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(strlen(ents[i]->d_name) - 5),
+			 ents[i]->d_name);
+		if (ret == 0)
+			field(reply, "name", name, sizeof(name));
+		if (ret != 0) {
+			printf("%-16s %-9s (%s)\n", name, "unknown",
+			       ret < 0 ? strerror(-ret) : reply);
+			free(ents[i]);
+			continue;
+		}
+		field(reply, "state", state, sizeof(state));
+		field(reply, "pid", pid, sizeof(pid));
+		field(reply, "vcpus", vcpus, sizeof(vcpus));
+		field(reply, "memory_mib", mem, sizeof(mem) - 4);
+		if (strcmp(mem, "-"))
+			strcat(mem, "MiB");
+		field(reply, "uptime_s", up_s, sizeof(up_s));
+		format_uptime(up_s, up, sizeof(up));
+		printf("%-16s %-9s %8s %5s %9s %7s\n", name, state, pid, vcpus, mem, up);
+		free(ents[i]);
+	}
+	if (n > 0)
+		free(ents);
+	return 0;
+}

@@ -1,0 +1,59 @@
+/* The control socket: a unix stream socket per VM (default
+ * /run/vmm/NAME.sock, mode 0600) served by the main thread's event loop,
+ * and the `vmm ctl` / `vmm list` clients. The protocol is one request line
+ * in, one reply line out; docs/operations.md documents it. */
+#ifndef VMM_CONTROL_H
+#define VMM_CONTROL_H
+
+#include <stddef.h>
+
+#define CONTROL_LINE_MAX 256	/* a request with its newline; longer is an error */
+#define CONTROL_CLIENTS_MAX 8	/* more are answered with an error and closed */
+#define CONTROL_IDLE_S 10	/* a client silent for this long is closed */
+
+enum control_cmd {
+	CONTROL_STATUS,
+	CONTROL_PAUSE,
+	CONTROL_RESUME,
+	CONTROL_SHUTDOWN,
+	CONTROL_KILL,
+	CONTROL_HELP,
+};
+
+/* Parses one request line (`len` bytes, without the newline; a trailing CR
+ * and surrounding blanks are allowed). Returns 0 and sets *cmd, or -EINVAL
+ * with a one-line, printable reason in `err`. Never reads past `len`. */
+int control_parse(const char *line, size_t len, enum control_cmd *cmd,
+		  char *err, size_t errlen);
+
+struct vm;
+struct control;
+
+/* Creates the directory of `path` (0700) when missing, takes `path`.lock,
+ * removes a stale socket (one nobody listens on) and listens on `path`
+ * with mode 0600. -EADDRINUSE when another vmm holds it; other -errno on
+ * failure. Everything is logged. */
+int control_open(const char *path, struct control **out);
+
+/* An fd for the caller's epoll: readable when control_process has work. */
+int control_fd(const struct control *c);
+
+/* Accepts clients, reads requests and answers them without blocking; acts on
+ * `vm` (main thread only). */
+void control_process(struct control *c, struct vm *vm);
+
+/* Closes every client and removes the socket if it is still ours. */
+void control_close(struct control *c);
+
+/* Client side: sends `request` to the socket at `path` and reads one reply
+ * line into `reply` (newline removed). Returns 0 for an "ok" reply, 1 for
+ * an "error" reply, -errno when the VMM could not be asked. */
+int control_request(const char *path, const char *request, char *reply,
+		    size_t len, int timeout_ms);
+
+/* `vmm ctl NAME|PATH COMMAND` and `vmm list`: argv[0] is "ctl" / "list".
+ * Return the process exit status. */
+int control_main_ctl(int argc, char **argv);
+int control_main_list(int argc, char **argv);
+
+#endif

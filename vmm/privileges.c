@@ -1,0 +1,121 @@
+/* Dropping capabilities and the root user before the guest runs, with
+ * libcap-ng; see privileges.h. */
+#include "privileges.h"
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* A numeric id, or -1 when `s` is not all digits. */
+static long long numeric_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || v < 0 || v >= (long long)(uid_t)-1)
+		return -1;
+	return v;
+}
+
+int privileges_resolve(const struct vm_config *cfg, struct privileges *p)
+{
+	long long id;
+
+	memset(p, 0, sizeof(*p));
+	if (cfg->user) {
+		struct passwd *pw;
+
+		errno = 0;
+		id = numeric_id(cfg->user);
+		pw = id >= 0 ? getpwuid((uid_t)id) : getpwnam(cfg->user);
+		if (!pw && id < 0) {
+			log_err("%s: vm.user: no user \"%s\" on this host", cfg->source,
+				cfg->user);
+			return -ENOENT;
+		}
+		p->switch_uid = p->switch_gid = true;
+		p->uid = pw ? pw->pw_uid : (uid_t)id;
+		/* A bare uid without a passwd entry has no primary group. */
+		if (pw)
+			p->gid = pw->pw_gid;
+		else if (!cfg->group) {
+			log_err("%s: vm.user: uid %s has no passwd entry; give vm.group too",
+				cfg->source, cfg->user);
+			return -ENOENT;
+		}
+	}
+	if (cfg->group) {
+		struct group *gr;
+
+		id = numeric_id(cfg->group);
+		gr = id >= 0 ? getgrgid((gid_t)id) : getgrnam(cfg->group);
+		if (!gr && id < 0) {
+			log_err("%s: vm.group: no group \"%s\" on this host", cfg->source,
+				cfg->group);
+			return -ENOENT;
+		}
+		p->switch_gid = true;
+		p->gid = gr ? gr->gr_gid : (gid_t)id;
+	}
+	return 0;
+}
+
+int privileges_drop(const struct privileges *p)
+{
+	bool can_bound;
+	int ret;
+
+	if (capng_get_caps_process() < 0) {
+		log_err("reading this process's capabilities failed");
+		return -EPERM;
+	}
+	/* Clearing the bounding set needs CAP_SETPCAP; without it (vmm run by
+	 * an unprivileged user) there is nothing in the bounding set that
+	 * execve could turn into privileges anyway: no_new_privs below. */
+	can_bound = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
+	capng_clear(CAPNG_SELECT_ALL);
+	if (p->switch_uid || p->switch_gid) {
+		ret = capng_change_id(p->switch_uid ? (int)p->uid : -1,
+				      p->switch_gid ? (int)p->gid : -1,
+				      CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_AMBIENT |
+				      (can_bound ? CAPNG_CLEAR_BOUNDING : 0));
+		if (ret < 0) {
+			log_err("switching to uid %d gid %d failed (libcap-ng error %d); "
+				"vmm needs CAP_SETUID and CAP_SETGID for [vm] user/group",
+				p->switch_uid ? (int)p->uid : (int)getuid(),
+				p->switch_gid ? (int)p->gid : (int)getgid(), ret);
+			return -EPERM;
+		}
+	} else {
+		ret = capng_apply(can_bound ? CAPNG_SELECT_ALL :
+				  CAPNG_SELECT_CAPS | CAPNG_SELECT_AMBIENT);
+		if (ret < 0) {
+			log_err("dropping capabilities failed (libcap-ng error %d)", ret);
+			return -EPERM;
+		}
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_err("PR_SET_NO_NEW_PRIVS: %m");
+		return -errno;
+	}
+	/* Trust, but verify: the kernel's view, not libcap-ng's. */
+	if (capng_get_caps_process() < 0 ||
+	    capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+		log_err("capabilities are still present after dropping them");
+		return -EPERM;
+	}
+	log_info("privileges dropped: uid %d, gid %d, no capabilities%s",
+		 (int)getuid(), (int)getgid(), can_bound ? ", empty bounding set" : "");
+	return 0;
+}
