@@ -214,8 +214,9 @@ int arch_devices_init(struct vm *vm)
 	/* virtio on aarch64 (virtio-mmio, arm64_fdt_virtio_mmio_node) comes with
 	 * its own issue: a disk the guest would miss is an error, the entropy
 	 * device (on by default) only a notice. */
-	if (vm->cfg->ndisks) {
-		log_err("[[disk]]: virtio devices are not available on aarch64 yet");
+	if (vm->cfg->ndisks || vm->cfg->n_net || vm->cfg->n_fs) {
+		log_err("%s: virtio devices are not available on aarch64 yet",
+			vm->cfg->ndisks ? "[[disk]]" : vm->cfg->n_net ? "[[net]]" : "[[fs]]");
 		return -ENOTSUP;
 	}
 	if (vm->cfg->rng_enabled)

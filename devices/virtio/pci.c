@@ -614,6 +614,8 @@ static uint32_t class_of(uint16_t id)
 	switch (id) {
 	case VIRTIO_ID_BLOCK:
 		return 0x010000;	/* mass storage, SCSI: what QEMU reports */
+	case 1:			/* VIRTIO_ID_NET */
+		return 0x020000;	/* network controller, Ethernet */
 	default:
 		return 0xff0000;	/* unassigned class */
 	}
