@@ -330,11 +330,14 @@ static void load_vm_ops(struct ctx *c, const struct toml_value *tab, struct vm_c
 	}
 }
 
+static bool get_bool(struct ctx *c, const struct toml_value *tab, const char *table,
+		     const char *key, bool *out);
+
 static void load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
 	static const char *const known[] = {
 		"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
-		"user", "group", NULL
+		"user", "group", "seccomp", NULL
 	};
 	unsigned line;
 	const char *name;
@@ -368,6 +371,7 @@ static void load_vm(struct ctx *c, const struct toml_value *tab, struct vm_confi
 		cfg->memory_mib = (uint64_t)i;
 	if (get_int(c, tab, "vm", "shutdown_timeout", 0, SHUTDOWN_TIMEOUT_MAX, &i))
 		cfg->shutdown_timeout_s = (unsigned)i;
+	get_bool(c, tab, "vm", "seccomp", &cfg->seccomp);
 	load_vm_ops(c, tab, cfg);
 }
 
@@ -1374,6 +1378,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	out->vcpus = 1;
 	out->memory_mib = 256;
 	out->shutdown_timeout_s = 30;
+	out->seccomp = true;
 	out->console_mode = CONSOLE_STDIO;
 	out->cpu_template = CPU_TEMPLATE_HOST;
 	out->log_level = LOG_LVL_INFO;
@@ -1582,6 +1587,7 @@ void config_print(const struct vm_config *cfg, FILE *f)
 	fprintf(f, "control_socket = ");
 	print_str(f, cfg->control_socket ? cfg->control_socket : "");
 	fputc('\n', f);
+	fprintf(f, "seccomp = %s\n", cfg->seccomp ? "true" : "false");
 	if (cfg->user) {
 		fprintf(f, "user = ");
 		print_str(f, cfg->user);

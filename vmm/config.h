@@ -110,6 +110,7 @@ struct vm_config {
 					 * a warning, not an error */
 	char *user;			/* switch to this user (name or uid); NULL: stay */
 	char *group;			/* and group (name or gid); NULL: the user's */
+	bool seccomp;			/* per-thread seccomp filters, default true */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */
@@ -160,7 +161,7 @@ void config_print(const struct vm_config *cfg, FILE *out);
 
 /* 0 when this vmm can run what `cfg` describes; otherwise logs why (naming
  * the file and line) and returns -ENOTSUP. `--check` and tools/netsetup
- * accept more than vmm can start: [[net]] until virtio-net exists. */
+ * may accept more than vmm can start. */
 int config_check_startable(const struct vm_config *cfg);
 
 /* The guest kernel command line: `boot.cmdline`, plus

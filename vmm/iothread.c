@@ -63,6 +63,9 @@ static void *iothread_main(void *arg)
 {
 	struct iothread *t = arg;
 
+	/* No device runs unconfined: without its filter, no VM. */
+	if (t->enter && t->enter() < 0)
+		_exit(1);
 	for (;;) {
 		struct epoll_event evs[16];
 		int n = epoll_wait(t->epfd, evs, 16, -1);

@@ -19,6 +19,9 @@ struct iothread {
 	pthread_t thread;
 	bool started;
 	struct io_watch *watches;	/* freed by iothread_destroy */
+	/* Runs first in the thread, once (vm.c: the seccomp filter); the
+	 * thread exits the process when it fails. NULL: nothing. */
+	int (*enter)(void);
 };
 
 /* 0 or -errno. */

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "notify.h"
 #include "privileges.h"
+#include "sandbox.h"
 #include "vm.h"
 
 static void usage(FILE *out)
@@ -25,7 +26,7 @@ static void usage(FILE *out)
 		"Usage: vmm --config FILE [--check] [--verbose]\n"
 		"       vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill\n"
 		"       vmm list\n"
-		"       vmm --help | --version\n"
+		"       vmm --print-seccomp | --help | --version\n"
 		"\n"
 		"Runs one KVM virtual machine described by a TOML file; `vmm ctl` and\n"
 		"`vmm list` talk to running ones through their control sockets\n"
@@ -34,6 +35,8 @@ static void usage(FILE *out)
 		"  -c, --config FILE  the VM's configuration (see docs/config.md)\n"
 		"      --check        validate the configuration, print it, exit\n"
 		"  -v, --verbose      log debug messages (overrides [log] level)\n"
+		"      --print-seccomp\n"
+		"                     the syscalls each thread may make, and why\n"
 		"  -h, --help         this text\n"
 		"  -V, --version      print the version\n"
 		"\n"
@@ -79,6 +82,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "print-seccomp", no_argument, NULL, 'S' },
 		{ 0 },
 	};
 	uint64_t t0 = vmm_now_us();
@@ -110,6 +114,9 @@ int main(int argc, char **argv)
 			return 0;
 		case 'V':
 			printf("vmm %s (%s)\n", VMM_VERSION, VMM_ARCH);
+			return 0;
+		case 'S':
+			sandbox_print(stdout);
 			return 0;
 		default:
 			usage(stderr);
@@ -172,6 +179,14 @@ int main(int argc, char **argv)
 	/* Still one thread: vm_run starts the I/O and vCPU threads, which
 	 * inherit the empty capability sets. */
 	if (privileges_drop(&priv) < 0) {
+		vm_destroy(&vm);
+		goto out;
+	}
+	/* Each thread loads its own filter in vm_run once its setup is done. */
+	if (!cfg.seccomp)
+		log_warn("seccomp is off ([vm] seccomp = false): a compromised vmm "
+			 "may make any syscall");
+	if (sandbox_init(cfg.seccomp) < 0) {
 		vm_destroy(&vm);
 		goto out;
 	}

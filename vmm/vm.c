@@ -23,6 +23,7 @@
 #include "control.h"
 #include "log.h"
 #include "notify.h"
+#include "sandbox.h"
 #include "i8042.h"
 #include "serial.h"
 
@@ -515,6 +516,10 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	if (sandbox_enter(SANDBOX_VCPU) < 0) {
+		vm_request_exit(vm, VM_EXIT_ERROR, "a vCPU thread could not load its seccomp filter");
+		return NULL;
+	}
 	pthread_mutex_lock(&vm->pause_lock);
 	vm->nactive++;
 	pthread_mutex_unlock(&vm->pause_lock);
@@ -544,6 +549,11 @@ static void *vcpu_thread(void *arg)
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
 	return NULL;
+}
+
+static int iothread_enter(void)
+{
+	return sandbox_enter(SANDBOX_IO);
 }
 
 static void kick_handler(int sig)
@@ -803,6 +813,7 @@ int vm_run(struct vm *vm)
 		loop_teardown(&l);
 		return VM_EXIT_ERROR;
 	}
+	vm->io.enter = iothread_enter;
 	ret = iothread_start(&vm->io);
 	if (ret < 0) {
 		log_err("starting the I/O thread: %s", strerror(-ret));
@@ -819,6 +830,9 @@ int vm_run(struct vm *vm)
 		vm->vcpus[i].started = true;
 		started++;
 	}
+	/* The main thread's setup ends here: from now on, its allowlist. */
+	if (sandbox_enter(SANDBOX_MAIN) < 0)
+		vm_request_exit(vm, VM_EXIT_ERROR, "the main thread could not load its seccomp filter");
 
 	while (atomic_load(&vm->exit_code) < 0) {
 		struct epoll_event evs[8];

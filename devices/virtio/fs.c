@@ -26,6 +26,7 @@
 #include "iothread.h"
 #include "log.h"
 #include "memory.h"
+#include "sandbox.h"
 #include "vhost_user.h"
 
 #define FS_NQUEUES		2	/* hiprio + one request queue */
@@ -63,7 +64,8 @@ struct fs {
 
 /* ---- vmm's own virtiofsd ---- */
 
-/* Between fork and exec: async-signal-safe calls only. */
+/* In the new process (sandbox_spawn: a fork of vmm before its threads or
+ * of its single-threaded launcher): async-signal-safe calls only. */
 static void child(const struct fs_config *cfg, int lfd, char *const argv[])
 {
 	static const char ro_fail[] = "vmm: virtiofsd: cannot make the share read-only "
@@ -94,6 +96,36 @@ static void child(const struct fs_config *cfg, int lfd, char *const argv[])
 		_exit(126);
 	execv(argv[0], argv);
 	_exit(127);
+}
+
+/* The command line, built in the new process: `cfg` was there before
+ * sandbox_spawn's launcher forked, the strings built here are not. */
+static void exec_virtiofsd(void *arg, int lfd)
+{
+	const struct fs_config *cfg = arg;
+	static const char *const caches[] = { "auto", "always", "none" };
+	static const char *const sandboxes[] = { "namespace", "chroot" };
+	char src[PATH_MAX + 16], cache[32], sandbox[32], threads[48];
+	char *argv[12];
+	int n = 0;
+
+	snprintf(src, sizeof(src), "source=%s", cfg->source);
+	snprintf(cache, sizeof(cache), "cache=%s", caches[cfg->cache]);
+	snprintf(sandbox, sizeof(sandbox), "sandbox=%s", sandboxes[cfg->sandbox]);
+	argv[n++] = cfg->virtiofsd;
+	argv[n++] = "--fd=3";
+	argv[n++] = "-o";
+	argv[n++] = src;
+	argv[n++] = "-o";
+	argv[n++] = cache;
+	argv[n++] = "-o";
+	argv[n++] = sandbox;
+	if (cfg->thread_pool_size) {
+		snprintf(threads, sizeof(threads), "--thread-pool-size=%u", cfg->thread_pool_size);
+		argv[n++] = threads;
+	}
+	argv[n] = NULL;
+	child(cfg, lfd, argv);
 }
 
 /* How the process ended, for the log. */
@@ -139,13 +171,9 @@ static void stop_child(struct fs *fs)
 static int spawn(struct fs *fs, int *conn)
 {
 	const struct fs_config *cfg = fs->cfg;
-	static const char *const caches[] = { "auto", "always", "none" };
-	static const char *const sandboxes[] = { "namespace", "chroot" };
 	struct sockaddr_un sa;
 	socklen_t salen = sizeof(sa_family_t);
-	char *src = NULL, cache[32], sandbox[32], threads[48];
-	char *argv[12];
-	int lfd, fd = -1, ret, n = 0;
+	int lfd, fd = -1, ret;
 
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
@@ -156,34 +184,13 @@ static int spawn(struct fs *fs, int *conn)
 	salen = sizeof(sa);
 	if (getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0)
 		goto err;
-	if (asprintf(&src, "source=%s", cfg->source) < 0) {
-		src = NULL;
-		errno = ENOMEM;
+	/* Restarts come from filtered threads: see sandbox_spawn. */
+	ret = sandbox_spawn(exec_virtiofsd, (void *)cfg, lfd, &fs->pid);
+	if (ret < 0) {
+		fs->pid = -1;
+		errno = -ret;
 		goto err;
 	}
-	snprintf(cache, sizeof(cache), "cache=%s", caches[cfg->cache]);
-	snprintf(sandbox, sizeof(sandbox), "sandbox=%s", sandboxes[cfg->sandbox]);
-	argv[n++] = cfg->virtiofsd;
-	argv[n++] = "--fd=3";
-	argv[n++] = "-o";
-	argv[n++] = src;
-	argv[n++] = "-o";
-	argv[n++] = cache;
-	argv[n++] = "-o";
-	argv[n++] = sandbox;
-	if (cfg->thread_pool_size) {
-		snprintf(threads, sizeof(threads), "--thread-pool-size=%u", cfg->thread_pool_size);
-		argv[n++] = threads;
-	}
-	argv[n] = NULL;
-
-	fs->pid = fork();
-	if (fs->pid < 0)
-		goto err;
-	if (fs->pid == 0)
-		child(cfg, lfd, argv);
-	free(src);
-	src = NULL;
 	log_info("%s: started %s for %s%s (pid %d)", fs->name, cfg->virtiofsd, cfg->source,
 		 cfg->read_only ? ", read-only" : "", (int)fs->pid);
 	/* The listener exists already: the connection waits in its backlog
@@ -196,7 +203,6 @@ static int spawn(struct fs *fs, int *conn)
 	return 0;
 err:
 	ret = -errno;
-	free(src);
 	if (fd >= 0)
 		close(fd);
 	close(lfd);
