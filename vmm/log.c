@@ -9,6 +9,9 @@
 
 static enum log_level max_level = LOG_LVL_INFO;
 static int use_prefix = -1;
+static const char *log_ident = "vmm";
+
+void log_set_ident(const char *ident) { log_ident = ident; }
 
 void log_set_level(enum log_level max) { max_level = max; }
 enum log_level log_get_level(void) { return max_level; }
@@ -34,9 +37,9 @@ void vmm_vlog(enum log_level lvl, const char *fmt, va_list ap)
 	if (use_prefix < 0)
 		use_prefix = getenv("JOURNAL_STREAM") || !isatty(STDERR_FILENO);
 	if (use_prefix)
-		n = snprintf(buf, sizeof(buf), "<%d>vmm: ", (int)lvl);
+		n = snprintf(buf, sizeof(buf), "<%d>%s: ", (int)lvl, log_ident);
 	else
-		n = snprintf(buf, sizeof(buf), "vmm: %s: ", level_word(lvl));
+		n = snprintf(buf, sizeof(buf), "%s: %s: ", log_ident, level_word(lvl));
 	if (n < 0)
 		return;
 	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);

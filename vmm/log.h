@@ -12,6 +12,10 @@ enum log_level {
 	LOG_LVL_DEBUG = 7,
 };
 
+/* The program name every line starts with (default "vmm"); netsetup, which
+ * shares the config loader, sets its own. */
+void log_set_ident(const char *ident);
+
 /* Messages above this level are dropped. Default LOG_LVL_INFO. */
 void log_set_level(enum log_level max);
 enum log_level log_get_level(void);

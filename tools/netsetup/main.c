@@ -882,6 +882,8 @@ int main(int argc, char **argv)
 	const char *cmd;
 	int c, ret;
 
+	log_set_ident("netsetup");
+	log_set_level(LOG_LVL_NOTICE);
 	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
