@@ -178,12 +178,31 @@ static unsigned nclients(const struct control *c)
 	return n;
 }
 
+/* The boot-phase times (microseconds since exec) appear once reached. */
 static void status_reply(struct client *cl, struct vm *vm)
 {
-	replyf(cl, "ok name=%s state=%s pid=%d vcpus=%u memory_mib=%llu uptime_s=%llu",
-	       vm->cfg->name, vm_state_name(vm_get_state(vm)), (int)getpid(),
-	       vm->cfg->vcpus, (unsigned long long)vm->cfg->memory_mib,
-	       (unsigned long long)((vmm_now_us() - vm->t_start_us) / 1000000u));
+	const struct { const char *key; uint64_t us; } phases[] = {
+		{ "boot_first_kvm_run_us", atomic_load(&vm->t_first_run_us) },
+		{ "boot_first_serial_us", atomic_load(&vm->t_first_serial_us) },
+		{ "boot_userspace_ready_us", atomic_load(&vm->t_userspace_ready_us) },
+	};
+	char text[512];
+	size_t n;
+
+	n = (size_t)snprintf(text, sizeof(text),
+			     "ok name=%s state=%s pid=%d vcpus=%u memory_mib=%llu uptime_s=%llu",
+			     vm->cfg->name, vm_state_name(vm_get_state(vm)), (int)getpid(),
+			     vm->cfg->vcpus, (unsigned long long)vm->cfg->memory_mib,
+			     (unsigned long long)((vmm_now_us() - vm->t_start_us) / 1000000u));
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]) && n < sizeof(text); i++)
+		if (phases[i].us)
+			n += (size_t)snprintf(text + n, sizeof(text) - n, " %s=%llu",
+					      phases[i].key, (unsigned long long)phases[i].us);
+	if (n < sizeof(text) - 1)
+		strcpy(text + n, "\n");
+	else
+		strcpy(text + sizeof(text) - 2, "\n");
+	reply(cl, text);
 }
 
 static void execute(struct client *cl, struct vm *vm, enum control_cmd cmd)

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "notify.h"
 #include "sandbox.h"
+#include "boot_timer.h"
 #include "i8042.h"
 #include "serial.h"
 
@@ -40,6 +41,15 @@ uint64_t vmm_now_us(void)
 static unsigned long long since_start(const struct vm *vm)
 {
 	return (unsigned long long)(vmm_now_us() - vm->t_start_us);
+}
+
+void vm_userspace_ready(void *ctx)
+{
+	struct vm *vm = ctx;
+	uint64_t t = vmm_now_us() - vm->t_start_us;
+
+	atomic_store(&vm->t_userspace_ready_us, t);
+	log_info("boot: guest userspace ready at %llu us", (unsigned long long)t);
 }
 
 static const char *exit_code_name(int code)
@@ -386,6 +396,7 @@ void vm_destroy(struct vm *vm)
 	arch_vm_destroy(vm);
 	serial_destroy(vm->serial);
 	i8042_destroy(vm->i8042);
+	boot_timer_destroy(vm->boot_timer);
 	if (vm->console_out > STDERR_FILENO)
 		close(vm->console_out);
 	guest_mem_destroy(&vm->mem);
@@ -530,7 +541,10 @@ static void *vcpu_thread(void *arg)
 			continue;	/* re-check `stopping` */
 		}
 		if (v->id == 0 && !atomic_load(&vm->ready)) {
-			log_info("boot: first KVM_RUN at %llu us", since_start(vm));
+			uint64_t t = vmm_now_us() - vm->t_start_us;
+
+			atomic_store(&vm->t_first_run_us, t);
+			log_info("boot: first KVM_RUN at %llu us", (unsigned long long)t);
 			atomic_store(&vm->ready, true);
 			notify_send("READY=1\nSTATUS=Running");
 		}

@@ -38,6 +38,7 @@ struct vcpu {
 
 struct serial;
 struct i8042;
+struct boot_timer;
 struct kvm_irq_routing;
 struct control;
 
@@ -68,6 +69,7 @@ struct vm {
 
 	struct serial *serial;
 	struct i8042 *i8042;
+	struct boot_timer *boot_timer;	/* NULL where the arch has none */
 	int console_out;		/* fd the serial port writes to */
 
 	struct arch_vm arch;
@@ -104,6 +106,9 @@ struct vm {
 
 	uint64_t t_start_us;		/* CLOCK_MONOTONIC at process start */
 	atomic_uint_least64_t t_first_serial_us;	/* since t_start_us */
+	/* Boot phases since t_start_us, 0 until reached; `vmm ctl status`. */
+	atomic_uint_least64_t t_first_run_us;		/* vCPU 0's first KVM_RUN */
+	atomic_uint_least64_t t_userspace_ready_us;	/* boot-timer write */
 };
 
 uint64_t vmm_now_us(void);
@@ -114,6 +119,10 @@ void vm_destroy(struct vm *vm);
 /* Starts vCPU threads and runs the event loop until the guest ends; returns
  * the process exit code. */
 int vm_run(struct vm *vm);
+
+/* The boot timer's callback (ctx is the vm): records and logs the moment
+ * the guest's init reported userspace ready. vCPU thread. */
+void vm_userspace_ready(void *ctx);
 
 /* Called from any thread (vCPU or device) to end the VM with `code`. The
  * first call wins; `why` is logged. */

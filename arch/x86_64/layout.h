@@ -23,6 +23,10 @@
 /* PCI BARs: assigned by us from this window, declared in the DSDT. */
 #define X86_PCI_MMIO_START	0xc0000000ULL
 #define X86_PCI_MMIO_SIZE	0x20000000ULL	/* 512 MiB, up to 0xdfffffff */
+/* Boot timer (devices/boot_timer.h): one page, outside the PCI window and
+ * below the IOAPIC and QEMU microvm's virtio-mmio slots (0xfeb00000), so the
+ * guest's init can write 123 to it under either VMM (docs/lifecycle.md). */
+#define X86_BOOT_TIMER_ADDR	0xfea00000ULL
 #define X86_IOAPIC_ADDR		0xfec00000ULL
 #define X86_LAPIC_ADDR		0xfee00000ULL
 #define X86_TSS_ADDR		0xfffbd000ULL

@@ -1,6 +1,6 @@
 /* The x86_64 machine: in-kernel PIC/IOAPIC/LAPIC and PIT, a 16550 on COM1,
- * an i8042, ACPI power management ports and pvpanic; kernel entry in long
- * mode through the 64-bit boot protocol. */
+ * an i8042, ACPI power management ports, pvpanic and the boot timer; kernel
+ * entry in long mode through the 64-bit boot protocol. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "acpi.h"
 #include "arch.h"
 #include "boot.h"
+#include "boot_timer.h"
 #include "cpuid.h"
 #include "i8042.h"
 #include "layout.h"
@@ -270,7 +271,8 @@ int arch_devices_init(struct vm *vm)
 
 	vm->serial = serial_create(vm->console_out, &sops);
 	vm->i8042 = i8042_create(&kops);
-	if (!vm->serial || !vm->i8042)
+	vm->boot_timer = boot_timer_create(vm_userspace_ready, vm);
+	if (!vm->serial || !vm->i8042 || !vm->boot_timer)
 		return -ENOMEM;
 	ret |= bus_register(&vm->pio, X86_PORT_COM1, 8, serial_io, vm->serial, "com1");
 	ret |= bus_register(&vm->pio, I8042_DATA_PORT, 1, i8042_data_io, vm->i8042, "i8042-data");
@@ -278,6 +280,8 @@ int arch_devices_init(struct vm *vm)
 	ret |= bus_register(&vm->pio, X86_PORT_PM, 3, pm_io, vm, "acpi-pm");
 	ret |= bus_register(&vm->pio, X86_PORT_PVPANIC, 1, pvpanic_io, vm, "pvpanic");
 	ret |= bus_register(&vm->pio, X86_PORT_POST, 1, sink_io, vm, "post");
+	ret |= bus_register(&vm->mmio, X86_BOOT_TIMER_ADDR, BOOT_TIMER_SIZE, boot_timer_io,
+			    vm->boot_timer, "boot-timer");
 	if (ret) {
 		log_err("registering platform devices failed");
 		return -EINVAL;

@@ -246,12 +246,22 @@ static void test_socket_mode(void **state_ __attribute__((unused)))
 static void test_commands(void **state_ __attribute__((unused)))
 {
 	int fd = client();
-	char want[128];
+	char want[256];
 
 	put(fd, "status\n", 7);
 	snprintf(want, sizeof(want), "ok name=fake state=running pid=%d vcpus=2 "
 		 "memory_mib=128 uptime_s=0\n", (int)getpid());
 	assert_string_equal(replies(fd), want);
+	/* Boot phases appear once reached. */
+	atomic_store(&vm.t_first_run_us, 1500);
+	atomic_store(&vm.t_userspace_ready_us, 900000);
+	put(fd, "status\n", 7);
+	snprintf(want, sizeof(want), "ok name=fake state=running pid=%d vcpus=2 "
+		 "memory_mib=128 uptime_s=0 boot_first_kvm_run_us=1500 "
+		 "boot_userspace_ready_us=900000\n", (int)getpid());
+	assert_string_equal(replies(fd), want);
+	atomic_store(&vm.t_first_run_us, 0);
+	atomic_store(&vm.t_userspace_ready_us, 0);
 	/* Several requests in one write, CRLF too: one reply line each. */
 	put(fd, "pause\npause\r\nstatus\nresume\n", 27);
 	snprintf(want, sizeof(want), "ok state=paused\nok state=paused\nok name=fake "
