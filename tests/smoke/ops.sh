@@ -7,26 +7,9 @@ set -uo pipefail
 
 VMM=$(realpath "$1")
 GUEST=$(realpath "$2")
-WORK=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-pass=0
-fail=0
-# Sockets go here, not to /run/vmm: tests running side by side must not meet.
-export VMM_RUNTIME_DIR=$WORK/run
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
-if [ ! -w /dev/kvm ] || [ ! -r /dev/kvm ]; then
-	echo "SKIP: /dev/kvm is not usable by this user"
-	exit 77
-fi
-
-ok() { echo "PASS $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
 check() { # NAME COMMAND...: passes when the command succeeds
 	local name=$1
 	shift
@@ -34,21 +17,7 @@ check() { # NAME COMMAND...: passes when the command succeeds
 }
 
 config() { # NAME CMDLINE [TIMEOUT] [EXTRA [vm] LINES]
-	cat > "$WORK/$1.toml" <<EOT
-[vm]
-name = "$1"
-memory_mib = 64
-shutdown_timeout = ${3:-5}
-${4:-}
-
-[boot]
-kernel = "$GUEST"
-cmdline = "$2"
-
-[console]
-mode = "file"
-path = "$WORK/$1.out"
-EOT
+	smoke_config "$1" "$2" 1 "${3:-5}" "${4:-}"
 }
 
 # start NAME: runs the VM in the background, sets $pid
@@ -56,14 +25,6 @@ start() {
 	"$VMM" --config "$WORK/$1.toml" 2> "$WORK/$1.err" &
 	pid=$!
 	pids+=("$pid")
-}
-
-wait_for() { # FILE PATTERN: up to 5 s
-	for _ in $(seq 50); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 size() { stat -c %s "$1"; }

@@ -9,51 +9,11 @@ set -uo pipefail
 VMM=$(realpath "$1")
 VMM_TEST=$(realpath "$2")
 GUEST=$(realpath "$3")
-WORK=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-pass=0
-fail=0
-export VMM_RUNTIME_DIR=$WORK/run
-
-if [ ! -w /dev/kvm ] || [ ! -r /dev/kvm ]; then
-	echo "SKIP: /dev/kvm is not usable by this user"
-	exit 77
-fi
-
-ok() { echo "PASS $1"; pass=$((pass + 1)); }
-bad() { echo "FAIL $1: $2"; fail=$((fail + 1)); }
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 config() { # NAME CMDLINE [EXTRA [vm] LINES]
-	cat > "$WORK/$1.toml" <<EOT
-[vm]
-name = "$1"
-vcpus = 2
-memory_mib = 64
-shutdown_timeout = 5
-${3:-}
-
-[boot]
-kernel = "$GUEST"
-cmdline = "$2"
-
-[console]
-mode = "file"
-path = "$WORK/$1.out"
-EOT
-}
-
-wait_for() { # FILE PATTERN: up to 5 s
-	for _ in $(seq 50); do
-		grep -q -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+	smoke_config "$1" "$2" 2 5 "${3:-}"
 }
 
 # --- every thread of a running VM is filtered --------------------------------
