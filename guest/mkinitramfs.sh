@@ -14,6 +14,7 @@ default_modules=(
 	virtio_mmio virtio_pci
 	virtio_blk virtio_net virtio_rng virtio_console
 	fuse virtiofs
+	gpio_keys evdev
 )
 
 usage() {
