@@ -50,6 +50,8 @@ uint64_t arch_vcpu_pc(struct vcpu *vcpu);
 /* Asks the guest to shut down the way its OS understands best
  * (Ctrl-Alt-Del on x86). Returns 0 or -errno. */
 int arch_request_guest_shutdown(struct vm *vm);
+/* What arch_request_guest_shutdown does, for the log: "Ctrl-Alt-Del". */
+const char *arch_guest_shutdown_method(void);
 
 void arch_vm_destroy(struct vm *vm);
 

@@ -710,17 +710,18 @@ void vm_shutdown(struct vm *vm, const char *why)
 		vm_request_exit(vm, VM_EXIT_FORCED, "stop requested and shutdown_timeout is 0");
 		return;
 	}
-	log_notice("%s: asking the guest to shut down (Ctrl-Alt-Del), "
-		   "forcing it off in %u s", why, vm->cfg->shutdown_timeout_s);
+	log_notice("%s: asking the guest to shut down (%s), "
+		   "forcing it off in %u s", why, arch_guest_shutdown_method(),
+		   vm->cfg->shutdown_timeout_s);
 	notify_sendf("STOPPING=1\nSTATUS=Shutting down the guest (%s)", why);
-	/* A paused guest could not react to Ctrl-Alt-Del. */
+	/* A paused guest could not react. */
 	pthread_mutex_lock(&vm->pause_lock);
 	atomic_store(&vm->pause_requested, false);
 	pthread_cond_broadcast(&vm->pause_cond);
 	pthread_mutex_unlock(&vm->pause_lock);
 	if (arch_request_guest_shutdown(vm) < 0)
-		log_warn("the guest's keyboard is not accepting input; "
-			 "waiting for the timeout");
+		log_warn("the guest is not accepting the %s; waiting for the timeout",
+			 arch_guest_shutdown_method());
 	if (vm->stop_timer_fd >= 0)
 		timerfd_settime(vm->stop_timer_fd, 0, &its, NULL);
 }

@@ -251,6 +251,11 @@ int arch_devices_init(struct vm *vm)
 /* A press of the power button (PL061 pin, gpio-keys KEY_POWER): systemd-
  * logind powers off, acpid runs its power action. A guest with neither
  * ignores it and is stopped after shutdown_timeout. */
+const char *arch_guest_shutdown_method(void)
+{
+	return "power button";
+}
+
 int arch_request_guest_shutdown(struct vm *vm)
 {
 	pl061_press(vm->arch.gpio, ARM64_GPIO_POWER_PIN);
@@ -327,6 +332,8 @@ static int read_header(const char *path, uint8_t *hdr)
 
 static int write_fdt(struct vm *vm, uint64_t initrd, uint64_t initrd_len)
 {
+	/* boot.cmdline plus the guest's ip= from [[net]]. */
+	char *cmdline = config_kernel_cmdline(vm->cfg);
 	struct arm64_fdt_config c = {
 		.ram_base = vm->mem.regions[0].gpa, .ram_size = vm->mem.total,
 		.ncpus = vm->nvcpus, .mpidr = vm->arch.mpidr,
@@ -342,15 +349,18 @@ static int write_fdt(struct vm *vm, uint64_t initrd, uint64_t initrd_len)
 		.gpio_base = ARM64_GPIO_BASE, .gpio_size = ARM64_GPIO_SIZE,
 		.gpio_spi = ARM64_SPI_GPIO, .gpio_power_pin = ARM64_GPIO_POWER_PIN,
 		.virtio = vm->arch.virtio, .nvirtio = vm->arch.nvirtio,
-		.bootargs = vm->cfg->cmdline,
+		.bootargs = cmdline,
 		.initrd_start = initrd, .initrd_end = initrd + initrd_len,
 	};
 	void *buf = gm_ptr(&vm->mem, vm->arch.fdt, ARM64_FDT_MAX);
 	int ret;
 
-	if (!buf)
-		return -EFAULT;
-	ret = arm64_fdt_build(buf, ARM64_FDT_MAX, &c);
+	if (!cmdline)
+		return -ENOMEM;
+	ret = buf ? arm64_fdt_build(buf, ARM64_FDT_MAX, &c) : -EFAULT;
+	free(cmdline);
+	if (ret == -EFAULT)
+		return ret;
 	if (ret < 0) {
 		log_err("building the device tree failed (libfdt error %d; is the "
 			"command line longer than the room for it?)", ret);

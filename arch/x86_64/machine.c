@@ -240,6 +240,11 @@ int arch_devices_init(struct vm *vm)
 	return ret;
 }
 
+const char *arch_guest_shutdown_method(void)
+{
+	return "Ctrl-Alt-Del";
+}
+
 int arch_request_guest_shutdown(struct vm *vm)
 {
 	return i8042_send_ctrl_alt_del(vm->i8042);
