@@ -27,6 +27,10 @@
 #include "boot_timer.h"
 #include "i8042.h"
 #include "serial.h"
+#include "virtio/blk.h"
+#include "virtio/fs.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
 
 #define KICK_SIGNAL SIGUSR1
 
@@ -205,6 +209,21 @@ int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd)
 	return 0;
 }
 
+int vm_ioeventfd_data(struct vm *vm, uint64_t addr, uint32_t len, uint64_t data, int fd)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = data, .addr = addr, .len = len, .fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0) {
+		log_err("KVM_IOEVENTFD at 0x%llx (value %llu): %m", (unsigned long long)addr,
+			(unsigned long long)data);
+		return -errno;
+	}
+	return 0;
+}
+
 int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 {
 	struct vm_cleanup *c = reallocarray(vm->cleanups, vm->ncleanups + 1,
@@ -215,6 +234,52 @@ int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 	vm->cleanups = c;
 	c[vm->ncleanups++] = (struct vm_cleanup){ fn, opaque };
 	return 0;
+}
+
+/* One device to its transport; the device is freed with the VM, after the
+ * transport (cleanups run last-registered first). */
+static int add_virtio(struct vm *vm, struct virtio_dev *vd, void (*free_fn)(void *),
+		      vm_virtio_attach_fn attach)
+{
+	int ret;
+
+	if (!vd)
+		return -ENOMEM;
+	ret = vm_add_cleanup(vm, free_fn, vd);
+	if (ret < 0) {
+		free_fn(vd);
+		return ret;
+	}
+	return attach(vm, vd);
+}
+
+int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct virtio_dev *vd;
+	int ret = 0;
+
+	/* Disks first, in config order: the first is /dev/vda. */
+	for (size_t i = 0; ret == 0 && i < cfg->ndisks; i++) {
+		ret = virtio_blk_new(&cfg->disks[i], (unsigned)i, &vm->io, &vd);
+		if (ret == 0)
+			ret = add_virtio(vm, vd, virtio_blk_free, attach);
+	}
+	/* NICs next, in config order: the first is eth0 (net.ifnames=0). */
+	for (size_t i = 0; ret == 0 && i < cfg->n_net; i++) {
+		ret = virtio_net_new(&cfg->net[i], (unsigned)i, &vm->io, &vd);
+		if (ret == 0)
+			ret = add_virtio(vm, vd, virtio_net_free, attach);
+	}
+	if (ret == 0 && cfg->rng_enabled)
+		ret = add_virtio(vm, virtio_rng_new(), virtio_rng_free, attach);
+	/* [[fs]]: virtio-fs, each connected to its vhost-user backend now. */
+	for (size_t i = 0; ret == 0 && i < cfg->n_fs; i++) {
+		ret = virtio_fs_new(&cfg->fs[i], &vm->mem, &vm->io, &vd);
+		if (ret == 0)
+			ret = add_virtio(vm, vd, virtio_fs_free, attach);
+	}
+	return ret;
 }
 
 /* ---- construction ---- */

@@ -154,6 +154,16 @@ int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data);
 /* KVM_IOEVENTFD: guest writes of `len` bytes to MMIO `addr` signal `fd`
  * in the kernel instead of exiting to us. */
 int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd);
+/* The same, for writes of exactly `data` only (KVM_IOEVENTFD_FLAG_DATAMATCH):
+ * several queues share one notify register on virtio-mmio. */
+int vm_ioeventfd_data(struct vm *vm, uint64_t addr, uint32_t len, uint64_t data, int fd);
+struct virtio_dev;
+/* Puts one virtio device on the machine's transport. */
+typedef int (*vm_virtio_attach_fn)(struct vm *vm, struct virtio_dev *vd);
+/* From arch_devices_init: creates the config's virtio devices in the order
+ * the guest names them (disks vda.., NICs eth0.., the entropy device, the
+ * shares) and attaches each; all are freed with the VM. Returns 0 or -errno. */
+int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach);
 /* Runs fn(opaque) in vm_destroy, after the I/O thread stopped. */
 int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque);
 

@@ -4,6 +4,9 @@
 
 #include <stdint.h>
 
+#include "devicetree.h"
+#include "layout.h"
+
 struct kvm_vcpu_init;
 struct pl031;
 
@@ -15,6 +18,9 @@ struct arch_vm {
 	uint64_t fdt;			/* device tree address, passed in x0 */
 	uint64_t *mpidr;		/* per vCPU, as the device tree names them */
 	struct pl031 *rtc;
+	/* virtio-mmio slots in use, in the order the device tree lists them. */
+	struct arm64_fdt_virtio virtio[ARM64_VIRTIO_MMIO_SLOTS];
+	unsigned nvirtio;
 };
 
 #endif

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "pl031.h"
 #include "serial.h"
+#include "virtio/mmio.h"
 #include "vm.h"
 
 void arch_mem_layout(uint64_t size, uint64_t *base, uint64_t *hole_start,
@@ -191,6 +192,24 @@ static void console_first_line(void *ctx)
 
 extern void vm_console_rx_space(void *ctx);
 
+/* Slot n: a window at ARM64_VIRTIO_MMIO_BASE + n * ARM64_VIRTIO_MMIO_SIZE and
+ * SPI ARM64_SPI_VIRTIO_FIRST + n, named in the device tree. */
+static int attach_mmio(struct vm *vm, struct virtio_dev *vd)
+{
+	unsigned n = vm->arch.nvirtio;
+	struct arm64_fdt_virtio *slot = &vm->arch.virtio[n];
+
+	if (n == ARM64_VIRTIO_MMIO_SLOTS) {
+		log_err("%s: more than %u virtio devices", vd->name, ARM64_VIRTIO_MMIO_SLOTS);
+		return -ENOSPC;
+	}
+	slot->base = ARM64_VIRTIO_MMIO_BASE + n * ARM64_VIRTIO_MMIO_SIZE;
+	slot->size = ARM64_VIRTIO_MMIO_SIZE;
+	slot->spi = ARM64_SPI_VIRTIO_FIRST + n;
+	vm->arch.nvirtio++;
+	return virtio_mmio_create(vm, slot->base, spi_irq(slot->spi), vd);
+}
+
 int arch_devices_init(struct vm *vm)
 {
 	struct serial_ops sops = {
@@ -211,17 +230,7 @@ int arch_devices_init(struct vm *vm)
 		log_err("registering platform devices failed");
 		return -EINVAL;
 	}
-	/* virtio on aarch64 (virtio-mmio, arm64_fdt_virtio_mmio_node) comes with
-	 * its own issue: a disk the guest would miss is an error, the entropy
-	 * device (on by default) only a notice. */
-	if (vm->cfg->ndisks || vm->cfg->n_net || vm->cfg->n_fs) {
-		log_err("%s: virtio devices are not available on aarch64 yet",
-			vm->cfg->ndisks ? "[[disk]]" : vm->cfg->n_net ? "[[net]]" : "[[fs]]");
-		return -ENOTSUP;
-	}
-	if (vm->cfg->rng_enabled)
-		log_info("[rng]: virtio-rng is not available on aarch64 yet; the guest gets none");
-	return 0;
+	return vm_add_virtio_devices(vm, attach_mmio);
 }
 
 /* No power button yet (a PL061 GPIO with gpio-keys would be the arm64 way):
@@ -314,6 +323,7 @@ static int write_fdt(struct vm *vm, uint64_t initrd, uint64_t initrd_len)
 		.uart_spi = ARM64_SPI_UART, .uart_clock = ARM64_UART_CLOCK,
 		.rtc_base = ARM64_RTC_BASE, .rtc_size = ARM64_RTC_SIZE,
 		.rtc_spi = ARM64_SPI_RTC,
+		.virtio = vm->arch.virtio, .nvirtio = vm->arch.nvirtio,
 		.bootargs = vm->cfg->cmdline,
 		.initrd_start = initrd, .initrd_end = initrd + initrd_len,
 	};

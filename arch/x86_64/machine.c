@@ -22,11 +22,7 @@
 #include "log.h"
 #include "pci.h"
 #include "serial.h"
-#include "virtio/blk.h"
-#include "virtio/fs.h"
-#include "virtio/net.h"
 #include "virtio/pci.h"
-#include "virtio/rng.h"
 #include "vm.h"
 
 void arch_mem_layout(uint64_t size, uint64_t *base, uint64_t *hole_start,
@@ -188,19 +184,8 @@ static void console_first_line(void *ctx)
 
 extern void vm_console_rx_space(void *ctx);
 
-/* Puts a virtio device on PCI; it is freed with the VM. The cleanup is
- * registered first so that it runs after the transport's. */
-static int add_virtio(struct vm *vm, struct virtio_dev *vd, void (*free_fn)(void *))
+static int attach_pci(struct vm *vm, struct virtio_dev *vd)
 {
-	int ret;
-
-	if (!vd)
-		return -ENOMEM;
-	ret = vm_add_cleanup(vm, free_fn, vd);
-	if (ret < 0) {
-		free_fn(vd);
-		return ret;
-	}
 	return virtio_pci_create(vm, vm->arch.pci, vd);
 }
 
@@ -218,45 +203,8 @@ static int pci_devices_init(struct vm *vm)
 			    vm->arch.pci, "pci-data");
 	if (ret)
 		return -EINVAL;
-	/* Disks first, in config order: the first is 00:01.0, /dev/vda. */
-	for (size_t i = 0; i < vm->cfg->ndisks; i++) {
-		struct virtio_dev *vd;
-
-		ret = virtio_blk_new(&vm->cfg->disks[i], (unsigned)i, &vm->io, &vd);
-		if (ret < 0)
-			return ret;
-		ret = add_virtio(vm, vd, virtio_blk_free);
-		if (ret < 0)
-			return ret;
-	}
-	/* NICs next, in config order: the first is eth0 (net.ifnames=0). */
-	for (size_t i = 0; i < vm->cfg->n_net; i++) {
-		struct virtio_dev *vd;
-
-		ret = virtio_net_new(&vm->cfg->net[i], (unsigned)i, &vm->io, &vd);
-		if (ret < 0)
-			return ret;
-		ret = add_virtio(vm, vd, virtio_net_free);
-		if (ret < 0)
-			return ret;
-	}
-	if (vm->cfg->rng_enabled) {
-		ret = add_virtio(vm, virtio_rng_new(), virtio_rng_free);
-		if (ret < 0)
-			return ret;
-	}
-	/* [[fs]]: virtio-fs, each connected to its vhost-user backend now. */
-	for (size_t i = 0; i < vm->cfg->n_fs; i++) {
-		struct virtio_dev *vd;
-
-		ret = virtio_fs_new(&vm->cfg->fs[i], &vm->mem, &vm->io, &vd);
-		if (ret < 0)
-			return ret;
-		ret = add_virtio(vm, vd, virtio_fs_free);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
+	/* The first device is 00:01.0. */
+	return vm_add_virtio_devices(vm, attach_pci);
 }
 
 int arch_devices_init(struct vm *vm)

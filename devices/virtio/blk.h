@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "virtio/pci.h"
+#include "virtio/virtio.h"
 
 /* Request types and status values (virtio 1.2, 5.2.6). */
 #define VIRTIO_BLK_T_IN			0

@@ -7,7 +7,7 @@
 #define VMM_VIRTIO_FS_H
 
 #include "config.h"
-#include "virtio/pci.h"
+#include "virtio/virtio.h"
 
 struct guest_mem;
 struct iothread;

@@ -159,47 +159,13 @@ static const struct virtio_transport_ops vpci_tops = {
 	.queue_fds = vpci_queue_fds,
 };
 
-/* ---- generic device helpers ---- */
-
-void virtio_dev_used(struct virtio_dev *vd, unsigned q)
-{
-	if (virtq_should_notify(&vd->vq[q]))
-		vd->tops->signal_queue(vd, q);
-}
-
-void virtio_dev_needs_reset(struct virtio_dev *vd)
-{
-	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
-		return;
-	log_warn("%s: device needs reset (the driver must reset it to use it again)",
-		 vd->name);
-	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
-	vd->config_gen++;
-	vd->tops->signal_config(vd);
-}
-
-bool virtio_dev_queue_live(const struct virtio_dev *vd, unsigned q)
-{
-	return q < vd->nqueues && vd->vq[q].ready && !vd->vq[q].broken &&
-	       (vd->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
-	       VIRTIO_STATUS_DRIVER_OK;
-}
-
 /* ---- common configuration ---- */
 
 static void device_reset(struct virtio_pci *vp)
 {
-	struct virtio_dev *vd = vp->vd;
-
-	if (vd->ops->reset)
-		vd->ops->reset(vd);
-	for (unsigned i = 0; i < vd->nqueues; i++) {
-		virtq_reset(&vd->vq[i]);
-		vd->vq[i].size = vd->queue_max;
+	virtio_dev_reset(vp->vd);
+	for (unsigned i = 0; i < vp->vd->nqueues; i++)
 		vp->q[i].vector = VIRTIO_NO_VECTOR;
-	}
-	vd->features = 0;
-	vd->status = 0;
 	vp->guest_features = 0;
 	vp->dfselect = vp->gfselect = 0;
 	vp->queue_sel = 0;
@@ -211,7 +177,6 @@ static void kick_all(struct virtio_pci *vp)
 {
 	uint64_t one = 1;
 
-	/* Buffers made available before DRIVER_OK got no kick we acted on. */
 	for (unsigned i = 0; i < vp->vd->nqueues; i++)
 		if (write(vp->q[i].kick_fd, &one, sizeof(one)) < 0)
 			log_warn("%s: kick of queue %u: %m", vp->vd->name, i);
@@ -219,61 +184,15 @@ static void kick_all(struct virtio_pci *vp)
 
 static void set_status(struct virtio_pci *vp, uint8_t v)
 {
-	struct virtio_dev *vd = vp->vd;
-	uint8_t old = vd->status;
-
-	if (v == 0) {
+	if (v == 0)
 		device_reset(vp);
-		return;
-	}
-	/* Only a reset clears bits; NEEDS_RESET is the device's to set. */
-	v = (uint8_t)((v | old) & ~VIRTIO_STATUS_NEEDS_RESET) |
-	    (old & VIRTIO_STATUS_NEEDS_RESET);
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
-		uint64_t f = vp->guest_features;
-
-		if ((f & ~vp->offered) || !(f & (1ULL << VIRTIO_F_VERSION_1))) {
-			log_warn("%s: driver accepted features 0x%llx, offered 0x%llx: "
-				 "refusing FEATURES_OK", vd->name,
-				 (unsigned long long)f, (unsigned long long)vp->offered);
-			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
-		} else {
-			vd->features = f;
-			for (unsigned i = 0; i < vd->nqueues; i++)
-				virtq_set_features(&vd->vq[i], f);
-		}
-	}
-	if (!(v & VIRTIO_STATUS_FEATURES_OK))
-		v &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
-	vd->status = v;
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
-		if (vd->ops->activate && vd->ops->activate(vd) < 0)
-			virtio_dev_needs_reset(vd);
-		else
-			kick_all(vp);
-	}
+	else if (virtio_dev_set_status(vp->vd, vp->offered, vp->guest_features, v))
+		kick_all(vp);
 }
 
 static uint16_t vector_or_none(const struct virtio_pci *vp, uint64_t v)
 {
 	return v < vp->nvec ? (uint16_t)v : VIRTIO_NO_VECTOR;
-}
-
-static void queue_enable(struct virtio_pci *vp, struct virtq *q, unsigned i)
-{
-	struct virtio_dev *vd = vp->vd;
-
-	if (q->ready)
-		return;
-	if (!(vd->status & VIRTIO_STATUS_FEATURES_OK) || q->size > vd->queue_max ||
-	    virtq_enable(q) < 0) {
-		log_warn("%s: driver enabled queue %u with an invalid layout "
-			 "(size %u, rings 0x%llx/0x%llx/0x%llx)", vd->name, i, q->size,
-			 (unsigned long long)q->desc, (unsigned long long)q->avail,
-			 (unsigned long long)q->used);
-		q->ready = false;
-		virtio_dev_needs_reset(vd);
-	}
 }
 
 /* The register file as the driver reads it. */
@@ -349,7 +268,7 @@ static void common_field(struct virtio_pci *vp, unsigned off, uint64_t v)
 	case VPCI_Q_ENABLE:
 		/* Writing 0 is not allowed to the driver; ignore it. */
 		if (q && v == 1)
-			queue_enable(vp, q, sel);
+			virtio_dev_queue_enable(vd, sel);
 		break;
 	case VPCI_Q_DESC:
 		if (setup)
@@ -614,7 +533,7 @@ static uint32_t class_of(uint16_t id)
 	switch (id) {
 	case VIRTIO_ID_BLOCK:
 		return 0x010000;	/* mass storage, SCSI: what QEMU reports */
-	case 1:			/* VIRTIO_ID_NET */
+	case VIRTIO_ID_NET:
 		return 0x020000;	/* network controller, Ethernet */
 	default:
 		return 0xff0000;	/* unassigned class */

@@ -3,7 +3,7 @@
 #ifndef VMM_VIRTIO_RNG_H
 #define VMM_VIRTIO_RNG_H
 
-#include "virtio/pci.h"
+#include "virtio/virtio.h"
 
 /* A new device, not yet on a transport; NULL when out of memory. */
 struct virtio_dev *virtio_rng_new(void);

@@ -7,7 +7,7 @@
  * Not part of the meson build. From the repository root:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
  *     -D_GNU_SOURCE -I. -Ivmm -Idevices -Iarch -Iarch/x86_64 tests/fuzz/fuzz_blk.c \
- *     devices/virtio/blk.c devices/virtio/pci.c devices/virtio/virtq.c devices/pci.c \
+ *     devices/virtio/blk.c devices/virtio/pci.c devices/virtio/virtio.c devices/virtio/virtq.c devices/pci.c \
  *     devices/bus.c vmm/iothread.c vmm/memory.c vmm/log.c -luring -o fuzz_blk
  *   mkdir -p corpus-blk && ./fuzz_blk -max_total_time=120 -max_len=8192 corpus-blk
  *

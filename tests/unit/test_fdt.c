@@ -3,7 +3,8 @@
  * every node and property the kernel needs is checked, as the kernel would
  * look them up (by path, compatible and phandle); the Image header checks and
  * the placement of kernel, initrd and tree in RAM. Runs on any host with
- * libfdt. With VMM_DUMP_DTB=FILE it also writes the 2-vCPU GICv3 tree there
+ * libfdt. With VMM_DUMP_DTB=FILE it also writes the 2-vCPU GICv3 tree with
+ * two virtio-mmio devices there
  * (docs/aarch64.md shows it through dtc). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -470,12 +471,19 @@ static void test_layout(void **state)
 static void test_dump(void **state)
 {
 	const char *path = getenv("VMM_DUMP_DTB");
+	const struct arm64_fdt_virtio devs[2] = {	/* a disk and the entropy device */
+		{ ARM64_VIRTIO_MMIO_BASE, ARM64_VIRTIO_MMIO_SIZE, ARM64_SPI_VIRTIO_FIRST },
+		{ ARM64_VIRTIO_MMIO_BASE + ARM64_VIRTIO_MMIO_SIZE, ARM64_VIRTIO_MMIO_SIZE,
+		  ARM64_SPI_VIRTIO_FIRST + 1 },
+	};
 	struct arm64_fdt_config c;
 	FILE *f;
 
 	if (!path || !*path)
 		skip();
 	make_config(&c, 2, 3);
+	c.virtio = devs;
+	c.nvirtio = 2;
 	c.bootargs = "console=ttyS0 panic=-1 rdinit=/init";
 	build(&c);
 	f = fopen(path, "wb");

@@ -1,0 +1,409 @@
+/* The virtio-mmio transport, version 2 (virtio 1.2, 4.2). Every register
+ * value comes from the guest and is checked here; devices see only
+ * validated queues and in-range config offsets. Register accesses arrive
+ * on vCPU threads, kicks and backend completions in the I/O thread;
+ * vd->lock serialises them all, the interrupt line's level included.
+ *
+ * Interrupts: one level-triggered line per device, high while
+ * InterruptStatus is not zero, lowered when the driver acknowledges the
+ * last bit. Linux's handler reads InterruptStatus to learn what happened,
+ * so a vhost-user backend cannot interrupt the guest directly as it does
+ * through an MSI-X irqfd on PCI: its call eventfd is ours, and the I/O
+ * thread turns each signal into InterruptStatus bit 0 and the line. */
+#include "virtio/mmio.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "iothread.h"
+#include "log.h"
+#include "vm.h"
+
+struct vmmio_queue {
+	struct virtio_mmio *vm_;
+	unsigned index;
+	int kick_fd;
+	int call_fd;		/* backend completions (devices without queue_notify) */
+};
+
+struct virtio_mmio {
+	struct virtio_dev *vd;
+	struct vm *vm;
+	uint64_t base;
+	uint32_t irq;
+	bool line;		/* the level we last gave the interrupt line */
+	uint64_t offered;	/* device features, VERSION_1 included */
+	uint64_t driver_features;	/* as written, until FEATURES_OK */
+	uint32_t dfsel, gfsel, queue_sel, shm_sel;
+	uint32_t isr;
+	struct vmmio_queue q[VIRTIO_MAX_QUEUES];
+};
+
+/* ---- interrupts ---- */
+
+static void update_line(struct virtio_mmio *m)
+{
+	bool want = m->isr != 0;
+
+	if (want == m->line)
+		return;
+	if (vm_set_irq(m->vm, m->irq, want) == 0)
+		m->line = want;
+}
+
+static void vmmio_signal_queue(struct virtio_dev *vd, unsigned q)
+{
+	struct virtio_mmio *m = vd->transport;
+
+	(void)q;
+	m->isr |= VMMIO_INT_VRING;
+	update_line(m);
+}
+
+static void vmmio_signal_config(struct virtio_dev *vd)
+{
+	struct virtio_mmio *m = vd->transport;
+
+	m->isr |= VMMIO_INT_CONFIG;
+	update_line(m);
+}
+
+static void vmmio_queue_fds(struct virtio_dev *vd, unsigned q, int *kick_fd, int *call_fd)
+{
+	struct virtio_mmio *m = vd->transport;
+
+	*kick_fd = m->q[q].kick_fd;
+	*call_fd = m->q[q].call_fd;
+}
+
+static const struct virtio_transport_ops vmmio_tops = {
+	.signal_queue = vmmio_signal_queue,
+	.signal_config = vmmio_signal_config,
+	.queue_fds = vmmio_queue_fds,
+};
+
+/* ---- registers ---- */
+
+static void device_reset(struct virtio_mmio *m)
+{
+	virtio_dev_reset(m->vd);
+	m->driver_features = 0;
+	m->dfsel = m->gfsel = m->queue_sel = m->shm_sel = 0;
+	m->isr = 0;
+	update_line(m);
+}
+
+static void kick_all(struct virtio_mmio *m)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < m->vd->nqueues; i++)
+		if (write(m->q[i].kick_fd, &one, sizeof(one)) < 0)
+			log_warn("%s: kick of queue %u: %m", m->vd->name, i);
+}
+
+static struct virtq *selected(struct virtio_mmio *m)
+{
+	return m->queue_sel < m->vd->nqueues ? &m->vd->vq[m->queue_sel] : NULL;
+}
+
+static uint32_t reg_read(struct virtio_mmio *m, uint32_t off)
+{
+	struct virtio_dev *vd = m->vd;
+	struct virtq *q = selected(m);
+
+	switch (off) {
+	case VMMIO_MAGIC:
+		return VMMIO_MAGIC_VALUE;
+	case VMMIO_VERSION:
+		return 2;
+	case VMMIO_DEVICE_ID:
+		return vd->id;
+	case VMMIO_VENDOR_ID:
+		return VMMIO_VENDOR_VALUE;
+	case VMMIO_DEVICE_FEATURES:
+		return m->dfsel < 2 ? (uint32_t)(m->offered >> (32 * m->dfsel)) : 0;
+	case VMMIO_QUEUE_NUM_MAX:
+		return q ? vd->queue_max : 0;
+	case VMMIO_QUEUE_READY:
+		return q ? q->ready : 0;
+	case VMMIO_INTERRUPT_STATUS:
+		return m->isr;
+	case VMMIO_STATUS:
+		return vd->status;
+	case VMMIO_QUEUE_DESC_LOW:
+		return q ? (uint32_t)q->desc : 0;
+	case VMMIO_QUEUE_DESC_HIGH:
+		return q ? (uint32_t)(q->desc >> 32) : 0;
+	case VMMIO_QUEUE_DRIVER_LOW:
+		return q ? (uint32_t)q->avail : 0;
+	case VMMIO_QUEUE_DRIVER_HIGH:
+		return q ? (uint32_t)(q->avail >> 32) : 0;
+	case VMMIO_QUEUE_DEVICE_LOW:
+		return q ? (uint32_t)q->used : 0;
+	case VMMIO_QUEUE_DEVICE_HIGH:
+		return q ? (uint32_t)(q->used >> 32) : 0;
+	case VMMIO_SHM_LEN_LOW:
+	case VMMIO_SHM_LEN_HIGH:
+	case VMMIO_SHM_BASE_LOW:
+	case VMMIO_SHM_BASE_HIGH:
+		return 0xffffffffu;	/* no shared memory regions: length -1 */
+	case VMMIO_CONFIG_GENERATION:
+		return vd->config_gen;
+	default:	/* write-only or reserved */
+		return 0;
+	}
+}
+
+/* Sets the low or high half of a ring address, while the queue is set up. */
+static void set_half(uint64_t *addr, uint32_t v, bool high)
+{
+	if (high)
+		*addr = (*addr & 0xffffffffULL) | (uint64_t)v << 32;
+	else
+		*addr = (*addr & ~0xffffffffULL) | v;
+}
+
+static void reg_write(struct virtio_mmio *m, uint32_t off, uint32_t v)
+{
+	struct virtio_dev *vd = m->vd;
+	struct virtq *q = selected(m);
+	bool setup = q && !q->ready;	/* queue fields are frozen once enabled */
+	uint64_t one = 1;
+
+	switch (off) {
+	case VMMIO_DEVICE_FEATURES_SEL:
+		m->dfsel = v;
+		break;
+	case VMMIO_DRIVER_FEATURES:
+		if (m->gfsel < 2 && !(vd->status & VIRTIO_STATUS_FEATURES_OK)) {
+			unsigned sh = 32 * m->gfsel;
+
+			m->driver_features &= ~(0xffffffffULL << sh);
+			m->driver_features |= (uint64_t)v << sh;
+		}
+		break;
+	case VMMIO_DRIVER_FEATURES_SEL:
+		m->gfsel = v;
+		break;
+	case VMMIO_QUEUE_SEL:
+		m->queue_sel = v;
+		break;
+	case VMMIO_QUEUE_NUM:
+		if (setup)
+			q->size = (uint16_t)(v > 0xffff ? 0 : v);	/* 0: invalid at enable */
+		break;
+	case VMMIO_QUEUE_READY:
+		if (q && v == 1) {
+			virtio_dev_queue_enable(vd, m->queue_sel);
+		} else if (q && v == 0 && q->ready) {
+			/* The driver takes the queue back (Linux does so when it
+			 * deletes a queue, normally after a reset). */
+			uint16_t size = q->size;
+
+			virtq_reset(q);
+			q->size = size;
+		}
+		break;
+	case VMMIO_QUEUE_NOTIFY:
+		/* A kick KVM's ioeventfd did not catch. Without
+		 * VIRTIO_F_NOTIFICATION_DATA the value is the queue index. */
+		if (v < vd->nqueues && write(m->q[v].kick_fd, &one, sizeof(one)) < 0)
+			log_warn("%s: kick: %m", vd->name);
+		break;
+	case VMMIO_INTERRUPT_ACK:
+		m->isr &= ~v;
+		update_line(m);
+		break;
+	case VMMIO_STATUS:
+		if (v == 0)
+			device_reset(m);
+		else if (virtio_dev_set_status(vd, m->offered, m->driver_features, (uint8_t)v))
+			kick_all(m);
+		break;
+	case VMMIO_QUEUE_DESC_LOW:
+	case VMMIO_QUEUE_DESC_HIGH:
+		if (setup)
+			set_half(&q->desc, v, off == VMMIO_QUEUE_DESC_HIGH);
+		break;
+	case VMMIO_QUEUE_DRIVER_LOW:
+	case VMMIO_QUEUE_DRIVER_HIGH:
+		if (setup)
+			set_half(&q->avail, v, off == VMMIO_QUEUE_DRIVER_HIGH);
+		break;
+	case VMMIO_QUEUE_DEVICE_LOW:
+	case VMMIO_QUEUE_DEVICE_HIGH:
+		if (setup)
+			set_half(&q->used, v, off == VMMIO_QUEUE_DEVICE_HIGH);
+		break;
+	case VMMIO_SHM_SEL:
+		m->shm_sel = v;
+		break;
+	default:	/* read-only, reserved, or QueueReset (not offered) */
+		break;
+	}
+}
+
+static uint32_t getle32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static void putle32(uint8_t *p, uint32_t v)
+{
+	for (unsigned i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* One access inside the window (the bus checked off + len <= VMMIO_SIZE). */
+static void vmmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
+			 bool is_write)
+{
+	struct virtio_mmio *m = opaque;
+	struct virtio_dev *vd = m->vd;
+
+	if (!is_write)
+		memset(data, 0, len);
+	pthread_mutex_lock(&vd->lock);
+	if (off >= VMMIO_CONFIG) {
+		uint32_t o = (uint32_t)(off - VMMIO_CONFIG);
+
+		if (len <= 8 && o + len <= vd->config_size) {
+			if (!is_write)
+				vd->ops->config_read(vd, o, data, len);
+			else if (vd->ops->config_write)
+				vd->ops->config_write(vd, o, data, len);
+		}
+	} else if (len == 4 && !(off & 3)) {
+		if (is_write)
+			reg_write(m, (uint32_t)off, getle32(data));
+		else
+			putle32(data, reg_read(m, (uint32_t)off));
+	}
+	/* Anything else (a register access of another width, config space past
+	 * its end): reads 0, writes are dropped. */
+	pthread_mutex_unlock(&vd->lock);
+}
+
+/* ---- construction ---- */
+
+static void kick(void *opaque, uint32_t events)
+{
+	struct vmmio_queue *q = opaque;
+	struct virtio_dev *vd = q->vm_->vd;
+	uint64_t n;
+
+	(void)events;
+	if (read(q->kick_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&vd->lock);
+	if (virtio_dev_queue_live(vd, q->index))
+		vd->ops->queue_notify(vd, q->index);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+/* The backend used buffers of this queue and wants the guest told. */
+static void backend_call(void *opaque, uint32_t events)
+{
+	struct vmmio_queue *q = opaque;
+	struct virtio_dev *vd = q->vm_->vd;
+	uint64_t n;
+
+	(void)events;
+	if (read(q->call_fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	pthread_mutex_lock(&vd->lock);
+	vmmio_signal_queue(vd, q->index);
+	pthread_mutex_unlock(&vd->lock);
+}
+
+static void vmmio_free(void *opaque)
+{
+	struct virtio_mmio *m = opaque;
+
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++) {
+		if (m->q[i].kick_fd >= 0)
+			close(m->q[i].kick_fd);
+		if (m->q[i].call_fd >= 0)
+			close(m->q[i].call_fd);
+	}
+	pthread_mutex_destroy(&m->vd->lock);
+	free(m);
+}
+
+static int queue_fds_init(struct virtio_mmio *m, unsigned i)
+{
+	struct virtio_dev *vd = m->vd;
+	struct vmmio_queue *q = &m->q[i];
+	int ret;
+
+	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->kick_fd < 0)
+		return -errno;
+	ret = vm_ioeventfd_data(m->vm, m->base + VMMIO_QUEUE_NOTIFY, 4, i, q->kick_fd);
+	if (ret < 0)
+		return ret;
+	if (vd->ops->queue_notify)
+		return iothread_add(&m->vm->io, q->kick_fd, kick, q);
+	/* Served outside the VMM (vhost-user): the backend signals call_fd. */
+	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (q->call_fd < 0)
+		return -errno;
+	return iothread_add(&m->vm->io, q->call_fd, backend_call, q);
+}
+
+int virtio_mmio_create(struct vm *vm, uint64_t base, uint32_t irq, struct virtio_dev *vd)
+{
+	struct virtio_mmio *m;
+	int ret;
+
+	if (vd->nqueues == 0 || vd->nqueues > VIRTIO_MAX_QUEUES ||
+	    vd->config_size > VMMIO_SIZE - VMMIO_CONFIG || vd->queue_max == 0 ||
+	    vd->queue_max > VIRTQ_MAX_SIZE || (vd->queue_max & (vd->queue_max - 1)))
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
+		m->q[i].kick_fd = m->q[i].call_fd = -1;
+	pthread_mutex_init(&vd->lock, NULL);
+	m->vd = vd;
+	m->vm = vm;
+	m->base = base;
+	m->irq = irq;
+	ret = vm_add_cleanup(vm, vmmio_free, m);
+	if (ret < 0) {
+		pthread_mutex_destroy(&vd->lock);
+		free(m);
+		return ret;
+	}
+	vd->transport = m;
+	vd->tops = &vmmio_tops;
+	m->offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		vd->vq[i].mem = &vm->mem;
+		vd->vq[i].name = vd->name;
+		m->q[i].vm_ = m;
+		m->q[i].index = i;
+	}
+	device_reset(m);
+	ret = bus_register(&vm->mmio, base, VMMIO_SIZE, vmmio_access, m, vd->name);
+	if (ret < 0) {
+		log_err("%s: registering virtio-mmio at 0x%llx: %s", vd->name,
+			(unsigned long long)base, strerror(-ret));
+		return ret;
+	}
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		ret = queue_fds_init(m, i);
+		if (ret < 0) {
+			log_err("%s: queue %u notification: %s", vd->name, i, strerror(-ret));
+			return ret;
+		}
+	}
+	log_debug("%s: virtio-mmio at 0x%llx", vd->name, (unsigned long long)base);
+	return 0;
+}

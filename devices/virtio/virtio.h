@@ -1,0 +1,114 @@
+/* Virtio devices, whatever their transport.
+ *
+ * A device is a `struct virtio_dev` (queues, negotiated features, status)
+ * plus a `struct virtio_dev_ops` table; blk.c, net.c, rng.c and fs.c know
+ * nothing of how the guest reaches them. The transports (pci.c: modern
+ * virtio-pci with MSI-X, used on x86_64; mmio.c: virtio-mmio version 2,
+ * used on aarch64) drive the same table and share the status and queue
+ * rules below (virtio.c). */
+#ifndef VMM_VIRTIO_VIRTIO_H
+#define VMM_VIRTIO_VIRTIO_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "virtio/virtq.h"
+
+/* Device status bits (virtio 1.2, 2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE	0x01
+#define VIRTIO_STATUS_DRIVER		0x02
+#define VIRTIO_STATUS_DRIVER_OK		0x04
+#define VIRTIO_STATUS_FEATURES_OK	0x08
+#define VIRTIO_STATUS_NEEDS_RESET	0x40
+#define VIRTIO_STATUS_FAILED		0x80
+
+#define VIRTIO_ID_NET		1
+#define VIRTIO_ID_BLOCK		2
+#define VIRTIO_ID_RNG		4
+#define VIRTIO_ID_FS		26
+
+#define VIRTIO_NO_VECTOR	0xffff
+#define VIRTIO_MAX_QUEUES	8
+
+struct virtio_dev;
+
+/* What a device implements. Every call is made with vd->lock held. */
+struct virtio_dev_ops {
+	/* Device feature bits; the transport adds VIRTIO_F_VERSION_1. */
+	uint64_t (*features)(struct virtio_dev *vd);
+	/* Device-specific config space; off + len <= config_size, len 1..8. */
+	void (*config_read)(struct virtio_dev *vd, uint32_t off, uint8_t *data,
+			    uint32_t len);
+	void (*config_write)(struct virtio_dev *vd, uint32_t off,
+			     const uint8_t *data, uint32_t len);	/* optional */
+	/* The driver set DRIVER_OK (features final, queues set up). Optional;
+	 * a negative return sets NEEDS_RESET. */
+	int (*activate)(struct virtio_dev *vd);
+	/* Device reset: finish or drop in-flight work; the transport resets
+	 * the queues afterwards. Optional. */
+	void (*reset)(struct virtio_dev *vd);
+	/* The driver kicked queue `q` (ready, DRIVER_OK). Runs in the I/O
+	 * thread. NULL for a device whose queues are served outside the VMM
+	 * (vhost-user): the transport then leaves the kick eventfds alone and
+	 * the device takes them with tops->queue_fds. */
+	void (*queue_notify)(struct virtio_dev *vd, unsigned q);
+};
+
+/* Interrupts, provided by the transport. */
+struct virtio_transport_ops {
+	void (*signal_queue)(struct virtio_dev *vd, unsigned q);
+	void (*signal_config)(struct virtio_dev *vd);
+	/* For devices without queue_notify, lock held, from activate: the
+	 * eventfd KVM signals when the driver kicks queue q, and the irqfd of
+	 * the MSI-X vector the driver chose for it (-1 when none). Both stay
+	 * the transport's: pass them on (vhost-user), never close them. */
+	void (*queue_fds)(struct virtio_dev *vd, unsigned q, int *kick_fd, int *call_fd);
+};
+
+struct virtio_dev {
+	const char *name;			/* for logs: "virtio-blk vda" */
+	uint16_t id;				/* VIRTIO_ID_* */
+	unsigned nqueues;			/* 1..VIRTIO_MAX_QUEUES */
+	uint16_t queue_max;			/* power of two */
+	uint32_t config_size;			/* bytes of device config */
+	const struct virtio_dev_ops *ops;
+	void *priv;				/* the device's own state */
+
+	/* Owned by the transport, read by devices. */
+	pthread_mutex_t lock;
+	struct virtq vq[VIRTIO_MAX_QUEUES];
+	uint64_t features;			/* negotiated, fixed at FEATURES_OK */
+	uint8_t status;
+	uint8_t config_gen;
+	const struct virtio_transport_ops *tops;
+	void *transport;
+};
+
+/* For devices, lock held: after a batch of virtq_push on queue q, send the
+ * used-buffer interrupt if the driver wants one. */
+void virtio_dev_used(struct virtio_dev *vd, unsigned q);
+/* For devices, lock held: a virtq call returned -EIO. Sets NEEDS_RESET and
+ * sends a configuration-change interrupt (virtio 1.2, 2.1.2). */
+void virtio_dev_needs_reset(struct virtio_dev *vd);
+/* The queue is usable: DRIVER_OK, no NEEDS_RESET, enabled. */
+bool virtio_dev_queue_live(const struct virtio_dev *vd, unsigned q);
+
+/* ---- for transports, lock held ---- */
+
+/* The device half of a reset: ops->reset, every queue back to its reset
+ * state (size queue_max), features and status 0. The transport resets its
+ * own registers (vectors, selectors, interrupt status) beside it. */
+void virtio_dev_reset(struct virtio_dev *vd);
+/* The driver wrote a non-zero device status (0 means reset: the transport
+ * calls virtio_dev_reset). Checks the driver's features against `offered`
+ * at FEATURES_OK, activates the device at DRIVER_OK. Returns true when the
+ * device has just gone live: the transport then kicks every queue, since
+ * buffers made available before DRIVER_OK got no kick anyone acted on. */
+bool virtio_dev_set_status(struct virtio_dev *vd, uint64_t offered,
+			   uint64_t driver_features, uint8_t v);
+/* The driver enabled queue q (its size and ring addresses are set): checks
+ * the layout, sets NEEDS_RESET for an invalid one. */
+void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned q);
+
+#endif
