@@ -14,6 +14,7 @@ default_modules=(
 	virtio_mmio virtio_pci
 	virtio_blk virtio_net virtio_rng virtio_console
 	fuse virtiofs
+	gpio_keys evdev
 )
 # arm64 (vmm's arm64 machine has virtio-mmio, no PCI, no pvpanic): Debian's arm64 kernel
 # also has ext4 and the crc32c it checksums with as modules, which the x86_64 cloud

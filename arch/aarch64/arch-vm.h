@@ -9,6 +9,7 @@
 
 struct kvm_vcpu_init;
 struct pl031;
+struct pl061;
 
 struct arch_vm {
 	uint32_t vcpu_target;		/* KVM_ARM_PREFERRED_TARGET */
@@ -18,6 +19,7 @@ struct arch_vm {
 	uint64_t fdt;			/* device tree address, passed in x0 */
 	uint64_t *mpidr;		/* per vCPU, as the device tree names them */
 	struct pl031 *rtc;
+	struct pl061 *gpio;		/* the power button */
 	/* virtio-mmio slots in use, in the order the device tree lists them. */
 	struct arm64_fdt_virtio virtio[ARM64_VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;

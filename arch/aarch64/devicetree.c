@@ -1,5 +1,6 @@
 /* The arm64 guest's device tree: memory, CPUs (PSCI), GIC, architected timer,
- * 16550 UART, PL031 RTC, virtio-mmio devices, /chosen. Written front to back
+ * 16550 UART, PL031 RTC, PL061 GPIO with a gpio-keys power button,
+ * virtio-mmio devices, /chosen. Written front to back
  * with libfdt's sequential-write API, so the tree reads in the order built.
  * Nodes and properties follow the kernel's bindings
  * (Documentation/devicetree/bindings/) and what QEMU's virt machine emits. */
@@ -147,17 +148,21 @@ static int add_uart(void *fdt, const struct arm64_fdt_config *c)
 
 /* An AMBA PrimeCell: the bus driver enables the clock named apb_pclk before
  * it reads the cell's ID registers, so it needs one, if only a fixed one. */
-static int add_rtc(void *fdt, const struct arm64_fdt_config *c)
+/* The AMBA bus clock the PrimeCell drivers (PL031, PL061) ask for. */
+static int add_apb_clock(void *fdt)
 {
-	static const char compat[] = "arm,pl031\0arm,primecell";
-
 	TRY(fdt_begin_node(fdt, "apb-pclk"));
 	TRY(fdt_property_string(fdt, "compatible", "fixed-clock"));
 	TRY(fdt_property_u32(fdt, "#clock-cells", 0));
 	TRY(fdt_property_u32(fdt, "clock-frequency", 24000000));
 	TRY(fdt_property_string(fdt, "clock-output-names", "clk24mhz"));
 	TRY(fdt_property_u32(fdt, "phandle", ARM64_FDT_PHANDLE_APB_CLK));
-	TRY(fdt_end_node(fdt));
+	return fdt_end_node(fdt);
+}
+
+static int add_rtc(void *fdt, const struct arm64_fdt_config *c)
+{
+	static const char compat[] = "arm,pl031\0arm,primecell";
 
 	TRY(begin_node_at(fdt, "rtc", c->rtc_base));
 	TRY(fdt_property(fdt, "compatible", compat, sizeof(compat)));
@@ -165,6 +170,38 @@ static int add_rtc(void *fdt, const struct arm64_fdt_config *c)
 	TRY(prop_irq(fdt, ARM64_FDT_IRQ_SPI, c->rtc_spi, ARM64_FDT_IRQ_LEVEL_HIGH));
 	TRY(fdt_property_u32(fdt, "clocks", ARM64_FDT_PHANDLE_APB_CLK));
 	TRY(fdt_property_string(fdt, "clock-names", "apb_pclk"));
+	return fdt_end_node(fdt);
+}
+
+/* The PL061 and, on its power pin, a gpio-keys power button (KEY_POWER):
+ * what QEMU's virt machine gives its guests, so systemd-logind or acpid
+ * in the guest turns a press into a clean poweroff. */
+static int add_gpio(void *fdt, const struct arm64_fdt_config *c)
+{
+	static const char compat[] = "arm,pl061\0arm,primecell";
+	fdt32_t gpios[3] = {
+		cpu_to_fdt32(ARM64_FDT_PHANDLE_GPIO), cpu_to_fdt32(c->gpio_power_pin),
+		cpu_to_fdt32(0),	/* active high */
+	};
+
+	TRY(begin_node_at(fdt, "pl061", c->gpio_base));
+	TRY(fdt_property(fdt, "compatible", compat, sizeof(compat)));
+	TRY(prop_reg(fdt, c->gpio_base, c->gpio_size));
+	TRY(prop_irq(fdt, ARM64_FDT_IRQ_SPI, c->gpio_spi, ARM64_FDT_IRQ_LEVEL_HIGH));
+	TRY(fdt_property(fdt, "gpio-controller", NULL, 0));
+	TRY(fdt_property_u32(fdt, "#gpio-cells", 2));
+	TRY(fdt_property_u32(fdt, "clocks", ARM64_FDT_PHANDLE_APB_CLK));
+	TRY(fdt_property_string(fdt, "clock-names", "apb_pclk"));
+	TRY(fdt_property_u32(fdt, "phandle", ARM64_FDT_PHANDLE_GPIO));
+	TRY(fdt_end_node(fdt));
+
+	TRY(fdt_begin_node(fdt, "gpio-keys"));
+	TRY(fdt_property_string(fdt, "compatible", "gpio-keys"));
+	TRY(fdt_begin_node(fdt, "poweroff"));
+	TRY(fdt_property_string(fdt, "label", "GPIO Key Poweroff"));
+	TRY(fdt_property_u32(fdt, "linux,code", ARM64_FDT_KEY_POWER));
+	TRY(fdt_property(fdt, "gpios", gpios, sizeof(gpios)));
+	TRY(fdt_end_node(fdt));
 	return fdt_end_node(fdt);
 }
 
@@ -217,8 +254,12 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_config *c)
 	TRY(add_gic(buf, c));
 	TRY(add_timer(buf, c));
 	TRY(add_uart(buf, c));
+	if (c->rtc_size || c->gpio_size)
+		TRY(add_apb_clock(buf));
 	if (c->rtc_size)
 		TRY(add_rtc(buf, c));
+	if (c->gpio_size)
+		TRY(add_gpio(buf, c));
 	for (unsigned i = 0; i < c->nvirtio; i++)
 		TRY(arm64_fdt_virtio_mmio_node(buf, c->virtio[i].base, c->virtio[i].size,
 					       c->virtio[i].spi));

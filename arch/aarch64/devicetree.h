@@ -29,6 +29,9 @@ struct arm64_fdt_config {
 	uint64_t rtc_base, rtc_size;	/* rtc_size 0: no PL031 */
 	uint32_t rtc_spi;
 
+	uint64_t gpio_base, gpio_size;	/* gpio_size 0: no PL061, no power button */
+	uint32_t gpio_spi, gpio_power_pin;
+
 	/* virtio-mmio devices (ARM64_VIRTIO_MMIO_* slots), in probe order. */
 	const struct arm64_fdt_virtio *virtio;
 	unsigned nvirtio;
@@ -57,5 +60,9 @@ int arm64_fdt_virtio_mmio_node(void *fdt, uint64_t base, uint64_t size, uint32_t
 /* Phandles of the nodes others refer to. */
 #define ARM64_FDT_PHANDLE_GIC		1u
 #define ARM64_FDT_PHANDLE_APB_CLK	2u
+#define ARM64_FDT_PHANDLE_GPIO		3u
+
+/* linux,code of the power button: KEY_POWER (linux/input-event-codes.h). */
+#define ARM64_FDT_KEY_POWER		116u
 
 #endif

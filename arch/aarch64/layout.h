@@ -21,6 +21,16 @@
 #define ARM64_RTC_BASE		0x09010000ULL
 #define ARM64_RTC_SIZE		0x1000ULL
 
+/* PL061 GPIO: the power button on pin 3 (a gpio-keys KEY_POWER), as on
+ * QEMU's virt machine. */
+#define ARM64_GPIO_BASE		0x09030000ULL
+#define ARM64_GPIO_SIZE		0x1000ULL
+#define ARM64_GPIO_POWER_PIN	3u
+
+/* Boot timer (devices/boot_timer.h): the guest's init writes 123 here once
+ * userspace is up (`devmem 0x9040000 8 123`). Not in the device tree. */
+#define ARM64_BOOT_TIMER_BASE	0x09040000ULL
+
 /* virtio-mmio devices: slot n at BASE + n * SIZE, interrupt SPI FIRST_SPI + n. */
 #define ARM64_VIRTIO_MMIO_BASE	0x0a000000ULL
 #define ARM64_VIRTIO_MMIO_SIZE	0x200ULL
@@ -37,6 +47,7 @@
 /* Shared peripheral interrupts (GIC INTID = 32 + SPI). */
 #define ARM64_SPI_UART		1u
 #define ARM64_SPI_RTC		2u
+#define ARM64_SPI_GPIO		3u
 #define ARM64_SPI_VIRTIO_FIRST	16u
 /* INTIDs KVM gives the GIC: 32 private + 224 shared. */
 #define ARM64_GIC_NR_IRQS	256u

@@ -14,11 +14,13 @@
 #include <linux/kvm.h>
 
 #include "arch.h"
+#include "boot_timer.h"
 #include "devicetree.h"
 #include "image.h"
 #include "layout.h"
 #include "log.h"
 #include "pl031.h"
+#include "pl061.h"
 #include "serial.h"
 #include "virtio/mmio.h"
 #include "vm.h"
@@ -151,6 +153,8 @@ void arch_vm_destroy(struct vm *vm)
 	vm->arch.mpidr = NULL;
 	pl031_destroy(vm->arch.rtc);
 	vm->arch.rtc = NULL;
+	pl061_destroy(vm->arch.gpio);
+	vm->arch.gpio = NULL;
 }
 
 /* What the in-kernel GIC routes by itself: GSI n to SPI n (KVM's default
@@ -172,6 +176,11 @@ unsigned arch_irq_routes(struct kvm_irq_routing_entry *e, unsigned max)
 static void serial_irq(void *ctx, int level)
 {
 	vm_set_irq(ctx, spi_irq(ARM64_SPI_UART), level);
+}
+
+static void gpio_irq(void *ctx, int level)
+{
+	vm_set_irq(ctx, spi_irq(ARM64_SPI_GPIO), level);
 }
 
 static void console_first_tx(void *ctx)
@@ -220,12 +229,18 @@ int arch_devices_init(struct vm *vm)
 
 	vm->serial = serial_create(vm->console_out, &sops);
 	vm->arch.rtc = pl031_create();
-	if (!vm->serial || !vm->arch.rtc)
+	vm->arch.gpio = pl061_create(gpio_irq, vm);
+	vm->boot_timer = boot_timer_create(vm_userspace_ready, vm);
+	if (!vm->serial || !vm->arch.rtc || !vm->arch.gpio || !vm->boot_timer)
 		return -ENOMEM;
 	ret |= bus_register(&vm->mmio, ARM64_UART_BASE, ARM64_UART_SIZE, serial_io,
 			    vm->serial, "uart");
 	ret |= bus_register(&vm->mmio, ARM64_RTC_BASE, ARM64_RTC_SIZE, pl031_io,
 			    vm->arch.rtc, "pl031");
+	ret |= bus_register(&vm->mmio, ARM64_GPIO_BASE, ARM64_GPIO_SIZE, pl061_io,
+			    vm->arch.gpio, "pl061");
+	ret |= bus_register(&vm->mmio, ARM64_BOOT_TIMER_BASE, BOOT_TIMER_SIZE, boot_timer_io,
+			    vm->boot_timer, "boot-timer");
 	if (ret) {
 		log_err("registering platform devices failed");
 		return -EINVAL;
@@ -233,12 +248,13 @@ int arch_devices_init(struct vm *vm)
 	return vm_add_virtio_devices(vm, attach_mmio);
 }
 
-/* No power button yet (a PL061 GPIO with gpio-keys would be the arm64 way):
- * the caller waits for shutdown_timeout. */
+/* A press of the power button (PL061 pin, gpio-keys KEY_POWER): systemd-
+ * logind powers off, acpid runs its power action. A guest with neither
+ * ignores it and is stopped after shutdown_timeout. */
 int arch_request_guest_shutdown(struct vm *vm)
 {
-	(void)vm;
-	return -ENOTSUP;
+	pl061_press(vm->arch.gpio, ARM64_GPIO_POWER_PIN);
+	return 0;
 }
 
 /* ---- kernel loading ---- */
@@ -323,6 +339,8 @@ static int write_fdt(struct vm *vm, uint64_t initrd, uint64_t initrd_len)
 		.uart_spi = ARM64_SPI_UART, .uart_clock = ARM64_UART_CLOCK,
 		.rtc_base = ARM64_RTC_BASE, .rtc_size = ARM64_RTC_SIZE,
 		.rtc_spi = ARM64_SPI_RTC,
+		.gpio_base = ARM64_GPIO_BASE, .gpio_size = ARM64_GPIO_SIZE,
+		.gpio_spi = ARM64_SPI_GPIO, .gpio_power_pin = ARM64_GPIO_POWER_PIN,
 		.virtio = vm->arch.virtio, .nvirtio = vm->arch.nvirtio,
 		.bootargs = vm->cfg->cmdline,
 		.initrd_start = initrd, .initrd_end = initrd + initrd_len,

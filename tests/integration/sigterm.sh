@@ -1,6 +1,8 @@
 #!/bin/bash
-# sigterm: SIGTERM to vmm asks the guest to stop (Ctrl-Alt-Del through the i8042); the
-# guest's /init traps it, prints VMMTEST-CTRLALTDEL and powers off, and vmm exits 0.
+# sigterm: SIGTERM to vmm asks the guest to stop: Ctrl-Alt-Del through the i8042 on
+# x86_64, the power button (PL061 + gpio-keys KEY_POWER, which the guest's acpid turns
+# into VMMTEST-POWERBUTTON and a SIGINT to init) on aarch64. The guest's /init traps the
+# SIGINT, prints VMMTEST-CTRLALTDEL and powers off, and vmm exits 0.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -19,4 +21,8 @@ kill -TERM "$VMM_PID"
 # shutdown_timeout is 20 s in the config; vmm must be done well within this.
 rc=0
 wait_pid "$VMM_PID" 120 || rc=$?
-check_run sigterm "$rc" "$VMM_EXIT_POWEROFF" "$log" VMMTEST-CTRLALTDEL
+case $(uname -m) in
+aarch64) markers=(VMMTEST-POWERBUTTON VMMTEST-CTRLALTDEL) ;;
+*) markers=(VMMTEST-CTRLALTDEL) ;;
+esac
+check_run sigterm "$rc" "$VMM_EXIT_POWEROFF" "$log" "${markers[@]}"

@@ -42,6 +42,8 @@ static void make_config(struct arm64_fdt_config *c, unsigned ncpus, unsigned gic
 		.uart_spi = ARM64_SPI_UART, .uart_clock = ARM64_UART_CLOCK,
 		.rtc_base = ARM64_RTC_BASE, .rtc_size = ARM64_RTC_SIZE,
 		.rtc_spi = ARM64_SPI_RTC,
+		.gpio_base = ARM64_GPIO_BASE, .gpio_size = ARM64_GPIO_SIZE,
+		.gpio_spi = ARM64_SPI_GPIO, .gpio_power_pin = ARM64_GPIO_POWER_PIN,
 		.bootargs = "console=ttyS0 earlycon=uart,mmio,0x9000000 rdinit=/init",
 		.initrd_start = 0x8f000000, .initrd_end = 0x8f123456,
 	};
@@ -303,6 +305,45 @@ static void test_rtc(void **state)
 	assert_int_equal(fdt_node_offset_by_compatible(blob, -1, "arm,pl031"), -FDT_ERR_NOTFOUND);
 }
 
+/* The power button: a PL061 and a gpio-keys KEY_POWER on its pin, as the
+ * kernel's gpio-keys and pl061 bindings describe them. */
+static void test_power_button(void **state)
+{
+	struct arm64_fdt_config c;
+	const fdt32_t *gpios;
+	int gpio, keys, key, len;
+
+	make_config(&c, 1, 3);
+	build(&c);
+	gpio = only_compatible("arm,pl061");
+	assert_int_equal(fdt_node_check_compatible(blob, gpio, "arm,primecell"), 0);
+	assert_reg(gpio, ARM64_GPIO_BASE, ARM64_GPIO_SIZE);
+	assert_irq(gpio, ARM64_FDT_IRQ_SPI, ARM64_SPI_GPIO, ARM64_FDT_IRQ_LEVEL_HIGH);
+	assert_non_null(prop(gpio, "gpio-controller", &len));
+	assert_int_equal(u32prop(gpio, "#gpio-cells"), 2);
+	assert_int_equal(fdt_stringlist_search(blob, gpio, "clock-names", "apb_pclk"), 0);
+	assert_true(fdt_node_offset_by_phandle(blob, u32prop(gpio, "clocks")) >= 0);
+	keys = only_compatible("gpio-keys");
+	key = fdt_first_subnode(blob, keys);
+	assert_true(key >= 0);
+	assert_int_equal(u32prop(key, "linux,code"), 116);	/* KEY_POWER */
+	gpios = prop(key, "gpios", &len);
+	assert_int_equal(len, 12);
+	assert_int_equal(fdt_node_offset_by_phandle(blob, fdt32_to_cpu(gpios[0])), gpio);
+	assert_int_equal(fdt32_to_cpu(gpios[1]), ARM64_GPIO_POWER_PIN);
+	assert_int_equal(fdt32_to_cpu(gpios[2]), 0);		/* active high */
+
+	/* gpio_size 0 leaves both out; the RTC keeps its clock. */
+	c.gpio_size = 0;
+	build(&c);
+	assert_int_equal(fdt_node_offset_by_compatible(blob, -1, "arm,pl061"), -FDT_ERR_NOTFOUND);
+	assert_int_equal(fdt_node_offset_by_compatible(blob, -1, "gpio-keys"), -FDT_ERR_NOTFOUND);
+	assert_true(fdt_node_offset_by_compatible(blob, -1, "fixed-clock") >= 0);
+	c.rtc_size = 0;
+	build(&c);
+	assert_int_equal(fdt_node_offset_by_compatible(blob, -1, "fixed-clock"), -FDT_ERR_NOTFOUND);
+}
+
 static void test_chosen(void **state)
 {
 	struct arm64_fdt_config c;
@@ -506,6 +547,7 @@ int main(void)
 		cmocka_unit_test(test_chosen),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_virtio_mmio_nodes),
+		cmocka_unit_test(test_power_button),
 		cmocka_unit_test(test_image_header),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_dump),
