@@ -50,16 +50,6 @@ fi
 readonly VMM_EXIT_POWEROFF=0 VMM_EXIT_ERROR=1 VMM_EXIT_USAGE=2 VMM_EXIT_REBOOT=3 \
 	VMM_EXIT_PANIC=4 VMM_EXIT_FORCED=5
 
-# What stop_vmm ends with for a guest in vmmtest=wait. x86_64: vmm types Ctrl-Alt-Del,
-# the guest's /init powers off, exit 0. aarch64 has no power button yet
-# (docs/aarch64.md): vmm forces the guest off, exit 5.
-case $(uname -m) in
-aarch64) VMM_EXIT_STOPPED=$VMM_EXIT_FORCED ;;
-*) VMM_EXIT_STOPPED=$VMM_EXIT_POWEROFF ;;
-esac
-# shellcheck disable=SC2034
-readonly VMM_EXIT_STOPPED
-
 pass() { echo "TEST $1: PASS"; }
 fail() { echo "TEST $1: FAIL ${2:-}"; }
 skip() { echo "TEST $1: SKIP ${2:-}"; }
@@ -154,20 +144,6 @@ run_vmm() {
 		echo "[test harness] vmm killed after $limit s" >>"$log"
 	fi
 	return "$rc"
-}
-
-# stop_vmm PID TIMEOUT: stops vmm (started with start_vmm) with SIGTERM, as an admin
-# would, and waits for it; returns its exit status (VMM_EXIT_STOPPED when all went
-# well), or 124 after TIMEOUT seconds. On aarch64 a second SIGTERM follows: vmm would
-# otherwise wait shutdown_timeout (20 s) for a guest that cannot be asked to stop.
-stop_vmm() {
-	local pid=$1 limit=$2
-	kill -TERM "$pid" 2>/dev/null || true
-	if [ "$(uname -m)" = aarch64 ]; then
-		sleep 1
-		kill -TERM "$pid" 2>/dev/null || true
-	fi
-	wait_pid "$pid" "$limit"
 }
 
 # expect_in_log FILE PATTERN: whether FILE contains the fixed string PATTERN.
