@@ -16,6 +16,16 @@ default_modules=(
 	fuse virtiofs
 	gpio_keys evdev
 )
+# arm64 (vmm's arm64 machine has virtio-mmio, no PCI, no pvpanic; its power button is
+# gpio-keys): Debian's arm64 kernel also has ext4 and the crc32c it checksums with as
+# modules, which the x86_64 cloud kernel builds in (blk_io mounts an ext4 disk).
+default_modules_arm64=(
+	virtio_mmio
+	virtio_blk virtio_net virtio_rng virtio_console
+	fuse virtiofs
+	gpio_keys evdev
+	crc32c_generic ext4
+)
 
 usage() {
 	cat <<EOF
@@ -36,9 +46,10 @@ resolved via modules.dep, load order written to /lib/modules/vmmtest/load.list).
                         from Debian's busybox-static:arm64 (apt-get download and
                         dpkg-deb -x into \$VMM_TEST_CACHE/arm64, never installed) and
                         needs --moddir (or --no-modules)
-  --modules "A B"       replace the module list (default: ${default_modules[*]})
-  --add-modules "A B"   append to the module list
-  --no-modules          no kernel modules at all
+  --modules "A B"       replace the module list (default: ${default_modules[*]};
+                        with --arch arm64: ${default_modules_arm64[*]})
+  --add-modules "A B"   append to the module list (default or --modules)
+  --no-modules          no kernel modules at all (overrides the other two)
   --overlay DIR         copy DIR's contents into the image root (repeatable; applied
                         last, so it may replace busybox applets)
   --compress gzip|none  (default gzip)
@@ -57,10 +68,13 @@ kver=""
 moddir=""
 init_script="$script_dir/init"
 busybox=""
-modules=("${default_modules[@]}")
+modules=()
+modules_given=0
 overlays=()
 compress=gzip
 print_only=0
+added=()
+no_modules=0
 arch=x86_64
 cache=${VMM_TEST_CACHE:-${HOME:-/root}/.cache/vmm-tests}
 
@@ -72,9 +86,9 @@ while [ $# -gt 0 ]; do
 	--init) init_script=${2:?}; shift 2 ;;
 	--busybox) busybox=${2:?}; shift 2 ;;
 	--arch) arch=${2:?}; shift 2 ;;
-	--modules) read -r -a modules <<<"${2-}"; shift 2 ;;
-	--add-modules) read -r -a extra <<<"${2-}"; modules+=("${extra[@]}"); shift 2 ;;
-	--no-modules) modules=(); shift ;;
+	--modules) read -r -a modules <<<"${2-}"; modules_given=1; shift 2 ;;
+	--add-modules) read -r -a extra <<<"${2-}"; added+=("${extra[@]}"); shift 2 ;;
+	--no-modules) modules=(); modules_given=1; no_modules=1; shift ;;
 	--overlay) overlays+=("${2:?}"); shift 2 ;;
 	--compress) compress=${2:?}; shift 2 ;;
 	--print-modules) print_only=1; shift ;;
@@ -87,6 +101,14 @@ case $compress in gzip | none) ;; *) die "--compress takes gzip or none, not '$c
 [ -n "$output" ] || [ "$print_only" = 1 ] || { usage >&2; die "-o FILE is required"; }
 case $arch in x86_64 | amd64) arch=x86_64 ;; arm64 | aarch64) arch=arm64 ;;
 *) die "--arch takes x86_64 or arm64, not '$arch'" ;; esac
+if [ "$modules_given" = 0 ]; then
+	if [ "$arch" = arm64 ]; then
+		modules=("${default_modules_arm64[@]}")
+	else
+		modules=("${default_modules[@]}")
+	fi
+fi
+[ "$no_modules" = 1 ] || modules+=("${added[@]}")
 if [ "$arch" = arm64 ] && [ ${#modules[@]} -gt 0 ] && [ -z "$moddir" ]; then
 	die "--arch arm64 needs --moddir (an arm64 kernel's module tree) or --no-modules"
 fi

@@ -5,12 +5,12 @@
 #
 # Environment (set by tests/testhost/run-tests):
 #   VMM           the vmm binary, or empty (tests that need it are skipped)
-#   GUEST_KERNEL  guest kernel (bzImage)
+#   GUEST_KERNEL  guest kernel (x86_64: bzImage; aarch64: Image)
 #   GUEST_INITRD  guest initramfs (guest/mkinitramfs.sh)
 #   GUEST_VMLINUX the same kernel as an ELF vmlinux, or empty
 #   BOOT_TIMEOUT  seconds one guest run may take (default 240)
 #   WORKDIR       scratch directory of this test, empty at start
-#   QEMU          qemu-system-x86_64 for comparisons, or empty
+#   QEMU          qemu-system-x86_64 for comparisons, or empty (always empty on aarch64)
 #   TIMESTAMP     tests/tools/timestamp, or empty
 #   VMM_TEST_VERBOSE=1  guest kernel logs to the console (no "quiet")
 #

@@ -41,6 +41,6 @@ else
 fi
 
 if [ "${VMM_TEST_VERBOSE:-0}" = 1 ]; then
-	echo "--- rng: the guest's PCI and virtio lines"
-	tr -d '\r' <"$WORKDIR/console.log" | grep -aiE 'pci|virtio|msi' | sed 's/^/| /'
+	echo "--- rng: the guest's PCI, MMIO and virtio lines"
+	tr -d '\r' <"$WORKDIR/console.log" | grep -aiE 'pci|mmio|virtio|msi' | sed 's/^/| /'
 fi
