@@ -333,11 +333,15 @@ static void load_vm_ops(struct ctx *c, const struct toml_value *tab, struct vm_c
 static bool get_bool(struct ctx *c, const struct toml_value *tab, const char *table,
 		     const char *key, bool *out);
 
+static const char *const ready_marks[] = {
+	[READY_STARTED] = "started", [READY_USERSPACE] = "userspace", NULL
+};
+
 static void load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
 	static const char *const known[] = {
 		"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
-		"user", "group", "seccomp", NULL
+		"user", "group", "seccomp", "ready", NULL
 	};
 	unsigned line;
 	const char *name;
@@ -372,6 +376,8 @@ static void load_vm(struct ctx *c, const struct toml_value *tab, struct vm_confi
 	if (get_int(c, tab, "vm", "shutdown_timeout", 0, SHUTDOWN_TIMEOUT_MAX, &i))
 		cfg->shutdown_timeout_s = (unsigned)i;
 	get_bool(c, tab, "vm", "seccomp", &cfg->seccomp);
+	if ((i = get_enum(c, tab, "vm", "ready", ready_marks)) >= 0)
+		cfg->ready = (enum ready_mark)i;
 	load_vm_ops(c, tab, cfg);
 }
 
@@ -1379,6 +1385,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	out->memory_mib = 256;
 	out->shutdown_timeout_s = 30;
 	out->seccomp = true;
+	out->ready = READY_STARTED;
 	out->console_mode = CONSOLE_STDIO;
 	out->cpu_template = CPU_TEMPLATE_HOST;
 	out->log_level = LOG_LVL_INFO;
@@ -1588,6 +1595,7 @@ void config_print(const struct vm_config *cfg, FILE *f)
 	print_str(f, cfg->control_socket ? cfg->control_socket : "");
 	fputc('\n', f);
 	fprintf(f, "seccomp = %s\n", cfg->seccomp ? "true" : "false");
+	fprintf(f, "ready = \"%s\"\n", ready_marks[cfg->ready]);
 	if (cfg->user) {
 		fprintf(f, "user = ");
 		print_str(f, cfg->user);

@@ -21,6 +21,12 @@ enum console_mode {
 	CONSOLE_OFF,	/* discarded */
 };
 
+/* [vm] ready: when vmm tells systemd READY=1 (docs/config.md). */
+enum ready_mark {
+	READY_STARTED,		/* vCPU 0's first KVM_RUN (the default) */
+	READY_USERSPACE,	/* the guest's init wrote the boot timer */
+};
+
 enum cpu_template {
 	CPU_TEMPLATE_HOST,	/* what KVM supports on this host */
 	CPU_TEMPLATE_BASELINE,	/* x86-64-v2 level feature set, stable across hosts */
@@ -111,6 +117,7 @@ struct vm_config {
 	char *user;			/* switch to this user (name or uid); NULL: stay */
 	char *group;			/* and group (name or gid); NULL: the user's */
 	bool seccomp;			/* per-thread seccomp filters, default true */
+	enum ready_mark ready;		/* key `ready`, default "started" */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */

@@ -185,6 +185,7 @@ static void status_reply(struct client *cl, struct vm *vm)
 		{ "boot_first_kvm_run_us", atomic_load(&vm->t_first_run_us) },
 		{ "boot_first_serial_us", atomic_load(&vm->t_first_serial_us) },
 		{ "boot_userspace_ready_us", atomic_load(&vm->t_userspace_ready_us) },
+		{ "boot_shutdown_us", atomic_load(&vm->t_shutdown_us) },
 	};
 	char text[512];
 	size_t n;

@@ -47,6 +47,13 @@ static unsigned long long since_start(const struct vm *vm)
 	return (unsigned long long)(vmm_now_us() - vm->t_start_us);
 }
 
+/* READY=1 to the service manager, once, at the mark [vm] ready names. */
+static void notify_ready(struct vm *vm)
+{
+	if (!atomic_exchange(&vm->notified_ready, true))
+		notify_send("READY=1\nSTATUS=Running");
+}
+
 void vm_userspace_ready(void *ctx)
 {
 	struct vm *vm = ctx;
@@ -54,6 +61,8 @@ void vm_userspace_ready(void *ctx)
 
 	atomic_store(&vm->t_userspace_ready_us, t);
 	log_info("boot: guest userspace ready at %llu us", (unsigned long long)t);
+	if (vm->cfg->ready == READY_USERSPACE)
+		notify_ready(vm);
 }
 
 static const char *exit_code_name(int code)
@@ -80,6 +89,9 @@ void vm_request_exit(struct vm *vm, int code, const char *why)
 		code = VM_EXIT_POWEROFF;
 	if (!atomic_compare_exchange_strong(&vm->exit_code, &expected, code))
 		return;
+	atomic_store(&vm->t_shutdown_us, vmm_now_us() - vm->t_start_us);
+	log_info("boot: guest shutdown at %llu us (%s)",
+		 (unsigned long long)atomic_load(&vm->t_shutdown_us), exit_code_name(code));
 	log_notice("%s; exiting with code %d (%s)", why, code, exit_code_name(code));
 	notify_sendf("STOPPING=1\nSTATUS=Stopping: %s", why);
 	if (write(vm->wake_fd, &one, sizeof(one)) < 0) {
@@ -611,7 +623,10 @@ static void *vcpu_thread(void *arg)
 			atomic_store(&vm->t_first_run_us, t);
 			log_info("boot: first KVM_RUN at %llu us", (unsigned long long)t);
 			atomic_store(&vm->ready, true);
-			notify_send("READY=1\nSTATUS=Running");
+			if (vm->cfg->ready == READY_STARTED)
+				notify_ready(vm);
+			else
+				notify_send("STATUS=Booting: waiting for the guest's userspace");
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)

@@ -109,6 +109,8 @@ struct vm {
 	/* Boot phases since t_start_us, 0 until reached; `vmm ctl status`. */
 	atomic_uint_least64_t t_first_run_us;		/* vCPU 0's first KVM_RUN */
 	atomic_uint_least64_t t_userspace_ready_us;	/* boot-timer write */
+	atomic_uint_least64_t t_shutdown_us;		/* the end was decided */
+	atomic_bool notified_ready;	/* READY=1 sent ([vm] ready says when) */
 };
 
 uint64_t vmm_now_us(void);

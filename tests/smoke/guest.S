@@ -13,6 +13,8 @@
  *   l  run forever, printing a '.' every 2^24 TSC cycles (a few ms), so
  *      that a pause shows as output that stops and a resume as output
  *      that goes on
+ *   r  write the boot timer's magic (as a Linux guest's init does:
+ *      "userspace ready"), then as l
  */
 	.code64
 	.section .text
@@ -54,6 +56,8 @@ _start:
 	je	wait_cad
 	cmp	$'l', %al
 	je	tick
+	cmp	$'r', %al
+	je	ready_tick
 	jmp	hang
 
 poweroff:
@@ -92,6 +96,11 @@ wait_cad:
 	lea	gotcad(%rip), %rsi
 	call	puts
 	jmp	poweroff
+ready_tick:
+	mov	$0xfea00000, %ebx	/* the boot timer (docs/lifecycle.md); zero-extended */
+	movb	$123, (%rbx)
+	lea	readymsg(%rip), %rsi
+	call	puts
 tick:
 	lea	ticking(%rip), %rsi
 	call	puts
@@ -131,6 +140,7 @@ e820msg: .asciz	"SMOKE-E820="
 waiting: .asciz	"SMOKE-WAITING\n"
 gotcad:	.asciz	"SMOKE-CTRLALTDEL\n"
 ticking: .asciz	"SMOKE-TICKING\n"
+readymsg: .asciz	"SMOKE-READY-MARK\n"
 	.balign 8
 null_idt:
 	.word	0

@@ -180,6 +180,48 @@ wait "$pid"; rc=$?
 [ $rc -eq 0 ] && grep -q SMOKE-CTRLALTDEL "$WORK/gentle.out" &&
 	ok "vmm ctl shutdown of a paused VM: clean power-off" ||
 	bad "shutdown" "rc=$rc $(tail -n 2 "$WORK/gentle.err")"
+# The boot-phase lines, in order, each with its time since exec.
+phases=$(sed -n 's/.*boot: \(.*\) at [0-9][0-9]* us.*/\1/p' "$WORK/gentle.err" | tr '\n' '|')
+[ "$phases" = "main()|config parsed|first KVM_RUN|guest's first serial byte|guest shutdown|" ] &&
+	grep -q "boot: guest shutdown at [0-9]* us (poweroff)" "$WORK/gentle.err" &&
+	ok "boot-phase lines: main(), config parsed, first KVM_RUN, first serial byte, guest shutdown (poweroff)" ||
+	bad "boot-phase lines" "got '$phases'"
+
+# [vm] ready = "userspace": READY=1 waits for the guest's boot-timer write
+# (the mark a Linux guest's init makes), and comes once it is made.
+if $have_socat; then
+	# notify_vm NAME CMDLINE: starts NAME with ready = "userspace" and its own
+	# fake service manager logging to $WORK/NAME.notify.
+	notify_vm() {
+		socat -u UNIX-RECV:"$WORK/$1.nsock" OPEN:"$WORK/$1.notify",creat,append &
+		pids+=($!)
+		for _ in $(seq 50); do [ -S "$WORK/$1.nsock" ] && break; sleep 0.05; done
+		config "$1" "$2" 5 'ready = "userspace"'
+		NOTIFY_SOCKET=$WORK/$1.nsock start "$1"
+	}
+	notify_vm unmarked l
+	wait_for "$WORK/unmarked.out" SMOKE-TICKING
+	wait_for "$WORK/unmarked.notify" "STATUS=Booting"
+	sleep 0.5	# the guest ticks on, and never writes the boot timer
+	grep -q "STATUS=Booting: waiting for the guest's userspace" "$WORK/unmarked.notify" &&
+		! grep -q "READY=1" "$WORK/unmarked.notify" &&
+		ok "ready = userspace: no READY=1 while the guest has not made its mark" ||
+		bad "ready = userspace (no mark)" "$(tr '\n' ' ' < "$WORK/unmarked.notify")"
+	"$VMM" ctl unmarked kill > /dev/null
+	wait "$pid"
+
+	notify_vm marked r
+	wait_for "$WORK/marked.out" SMOKE-READY-MARK
+	wait_for "$WORK/marked.notify" "READY=1" &&
+		grep -q "boot: guest userspace ready at [0-9]* us" "$WORK/marked.err" &&
+		ok "ready = userspace: READY=1 once the guest writes the boot timer" ||
+		bad "ready = userspace (marked)" "$(tr '\n' ' ' < "$WORK/marked.notify") / $(tail -n 3 "$WORK/marked.err")"
+	"$VMM" ctl marked status | grep -q " boot_userspace_ready_us=[0-9]" &&
+		ok "vmm ctl status carries boot_userspace_ready_us" ||
+		bad "status phases" "$("$VMM" ctl marked status)"
+	"$VMM" ctl marked kill > /dev/null
+	wait "$pid"
+fi
 
 # [vm] user: root switches to nobody; the socket it cannot remove from the
 # root-owned directory is taken over as stale by the next start.

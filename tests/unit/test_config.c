@@ -194,6 +194,7 @@ static void test_minimal_defaults(void **state __attribute__((unused)))
 	assert_int_equal(cfg.vcpus, 1);
 	assert_int_equal(cfg.memory_mib, 256);
 	assert_int_equal(cfg.shutdown_timeout_s, 30);
+	assert_int_equal(cfg.ready, READY_STARTED);
 	path_in(want, sizeof(want), "bzImage");
 	assert_string_equal(cfg.kernel, want);
 	assert_null(cfg.initrd);
@@ -458,6 +459,15 @@ static void test_enums(void **state __attribute__((unused)))
 		assert_null(cfg.console_path);
 		config_free(&cfg);
 	}
+	parse_ok(VM "ready = \"userspace\"\n" BOOT, &cfg);
+	assert_int_equal(cfg.ready, READY_USERSPACE);
+	config_free(&cfg);
+	parse_ok(VM "ready = \"started\"\n" BOOT, &cfg);
+	assert_int_equal(cfg.ready, READY_STARTED);
+	config_free(&cfg);
+	parse_bad(VM "ready = \"init\"\n" BOOT, 1, 3,
+		  "vm.ready: invalid value \"init\" (expected one of \"started\", \"userspace\")");
+	parse_bad(VM "ready = true\n" BOOT, 1, 3, "vm.ready: expected a string, got a boolean");
 	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
 		snprintf(text, sizeof(text), BASE "[cpu]\ntemplate = \"%s\"\n", templates[i].name);
 		parse_ok(text, &cfg);
