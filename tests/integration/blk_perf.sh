@@ -1,7 +1,9 @@
 #!/bin/bash
 # blk_perf: sequential 1 MiB O_DIRECT reads of a 64 MiB image on the test host's tmpfs,
 # in the guest (busybox dd), and 4 KiB random reads at queue depth 1 plus 1 MiB sequential
-# reads with tests/tools/iobench; reports medians of three passes as METRICs. With
+# reads with tests/tools/iobench, and 1 MiB sequential O_DIRECT writes (with a flush at
+# the end) to a second, writable 64 MiB image; reports medians of three passes as
+# METRICs and checks that the written image holds the guest's bytes. With
 # --with-qemu, the same under QEMU's virtio-blk-pci with aio=io_uring for comparison.
 # Nested under an emulated CPU these numbers compare VMMs, not hardware.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -30,6 +32,18 @@ report_iobench() {
 	if v=$(iobench_median "$2" seqread mbps); then
 		echo "METRIC ${1}_blk_seqread_1m_mbps $v"
 	fi
+	if v=$(iobench_median "$2" seqwrite mbps); then
+		echo "METRIC ${1}_blk_seqwrite_1m_mbps $v"
+	fi
+}
+
+# written WHO: whether the scratch image holds what iobench wrote (0x5a bytes) from its
+# first to its last byte: a write path that drops or misplaces data shows here.
+written() {
+	local want
+	want=$(head -c 67108864 /dev/zero | tr '\0' 'Z' | md5sum | cut -d' ' -f1)
+	[ "$(md5sum <"$w/perfw.img" | cut -d' ' -f1)" = "$want" ] ||
+		{ echo "blk_perf: $1: the scratch image does not hold the written bytes"; return 1; }
 }
 
 # rate LOG: median MB/s (10^6 bytes) of the VMMTEST-BLKPERF lines.
@@ -44,6 +58,8 @@ rate() {
 
 make_config blkperf 1 "vmmtest=blkperf" >"$w/vm.toml"
 printf '\n[[disk]]\npath = "perf.img"\nread_only = true\n' >>"$w/vm.toml"
+printf '\n[[disk]]\npath = "perfw.img"\n' >>"$w/vm.toml"
+head -c 67108864 /dev/zero >"$w/perfw.img"
 rc=0
 run_vmm "$w/vm.toml" "$w/console.log" || rc=$?
 if [ "$rc" != 0 ] || ! mbs=$(rate "$w/console.log"); then
@@ -52,6 +68,14 @@ if [ "$rc" != 0 ] || ! mbs=$(rate "$w/console.log"); then
 fi
 echo "METRIC blk_seq_read_mbps $mbs"
 report_iobench vmm "$w/console.log"
+if ! grep -q "^IOBENCH seqwrite" "$w/console.log" && grep -q "^IOBENCH randread" "$w/console.log"; then
+	fail blk_perf "no IOBENCH seqwrite line: $(grep -a iobench "$w/console.log" | tail -n 3 | tr '\n' ';')"
+	exit 0
+fi
+if grep -q "^IOBENCH seqwrite" "$w/console.log" && ! written vmm; then
+	fail blk_perf "the guest's sequential writes are not in perfw.img"
+	exit 0
+fi
 pass blk_perf
 
 if [ -n "$QEMU" ]; then
@@ -60,7 +84,9 @@ if [ -n "$QEMU" ]; then
 		-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
 		-append "$GUEST_CMDLINE_BASE vmmtest=blkperf" \
 		-drive "file=$w/perf.img,if=none,id=d0,format=raw,readonly=on,aio=io_uring" \
-		-device virtio-blk-pci,drive=d0 </dev/null >"$w/qemu.log" 2>&1 &
+		-device virtio-blk-pci,drive=d0 \
+		-drive "file=$w/perfw.img,if=none,id=d1,format=raw,aio=io_uring" \
+		-device virtio-blk-pci,drive=d1 </dev/null >"$w/qemu.log" 2>&1 &
 	wait_pid $! "$BOOT_TIMEOUT" || rc=$?
 	if q=$(rate "$w/qemu.log"); then
 		echo "METRIC qemu_blk_seq_read_mbps $q"

@@ -5,7 +5,10 @@
  * command's memory (Rss outside the guest RAM mapping, VmHWM). Used by the boot-time
  * integration test to compare vmm with QEMU.
  *
- *   timestamp [--marker STR] [--guest-mib N] [--timeout SEC] -- CMD ARGS...
+ *   timestamp [--marker STR] [--kill-at-marker] [--guest-mib N] [--timeout SEC] -- CMD ARGS...
+ *
+ * --kill-at-marker: SIGKILL the command once the marker was seen and measured (for a
+ * time to an early marker without waiting for the rest of the run).
  *
  * Output (on stdout, line buffered):
  *   [+123456] <line>
@@ -38,7 +41,8 @@ static volatile sig_atomic_t child_pid;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: timestamp [--marker STR] [--guest-mib N] [--timeout SEC] -- CMD ARGS...\n");
+	fprintf(f, "Usage: timestamp [--marker STR] [--kill-at-marker] [--guest-mib N] [--timeout SEC]"
+		" -- CMD ARGS...\n");
 }
 
 static uint64_t now_us(void)
@@ -137,7 +141,7 @@ struct line_state {
 	char *buf;
 	size_t len, cap;
 	const char *marker;
-	bool marker_seen;
+	bool marker_seen, kill_at_marker;
 	uint64_t t0;
 	pid_t pid;
 	uint64_t guest_mib;
@@ -157,6 +161,10 @@ static void check_marker(struct line_state *ls, uint64_t t)
 	ls->marker_seen = true;
 	printf("timestamp: marker at %" PRIu64 " us\n", t - ls->t0);
 	report_memory(ls->pid, ls->guest_mib);
+	if (ls->kill_at_marker) {
+		printf("timestamp: killing %d at the marker\n", (int)ls->pid);
+		kill(ls->pid, SIGKILL);
+	}
 }
 
 static int feed(struct line_state *ls, const char *data, size_t n, uint64_t t)
@@ -208,6 +216,8 @@ int main(int argc, char **argv)
 			ls.marker = argv[++argi];
 			if (!*ls.marker)
 				ls.marker = NULL;
+		} else if (!strcmp(argv[argi], "--kill-at-marker")) {
+			ls.kill_at_marker = true;
 		} else if (!strcmp(argv[argi], "--guest-mib") && argi + 1 < argc) {
 			errno = 0;
 			ls.guest_mib = strtoull(argv[++argi], &end, 10);
