@@ -5,6 +5,11 @@
 # on the same TAP, kernel and guest image. The guest side is guest/init's `net` action;
 # host to guest is timed here, guest to host by the guest. Numbers are those of the test
 # host (nested KVM under TCG): compare them as a ratio, not as absolute figures.
+#
+# NET_PERF_PROFILE=perf (and/or strace; needs the tools in the test host, see
+# VMM_TESTHOST_TOOLS in tests/testhost/run) counts, for each VMM and direction, its
+# syscalls, KVM exits and interrupts per thread (perf stat --per-thread on tracepoints),
+# the KVM debugfs counters, or strace -c -f, and prints "PROFILE" lines per MiB.
 GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-512}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -51,6 +56,69 @@ head -c 1048576 /dev/urandom >"$w/block"
 for i in $(seq "$MIB"); do cat "$w/block"; done >"$w/data"
 sum=$(md5sum <"$w/data" | cut -d' ' -f1)
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# --- profiling (NET_PERF_PROFILE) ---
+PROFILE=${NET_PERF_PROFILE:-}
+prof_pids=()
+if [ -n "$PROFILE" ]; then
+	mountpoint -q /sys/kernel/debug 2>/dev/null || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+	mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+	prof_events=task-clock,context-switches
+	for e in raw_syscalls:sys_enter syscalls:sys_enter_read syscalls:sys_enter_readv \
+		syscalls:sys_enter_write syscalls:sys_enter_writev syscalls:sys_enter_ioctl \
+		syscalls:sys_enter_epoll_wait syscalls:sys_enter_epoll_pwait syscalls:sys_enter_epoll_ctl \
+		syscalls:sys_enter_ppoll syscalls:sys_enter_io_uring_enter syscalls:sys_enter_futex \
+		syscalls:sys_enter_sendmsg syscalls:sys_enter_recvmsg \
+		kvm:kvm_exit kvm:kvm_userspace_exit kvm:kvm_mmio kvm:kvm_pio kvm:kvm_msi_set_irq \
+		kvm:kvm_set_irq kvm:kvm_apic_accept_irq kvm:kvm_inj_virq kvm:kvm_vcpu_wakeup; do
+		[ -d "/sys/kernel/tracing/events/${e%%:*}/${e#*:}" ] && prof_events=$prof_events,$e
+	done
+fi
+kvm_stats() { # FILE: the KVM debugfs counters, name value
+	local f
+	: >"$1"
+	for f in /sys/kernel/debug/kvm/*; do
+		[ -f "$f" ] && echo "${f##*/} $(cat "$f" 2>/dev/null)" >>"$1"
+	done
+}
+# prof_start NAME PHASE PID / prof_stop NAME PHASE: counts around one transfer.
+prof_start() {
+	local base=$w/prof.$1.$2
+	prof_pids=()
+	[ -n "$PROFILE" ] || return 0
+	kvm_stats "$base.kvm0"
+	case $PROFILE in *perf*)
+		command perf stat --per-thread -x, -e "$prof_events" -p "$3" -o "$base.perf" 2>"$base.perf.err" &
+		prof_pids+=($!) ;;
+	esac
+	case $PROFILE in *strace*)
+		strace -c -f -p "$3" -o "$base.strace" 2>"$base.strace.err" &
+		prof_pids+=($!) ;;
+	esac
+	sleep 2 # attached (perf is slow to start on the emulated CPU) before the transfer
+}
+prof_stop() {
+	local base=$w/prof.$1.$2 p
+	[ -n "$PROFILE" ] || return 0
+	kvm_stats "$base.kvm1"
+	for p in "${prof_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
+	for p in "${prof_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	prof_pids=()
+	# KVM debugfs deltas (the whole test host: only this VM runs now), per MiB.
+	awk -v n="$1" -v ph="$2" -v mib="$MIB" 'NR == FNR { a[$1] = $2; next }
+		($2 - a[$1]) > 0 { printf "PROFILE %s %s kvm %s %d %.1f/MiB\n", n, ph, $1, $2 - a[$1], ($2 - a[$1]) / mib }' \
+		"$base.kvm0" "$base.kvm1"
+	# perf stat --per-thread -x, : thread,count,unit,event,...; the threads and the sum.
+	[ ! -s "$base.perf" ] || awk -F, -v n="$1" -v ph="$2" -v mib="$MIB" '
+		/^#/ || NF < 4 || $2 !~ /^[0-9.]+$/ { next }
+		{ key = $1 " " $4; c[key] += $2; tot[$4] += $2 }
+		END { for (k in c) if (c[k] > 0) printf "PROFILE %s %s thread %s %.0f %.1f/MiB\n", n, ph, k, c[k], c[k] / mib
+		      for (e in tot) printf "PROFILE %s %s total %s %.0f %.1f/MiB\n", n, ph, e, tot[e], tot[e] / mib }' \
+		"$base.perf" | sort
+	[ ! -s "$base.perf.err" ] || sed "s/^/PROFILE $1 $2 perf-err /" "$base.perf.err" | head -n 5
+	[ ! -s "$base.strace" ] || sed "s/^/PROFILE $1 $2 strace /" "$base.strace"
+	[ ! -s "$base.strace.err" ] || sed "s/^/PROFILE $1 $2 strace-err /" "$base.strace.err" | head -n 5
+}
 rate() { awk "BEGIN { d = $1; if (d <= 0) d = 0.01; printf \"%.2f\", $MIB / d }"; }
 
 # perf NAME LOG: the transfers against the guest started as $gpid; sets h2g and g2h
@@ -70,6 +138,7 @@ perf() {
 	mkfifo "$w/hold"
 	nc -l -p 9001 >"$w/back" 0<>"$w/hold" &
 	lpid=$!
+	prof_start "$name" h2g "$gpid"
 	t0=""
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		t0=$(uptime_s)
@@ -78,6 +147,8 @@ perf() {
 		sleep 1
 	done
 	t1=$(uptime_s)
+	prof_stop "$name" h2g
+	prof_start "$name" g2h "$gpid"
 	echo "net_perf: $name: host to guest done, the guest sends it back"
 	wait_for_log "$log" "VMMTEST-NET-TX " "$BOOT_TIMEOUT" "$gpid" || true
 	i=0
@@ -86,6 +157,7 @@ perf() {
 		i=$((i + 1))
 	done
 	lpid=""
+	prof_stop "$name" g2h
 	nc 10.201.0.2 9002 </dev/null >/dev/null 2>&1 || true
 	wait_pid "$gpid" 120 || true
 	gpid=""
