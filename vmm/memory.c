@@ -1,5 +1,6 @@
-/* Guest memory: memfd-backed, MAP_SHARED so vhost-user backends can map the
- * same pages, with one bounds-checked accessor family. */
+/* Guest memory: anonymous, or memfd-backed and MAP_SHARED where a vhost-user
+ * backend must map the same pages; in transparent huge pages where the host
+ * allows; with one bounds-checked accessor family. */
 #include "memory.h"
 
 #include <errno.h>
@@ -8,12 +9,58 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* Guest RAM starts on a 2 MiB boundary of our address space: KVM maps a
+ * host huge page as one nested-paging entry only when guest-physical and
+ * host-virtual addresses agree modulo 2 MiB, and mmap() gives no such
+ * alignment for anonymous memory (QEMU aligns its RAM the same way). */
+#define GUEST_MEM_ALIGN (2ULL << 20)
+
+/* Maps `size` bytes of RAM (from `fd`, or anonymous for fd < 0) at a
+ * GUEST_MEM_ALIGN-aligned address; MAP_FAILED with errno on failure. */
+static void *map_aligned(uint64_t size, int fd)
+{
+	uint8_t *resv, *p, *want;
+	uint64_t head, tail;
+
+	resv = mmap(NULL, size + GUEST_MEM_ALIGN, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (resv == MAP_FAILED)
+		return MAP_FAILED;
+	want = (uint8_t *)(((uintptr_t)resv + GUEST_MEM_ALIGN - 1) & ~(uintptr_t)(GUEST_MEM_ALIGN - 1));
+	if (fd >= 0)
+		p = mmap(want, size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_NORESERVE | MAP_FIXED, fd, 0);
+	else
+		p = mmap(want, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+
+		munmap(resv, size + GUEST_MEM_ALIGN);
+		errno = e;
+		return MAP_FAILED;
+	}
+	head = (uint64_t)(want - resv);
+	tail = GUEST_MEM_ALIGN - head;
+	if (head)
+		munmap(resv, head);
+	if (tail)
+		munmap(want + size, tail);
+	return p;
+}
+
 int guest_mem_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 		   uint64_t hole_start, uint64_t hole_end)
 {
+	return guest_mem_init_kind(m, base_gpa, size, hole_start, hole_end, true);
+}
+
+int guest_mem_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
+			uint64_t hole_start, uint64_t hole_end, bool shared)
+{
 	uint64_t low;
 	void *p;
-	int fd;
+	int fd = -1;
 
 	memset(m, 0, sizeof(*m));
 	m->memfd = -1;
@@ -21,25 +68,35 @@ int guest_mem_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 		return -EINVAL;
 	if (base_gpa + size < base_gpa)
 		return -EINVAL;
-	fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	if (ftruncate(fd, (off_t)size) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
+	if (shared) {
+		fd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0)
+			return -errno;
+		if (ftruncate(fd, (off_t)size) < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		/* The size is fixed for the VM's life: a backend mapping it must
+		 * never see it shrink under it. */
+		(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 	}
-	/* The size is fixed for the VM's life: a backend mapping it must never
-	 * see it shrink under it. */
-	(void)fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-		 fd, 0);
+	p = map_aligned(size, fd);
 	if (p == MAP_FAILED) {
 		int e = errno;
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return -e;
 	}
 	(void)madvise(p, size, MADV_DONTDUMP);
+	/* Huge pages: one nested-paging fault and one TLB entry per 2 MiB
+	 * instead of per 4 KiB. A guest's boot touches tens of MiB: with 4 KiB
+	 * pages that is thousands of EPT/NPT faults more (3-5x slower to the
+	 * kernel's first line in the nested test host, docs/performance.md).
+	 * Anonymous memory gets them with THP "always" or "madvise"; shared
+	 * memory only where shmem_enabled allows ("advise" or more; Debian's
+	 * default is "never"). Advice, not a requirement: failure is harmless. */
+	(void)madvise(p, size, MADV_HUGEPAGE);
 	m->memfd = fd;
 	m->base = p;
 	m->total = size;

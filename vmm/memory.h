@@ -5,6 +5,7 @@
 #ifndef VMM_MEMORY_H
 #define VMM_MEMORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,13 @@ struct guest_mem {
  */
 int guest_mem_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 		   uint64_t hole_start, uint64_t hole_end);
+/* The same, choosing the backing: `shared` (what guest_mem_init does) is a
+ * sealed memfd mapped MAP_SHARED, whose fd vhost-user backends map
+ * (m->memfd); otherwise anonymous private memory (m->memfd = -1), which
+ * hosts back with transparent huge pages by default. Both get
+ * MADV_HUGEPAGE. */
+int guest_mem_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
+			uint64_t hole_start, uint64_t hole_end, bool shared);
 void guest_mem_destroy(struct guest_mem *m);
 
 /* Host pointer for [gpa, gpa+len) when the whole range lies inside one

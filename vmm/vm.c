@@ -396,7 +396,9 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 
 	size = cfg->memory_mib << 20;
 	arch_mem_layout(size, &base, &hole_start, &hole_end);
-	ret = guest_mem_init(&vm->mem, base, size, hole_start, hole_end);
+	/* Only a vhost-user backend ([[fs]]) needs the memory as a shared fd;
+	 * anonymous memory gets transparent huge pages on a default host. */
+	ret = guest_mem_init_kind(&vm->mem, base, size, hole_start, hole_end, cfg->n_fs > 0);
 	if (ret < 0) {
 		log_err("allocating %llu MiB of guest memory: %s",
 			(unsigned long long)cfg->memory_mib, strerror(-ret));

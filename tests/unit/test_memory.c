@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -326,6 +327,77 @@ static void test_invalid_sizes(void **state)
 	guest_mem_destroy(&m);
 }
 
+/* The "THPeligible:" value of the mapping that starts at `addr` in
+ * /proc/self/smaps, or -1 when it cannot be read. */
+static int thp_eligible(const void *addr)
+{
+	char line[256], want[32];
+	bool in = false;
+	int v = -1;
+	FILE *f = fopen("/proc/self/smaps", "re");
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)addr);
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+			in = !strncmp(line, want, strlen(want));
+		else if (in && sscanf(line, "THPeligible: %d", &v) == 1)
+			break;
+	}
+	fclose(f);
+	return v;
+}
+
+/* Whether /sys/kernel/mm/transparent_hugepage/enabled is "always" or "madvise". */
+static bool host_thp(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "re");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strstr(buf, "[always]") || strstr(buf, "[madvise]");
+}
+
+/* Anonymous guest memory (no vhost-user backend): no fd, the same layout and
+ * accessors, and eligible for transparent huge pages where the host has them. */
+static void test_anonymous(void **state)
+{
+	struct guest_mem m;
+	uint32_t v = 0x5a5aa5a5, r = 0;
+
+	(void)state;
+	assert_int_equal(guest_mem_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false), 0);
+	assert_int_equal(m.memfd, -1);
+	assert_int_equal((uintptr_t)m.base % (2 * MiB), 0);	/* huge-page aligned */
+	assert_int_equal(m.total, RAM);
+	assert_int_equal(m.nregions, 2);
+	assert_int_equal(m.regions[1].gpa, HOLE_E);
+	assert_ptr_equal(m.regions[1].hva, m.base + HOLE_S);
+	assert_int_equal(gm_write(&m, HOLE_E + 0x10, &v, 4), 0);
+	assert_int_equal(gm_read(&m, HOLE_E + 0x10, &r, 4), 0);
+	assert_int_equal(r, v);
+	assert_int_equal(gm_write(&m, HOLE_S, &v, 4), -EFAULT);
+	assert_int_equal(gm_write(&m, HI_END - 2, &v, 4), -EFAULT);
+	if (host_thp())
+		assert_int_equal(thp_eligible(m.base), 1);
+	else
+		print_message("(transparent huge pages are off on this host: eligibility not checked)\n");
+	guest_mem_destroy(&m);
+	assert_int_equal(m.memfd, -1);
+	assert_null(m.base);
+
+	/* Shared memory keeps its memfd (what a vhost-user backend maps). */
+	assert_int_equal(guest_mem_init_kind(&m, 0, 4 * MiB, 0, 0, true), 0);
+	assert_true(m.memfd >= 0);
+	assert_int_equal((uintptr_t)m.base % (2 * MiB), 0);
+	guest_mem_destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_no_hole_needed),
 		cmocka_unit_test(test_base_gpa),
 		cmocka_unit_test(test_invalid_sizes),
+		cmocka_unit_test(test_anonymous),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
