@@ -96,20 +96,29 @@ prof_start() {
 		prof_pids+=($!) ;;
 	esac
 	sleep 2 # attached (perf is slow to start on the emulated CPU) before the transfer
+	tap_bytes >"$base.tap0"
+}
+# tap_bytes: what crossed vmmtap0 both ways, in bytes (the per-MiB divisor: the guest's
+# send may start before a profiler is attached).
+tap_bytes() {
+	local s=/sys/class/net/vmmtap0/statistics
+	echo $(($(cat $s/rx_bytes) + $(cat $s/tx_bytes)))
 }
 prof_stop() {
-	local base=$w/prof.$1.$2 p
+	local base=$w/prof.$1.$2 p mib
 	[ -n "$PROFILE" ] || return 0
 	kvm_stats "$base.kvm1"
+	mib=$(awk -v a="$(cat "$base.tap0")" -v b="$(tap_bytes)" 'BEGIN { m = (b - a) / 1048576; printf "%.2f", m > 0.01 ? m : 0.01 }')
+	echo "PROFILE $1 $2 tap_mib $mib"
 	for p in "${prof_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	for p in "${prof_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 	prof_pids=()
 	# KVM debugfs deltas (the whole test host: only this VM runs now), per MiB.
-	awk -v n="$1" -v ph="$2" -v mib="$MIB" 'NR == FNR { a[$1] = $2; next }
+	awk -v n="$1" -v ph="$2" -v mib="$mib" 'NR == FNR { a[$1] = $2; next }
 		($2 - a[$1]) > 0 { printf "PROFILE %s %s kvm %s %d %.1f/MiB\n", n, ph, $1, $2 - a[$1], ($2 - a[$1]) / mib }' \
 		"$base.kvm0" "$base.kvm1"
 	# perf stat --per-thread -x, : thread,count,unit,event,...; the threads and the sum.
-	[ ! -s "$base.perf" ] || awk -F, -v n="$1" -v ph="$2" -v mib="$MIB" '
+	[ ! -s "$base.perf" ] || awk -F, -v n="$1" -v ph="$2" -v mib="$mib" '
 		/^#/ || NF < 4 || $2 !~ /^[0-9.]+$/ { next }
 		{ key = $1 " " $4; c[key] += $2; tot[$4] += $2 }
 		END { for (k in c) if (c[k] > 0) printf "PROFILE %s %s thread %s %.0f %.1f/MiB\n", n, ph, k, c[k], c[k] / mib
