@@ -115,7 +115,7 @@ prof_stop() {
 	prof_pids=()
 	# KVM debugfs deltas (the whole test host: only this VM runs now), per MiB.
 	awk -v n="$1" -v ph="$2" -v mib="$mib" 'NR == FNR { a[$1] = $2; next }
-		($2 - a[$1]) > 0 { printf "PROFILE %s %s kvm %s %d %.1f/MiB\n", n, ph, $1, $2 - a[$1], ($2 - a[$1]) / mib }' \
+		($2 - a[$1]) > 0 { printf "PROFILE %s %s kvm %s %.0f %.1f/MiB\n", n, ph, $1, $2 - a[$1], ($2 - a[$1]) / mib }' \
 		"$base.kvm0" "$base.kvm1"
 	# perf stat --per-thread -x, : thread,count,unit,event,...; the threads and the sum.
 	[ ! -s "$base.perf" ] || awk -F, -v n="$1" -v ph="$2" -v mib="$mib" '
