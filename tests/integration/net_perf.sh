@@ -108,7 +108,7 @@ prof_stop() {
 	local base=$w/prof.$1.$2 p mib
 	[ -n "$PROFILE" ] || return 0
 	kvm_stats "$base.kvm1"
-	mib=$(awk -v a="$(cat "$base.tap0")" -v b="$(tap_bytes)" 'BEGIN { m = (b - a) / 1048576; printf "%.2f", m > 0.01 ? m : 0.01 }')
+	mib=$(awk -v a="$(cat "$base.tap0")" -v b="$(tap_bytes)" 'BEGIN { m = (b - a) / 1048576; printf "%.2f", (m > 0.01 ? m : 0.01) }')
 	echo "PROFILE $1 $2 tap_mib $mib"
 	for p in "${prof_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
 	for p in "${prof_pids[@]}"; do wait "$p" 2>/dev/null || true; done
