@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -40,6 +41,31 @@ uint64_t vmm_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Shared guest RAM (for virtio-fs) gets huge pages only where the host's
+ * shmem THP policy allows: say so where it does not, since the guest then
+ * boots several times slower under nested paging (docs/performance.md). */
+static void note_shmem_thp(void)
+{
+	static const char path[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+	char buf[128] = "", *a, *b;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	a = strchr(buf, '[');
+	b = a ? strchr(a, ']') : NULL;
+	if (!a || !b)
+		return;
+	*b = '\0';
+	if (!strcmp(a + 1, "never") || !strcmp(a + 1, "deny"))
+		log_info("guest RAM is shared with the virtio-fs backend, and %s is \"%s\": "
+			 "no huge pages for it (\"advise\" there gives them; docs/performance.md)",
+			 path, a + 1);
 }
 
 static unsigned long long since_start(const struct vm *vm)
@@ -404,6 +430,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 			(unsigned long long)cfg->memory_mib, strerror(-ret));
 		return ret;
 	}
+	if (cfg->n_fs > 0)
+		note_shmem_thp();
 	log_debug("boot: KVM VM created at %llu us", since_start(vm));
 	ret = arch_vm_init(vm);
 	if (ret < 0)
