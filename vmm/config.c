@@ -341,7 +341,7 @@ static void load_vm(struct ctx *c, const struct toml_value *tab, struct vm_confi
 {
 	static const char *const known[] = {
 		"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
-		"user", "group", "seccomp", "ready", NULL
+		"user", "group", "seccomp", "ready", "huge_pages", NULL
 	};
 	unsigned line;
 	const char *name;
@@ -376,6 +376,7 @@ static void load_vm(struct ctx *c, const struct toml_value *tab, struct vm_confi
 	if (get_int(c, tab, "vm", "shutdown_timeout", 0, SHUTDOWN_TIMEOUT_MAX, &i))
 		cfg->shutdown_timeout_s = (unsigned)i;
 	get_bool(c, tab, "vm", "seccomp", &cfg->seccomp);
+	get_bool(c, tab, "vm", "huge_pages", &cfg->huge_pages);
 	if ((i = get_enum(c, tab, "vm", "ready", ready_marks)) >= 0)
 		cfg->ready = (enum ready_mark)i;
 	load_vm_ops(c, tab, cfg);
@@ -1386,6 +1387,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	out->shutdown_timeout_s = 30;
 	out->seccomp = true;
 	out->ready = READY_STARTED;
+	out->huge_pages = true;
 	out->console_mode = CONSOLE_STDIO;
 	out->cpu_template = CPU_TEMPLATE_HOST;
 	out->log_level = LOG_LVL_INFO;
@@ -1596,6 +1598,7 @@ void config_print(const struct vm_config *cfg, FILE *f)
 	fputc('\n', f);
 	fprintf(f, "seccomp = %s\n", cfg->seccomp ? "true" : "false");
 	fprintf(f, "ready = \"%s\"\n", ready_marks[cfg->ready]);
+	fprintf(f, "huge_pages = %s\n", cfg->huge_pages ? "true" : "false");
 	if (cfg->user) {
 		fprintf(f, "user = ");
 		print_str(f, cfg->user);

@@ -52,11 +52,11 @@ static void *map_aligned(uint64_t size, int fd)
 int guest_mem_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 		   uint64_t hole_start, uint64_t hole_end)
 {
-	return guest_mem_init_kind(m, base_gpa, size, hole_start, hole_end, true);
+	return guest_mem_init_kind(m, base_gpa, size, hole_start, hole_end, true, true);
 }
 
 int guest_mem_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
-			uint64_t hole_start, uint64_t hole_end, bool shared)
+			uint64_t hole_start, uint64_t hole_end, bool shared, bool huge)
 {
 	uint64_t low;
 	void *p;
@@ -95,8 +95,11 @@ int guest_mem_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 	 * kernel's first line in the nested test host, docs/performance.md).
 	 * Anonymous memory gets them with THP "always" or "madvise"; shared
 	 * memory only where shmem_enabled allows ("advise" or more; Debian's
-	 * default is "never"). Advice, not a requirement: failure is harmless. */
-	(void)madvise(p, size, MADV_HUGEPAGE);
+	 * default is "never"). Advice, not a requirement: failure is harmless.
+	 * Without `huge`, the opposite advice: 4 KiB pages even where THP is
+	 * "always" (a host short of memory, a test host whose nested paging
+	 * is unreliable with 2 MiB pages: docs/performance.md). */
+	(void)madvise(p, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	m->memfd = fd;
 	m->base = p;
 	m->total = size;

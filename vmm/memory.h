@@ -38,10 +38,10 @@ int guest_mem_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 /* The same, choosing the backing: `shared` (what guest_mem_init does) is a
  * sealed memfd mapped MAP_SHARED, whose fd vhost-user backends map
  * (m->memfd); otherwise anonymous private memory (m->memfd = -1), which
- * hosts back with transparent huge pages by default. Both get
- * MADV_HUGEPAGE. */
+ * hosts back with transparent huge pages by default. `huge` (what
+ * guest_mem_init does) advises MADV_HUGEPAGE, else MADV_NOHUGEPAGE. */
 int guest_mem_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
-			uint64_t hole_start, uint64_t hole_end, bool shared);
+			uint64_t hole_start, uint64_t hole_end, bool shared, bool huge);
 void guest_mem_destroy(struct guest_mem *m);
 
 /* Host pointer for [gpa, gpa+len) when the whole range lies inside one

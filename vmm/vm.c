@@ -424,13 +424,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 	arch_mem_layout(size, &base, &hole_start, &hole_end);
 	/* Only a vhost-user backend ([[fs]]) needs the memory as a shared fd;
 	 * anonymous memory gets transparent huge pages on a default host. */
-	ret = guest_mem_init_kind(&vm->mem, base, size, hole_start, hole_end, cfg->n_fs > 0);
+	ret = guest_mem_init_kind(&vm->mem, base, size, hole_start, hole_end, cfg->n_fs > 0,
+				  cfg->huge_pages);
 	if (ret < 0) {
 		log_err("allocating %llu MiB of guest memory: %s",
 			(unsigned long long)cfg->memory_mib, strerror(-ret));
 		return ret;
 	}
-	if (cfg->n_fs > 0)
+	if (cfg->n_fs > 0 && cfg->huge_pages)
 		note_shmem_thp();
 	log_debug("boot: KVM VM created at %llu us", since_start(vm));
 	ret = arch_vm_init(vm);

@@ -76,6 +76,13 @@ toml_string() {
 	printf '"%s"' "$s"
 }
 
+# Guest RAM in 2 MiB pages ([vm] huge_pages, vmm's default) only where asked
+# (bench/run asks, to compare with QEMU, whose RAM is in huge pages): under the test
+# host's emulated nested paging, guests with 2 MiB nested pages have crashed now and
+# then (a double fault at the syscall entry; QEMU's own guests too), and the tests
+# must not fail for the emulator's sake (docs/performance.md).
+VMM_TEST_HUGE_PAGES=${VMM_TEST_HUGE_PAGES:-false}
+
 # make_config NAME VCPUS CMDLINE_EXTRA > file.toml
 make_config() {
 	local name=$1 vcpus=$2 extra=${3-}
@@ -85,6 +92,7 @@ name = $(toml_string "$name")
 vcpus = $vcpus
 memory_mib = $GUEST_MEMORY_MIB
 shutdown_timeout = 20
+huge_pages = $VMM_TEST_HUGE_PAGES
 
 [boot]
 kernel = $(toml_string "$GUEST_KERNEL")

@@ -19,7 +19,7 @@ GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-128}
 
 # A benchmark, not a test (sigterm and qemu_microvm check one guest's boot and stop): it
 # runs with --with-qemu (bench/run), where its numbers have a baseline, or with
-# SCALE_PERF=1 (which reaches the tests in --mode direct; the test host does not pass it).
+# SCALE_PERF=1 (tests/testhost/run and run-arm64 pass it, and SCALE_COUNTS, to the test host).
 if [ -z "$QEMU" ] && [ -z "${SCALE_PERF:-}" ]; then
 	skip scale_vmm "benchmark: runs with --with-qemu (bench/run) or SCALE_PERF=1"
 	skip scale_qemu "benchmark: runs with --with-qemu (bench/run)"

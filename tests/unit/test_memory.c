@@ -371,7 +371,7 @@ static void test_anonymous(void **state)
 	uint32_t v = 0x5a5aa5a5, r = 0;
 
 	(void)state;
-	assert_int_equal(guest_mem_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false), 0);
+	assert_int_equal(guest_mem_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false, true), 0);
 	assert_int_equal(m.memfd, -1);
 	assert_int_equal((uintptr_t)m.base % (2 * MiB), 0);	/* huge-page aligned */
 	assert_int_equal(m.total, RAM);
@@ -392,9 +392,16 @@ static void test_anonymous(void **state)
 	assert_null(m.base);
 
 	/* Shared memory keeps its memfd (what a vhost-user backend maps). */
-	assert_int_equal(guest_mem_init_kind(&m, 0, 4 * MiB, 0, 0, true), 0);
+	assert_int_equal(guest_mem_init_kind(&m, 0, 4 * MiB, 0, 0, true, true), 0);
 	assert_true(m.memfd >= 0);
 	assert_int_equal((uintptr_t)m.base % (2 * MiB), 0);
+	guest_mem_destroy(&m);
+
+	/* huge = false ([vm] huge_pages = false): 4 KiB pages even where THP is on. */
+	assert_int_equal(guest_mem_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false, false), 0);
+	assert_int_equal(m.memfd, -1);
+	if (host_thp())
+		assert_int_equal(thp_eligible(m.base), 0);
 	guest_mem_destroy(&m);
 }
 
