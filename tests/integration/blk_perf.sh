@@ -2,7 +2,7 @@
 # blk_perf: sequential 1 MiB O_DIRECT reads of a 64 MiB image on the test host's tmpfs,
 # in the guest (busybox dd), and 4 KiB random reads at queue depth 1 plus 1 MiB sequential
 # reads with tests/tools/iobench, and 1 MiB sequential O_DIRECT writes (with a flush at
-# the end) to a second, writable 64 MiB image; reports medians of three passes as
+# the end) to a second, writable 64 MiB image; reports medians of five passes as
 # METRICs and checks that the written image holds the guest's bytes. With
 # --with-qemu, the same under QEMU's virtio-blk-pci with aio=io_uring for comparison.
 # Nested under an emulated CPU these numbers compare VMMs, not hardware.

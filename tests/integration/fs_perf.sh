@@ -1,7 +1,7 @@
 #!/bin/bash
 # fs_perf: sequential 1 MiB reads of a 128 MiB file over virtio-fs in the guest (busybox
 # dd, cold guest page cache), served by one virtiofsd (cache=none) that this test runs
-# behind a socket; median of three passes as a METRIC. With --with-qemu, the same file,
+# behind a socket; median of five passes as a METRIC. With --with-qemu, the same file,
 # the same virtiofsd binary and options under QEMU's vhost-user-fs-pci, and the ratio.
 # Nested under an emulated CPU these numbers compare VMMs, not hardware.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
