@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -349,6 +350,22 @@ static int thp_eligible(const void *addr)
 	return v;
 }
 
+/* Whether /proc/self/maps has a mapping that starts at `addr`. */
+static bool mapped_at(const void *addr)
+{
+	char line[256], want[32];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return false;
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)addr);
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, want, strlen(want));
+	fclose(f);
+	return found;
+}
+
 /* Whether /sys/kernel/mm/transparent_hugepage/enabled is "always" or "madvise". */
 static bool host_thp(void)
 {
@@ -383,6 +400,20 @@ static void test_anonymous(void **state)
 	assert_int_equal(r, v);
 	assert_int_equal(gm_write(&m, HOLE_S, &v, 4), -EFAULT);
 	assert_int_equal(gm_write(&m, HI_END - 2, &v, 4), -EFAULT);
+	/* A child (the process launcher) does not get guest RAM: no mapping at
+	 * its address, so no copy-on-write sharing with vmm. */
+	{
+		pid_t pid = fork();
+		int status = 0;
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(mapped_at(m.base) ? 1 : 0);
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_true(mapped_at(m.base));	/* the parent has it */
+	}
 	if (host_thp())
 		assert_int_equal(thp_eligible(m.base), 1);
 	else
