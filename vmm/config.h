@@ -118,7 +118,7 @@ struct vm_config {
 	char *group;			/* and group (name or gid); NULL: the user's */
 	bool seccomp;			/* per-thread seccomp filters, default true */
 	enum ready_mark ready;		/* key `ready`, default "started" */
-	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default true */
+	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default false */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */

@@ -76,7 +76,7 @@ toml_string() {
 	printf '"%s"' "$s"
 }
 
-# Guest RAM in 2 MiB pages ([vm] huge_pages, vmm's default) only where asked
+# Guest RAM in 2 MiB pages ([vm] huge_pages, off by default) only where asked
 # (bench/run asks, to compare with QEMU, whose RAM is in huge pages): under the test
 # host's emulated nested paging, guests with 2 MiB nested pages have crashed now and
 # then (a double fault at the syscall entry; QEMU's own guests too), and the tests
