@@ -31,6 +31,7 @@ static const char *const cmd_names[] = {
 	[CONTROL_STATUS] = "status", [CONTROL_PAUSE] = "pause",
 	[CONTROL_RESUME] = "resume", [CONTROL_SHUTDOWN] = "shutdown",
 	[CONTROL_KILL] = "kill", [CONTROL_HELP] = "help",
+	[CONTROL_QUEUES] = "queues",
 };
 
 #define NCMDS (sizeof(cmd_names) / sizeof(cmd_names[0]))
@@ -215,8 +216,17 @@ static void execute(struct client *cl, struct vm *vm, enum control_cmd cmd)
 		status_reply(cl, vm);
 		return;
 	case CONTROL_HELP:
-		reply(cl, "ok commands=status,pause,resume,shutdown,kill,help\n");
+		reply(cl, "ok commands=status,pause,resume,shutdown,kill,queues,help\n");
 		return;
+	case CONTROL_QUEUES: {
+		char text[CONTROL_REPLY_MAX];
+		size_t n = (size_t)snprintf(text, sizeof(text), "ok");
+
+		n += vm_describe_queues(vm, text + n, sizeof(text) - n - 1);
+		strcpy(text + n, "\n");
+		reply(cl, text);
+		return;
+	}
 	case CONTROL_PAUSE:
 		ret = vm_pause(vm);
 		break;
@@ -644,11 +654,12 @@ static int socket_path(const char *name, char *buf, size_t len)
 
 int control_main_ctl(int argc, char **argv)
 {
-	char path[PATH_MAX], reply[1024];
+	char path[PATH_MAX], reply[CONTROL_REPLY_MAX];
 	int ret;
 
 	if (argc != 3) {
-		fprintf(stderr, "Usage: vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill\n");
+		fprintf(stderr, "Usage: vmm ctl NAME|SOCKET "
+			"status|pause|resume|shutdown|kill|queues|help\n");
 		return 2;
 	}
 	if (socket_path(argv[1], path, sizeof(path)) < 0)

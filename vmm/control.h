@@ -9,6 +9,7 @@
 
 #define CONTROL_LINE_MAX 256	/* a request with its newline; longer is an error */
 #define CONTROL_CLIENTS_MAX 8	/* more are answered with an error and closed */
+#define CONTROL_REPLY_MAX 8192	/* one reply line, `queues` the longest */
 #define CONTROL_IDLE_S 10	/* a client silent for this long is closed */
 
 enum control_cmd {
@@ -18,6 +19,7 @@ enum control_cmd {
 	CONTROL_SHUTDOWN,
 	CONTROL_KILL,
 	CONTROL_HELP,
+	CONTROL_QUEUES,
 };
 
 /* Parses one request line (`len` bytes, without the newline; a trailing CR

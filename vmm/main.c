@@ -25,7 +25,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: vmm --config FILE [--check] [--verbose]\n"
-		"       vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill\n"
+		"       vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill|queues|help\n"
 		"       vmm list\n"
 		"       vmm --print-seccomp | --help | --version\n"
 		"\n"

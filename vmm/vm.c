@@ -277,8 +277,9 @@ int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 /* One device to its transport; the device is freed with the VM, after the
  * transport (cleanups run last-registered first). */
 static int add_virtio(struct vm *vm, struct virtio_dev *vd, void (*free_fn)(void *),
-		      vm_virtio_attach_fn attach)
+		      vm_virtio_attach_fn attach, const char *kind, size_t index)
 {
+	struct vm_vdev *v;
 	int ret;
 
 	if (!vd)
@@ -288,7 +289,26 @@ static int add_virtio(struct vm *vm, struct virtio_dev *vd, void (*free_fn)(void
 		free_fn(vd);
 		return ret;
 	}
+	v = reallocarray(vm->vdevs, vm->nvdevs + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	vm->vdevs = v;
+	v[vm->nvdevs].vd = vd;
+	snprintf(v[vm->nvdevs].tag, sizeof(v[vm->nvdevs].tag), "%s%zu", kind, index % 1000);
+	vm->nvdevs++;
 	return attach(vm, vd);
+}
+
+size_t vm_describe_queues(struct vm *vm, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < vm->nvdevs && n + 1 < len; i++)
+		n += virtio_dev_describe(vm->vdevs[i].vd, vm->vdevs[i].tag, buf + n, len - n);
+	return n;
 }
 
 int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
@@ -301,21 +321,21 @@ int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 	for (size_t i = 0; ret == 0 && i < cfg->ndisks; i++) {
 		ret = virtio_blk_new(&cfg->disks[i], (unsigned)i, &vm->io, &vd);
 		if (ret == 0)
-			ret = add_virtio(vm, vd, virtio_blk_free, attach);
+			ret = add_virtio(vm, vd, virtio_blk_free, attach, "blk", i);
 	}
 	/* NICs next, in config order: the first is eth0 (net.ifnames=0). */
 	for (size_t i = 0; ret == 0 && i < cfg->n_net; i++) {
 		ret = virtio_net_new(&cfg->net[i], (unsigned)i, &vm->io, &vd);
 		if (ret == 0)
-			ret = add_virtio(vm, vd, virtio_net_free, attach);
+			ret = add_virtio(vm, vd, virtio_net_free, attach, "net", i);
 	}
 	if (ret == 0 && cfg->rng_enabled)
-		ret = add_virtio(vm, virtio_rng_new(), virtio_rng_free, attach);
+		ret = add_virtio(vm, virtio_rng_new(), virtio_rng_free, attach, "rng", 0);
 	/* [[fs]]: virtio-fs, each connected to its vhost-user backend now. */
 	for (size_t i = 0; ret == 0 && i < cfg->n_fs; i++) {
 		ret = virtio_fs_new(&cfg->fs[i], &vm->mem, &vm->io, &vd);
 		if (ret == 0)
-			ret = add_virtio(vm, vd, virtio_fs_free, attach);
+			ret = add_virtio(vm, vd, virtio_fs_free, attach, "fs", i);
 	}
 	return ret;
 }
@@ -501,6 +521,9 @@ void vm_destroy(struct vm *vm)
 		vm->cleanups[vm->ncleanups].fn(vm->cleanups[vm->ncleanups].opaque);
 	}
 	free(vm->cleanups);
+	free(vm->vdevs);
+	vm->vdevs = NULL;
+	vm->nvdevs = 0;
 	free(vm->routes);
 	arch_vm_destroy(vm);
 	serial_destroy(vm->serial);

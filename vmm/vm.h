@@ -83,6 +83,10 @@ struct vm {
 	struct kvm_irq_routing *routes;
 	uint32_t next_gsi;
 
+	/* The virtio devices, for `vmm ctl NAME queues` (owned by cleanups). */
+	struct vm_vdev { struct virtio_dev *vd; char tag[8]; } *vdevs;
+	unsigned nvdevs;
+
 	struct vm_cleanup *cleanups;	/* run in reverse order by vm_destroy */
 	unsigned ncleanups;
 
@@ -142,6 +146,11 @@ int vm_resume(struct vm *vm);
 /* Main thread, inside vm_run: asks the guest to shut down, as SIGTERM does
  * (a paused VM is resumed first), and arms the shutdown_timeout. */
 void vm_shutdown(struct vm *vm, const char *why);
+
+/* Main thread: every virtio device's queue state as one line of words
+ * (" blk0.q0=size=..,last_avail=..,..."), what a stuck device waits for.
+ * Returns the length written (at most len - 1). */
+size_t vm_describe_queues(struct vm *vm, char *buf, size_t len);
 
 /* Raise/lower a GSI on the in-kernel interrupt controller. */
 int vm_set_irq(struct vm *vm, uint32_t gsi, int level);

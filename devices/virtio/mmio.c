@@ -27,6 +27,8 @@ struct vmmio_queue {
 	unsigned index;
 	int kick_fd;
 	int call_fd;		/* backend completions (devices without queue_notify) */
+	uint64_t kicks;		/* kick eventfd reads, for `queues` */
+	uint64_t signals;	/* used-buffer interrupts asked for, for `queues` */
 };
 
 struct virtio_mmio {
@@ -58,7 +60,7 @@ static void vmmio_signal_queue(struct virtio_dev *vd, unsigned q)
 {
 	struct virtio_mmio *m = vd->transport;
 
-	(void)q;
+	m->q[q].signals++;
 	m->isr |= VMMIO_INT_VRING;
 	update_line(m);
 }
@@ -79,10 +81,23 @@ static void vmmio_queue_fds(struct virtio_dev *vd, unsigned q, int *kick_fd, int
 	*call_fd = m->q[q].call_fd;
 }
 
+static size_t vmmio_describe_queue(struct virtio_dev *vd, unsigned q, char *buf, size_t len)
+{
+	struct virtio_mmio *m = vd->transport;
+	int n = snprintf(buf, len, ",kicks=%llu,irqs=%llu,isr=%u,line=%d",
+			 (unsigned long long)m->q[q].kicks,
+			 (unsigned long long)m->q[q].signals, m->isr, m->line);
+
+	if (n < 0 || len == 0)
+		return 0;
+	return (size_t)n < len ? (size_t)n : len - 1;
+}
+
 static const struct virtio_transport_ops vmmio_tops = {
 	.signal_queue = vmmio_signal_queue,
 	.signal_config = vmmio_signal_config,
 	.queue_fds = vmmio_queue_fds,
+	.describe_queue = vmmio_describe_queue,
 };
 
 /* ---- registers ---- */
@@ -301,6 +316,7 @@ static void kick(void *opaque, uint32_t events)
 	if (read(q->kick_fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	pthread_mutex_lock(&vd->lock);
+	q->kicks++;
 	if (virtio_dev_queue_live(vd, q->index))
 		vd->ops->queue_notify(vd, q->index);
 	pthread_mutex_unlock(&vd->lock);

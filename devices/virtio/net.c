@@ -423,18 +423,23 @@ static void rx_run(struct net *n)
 		if (!n->rx_held && (r = rx_read(n)) <= 0)
 			break;
 		r = rx_place(n);
-		if (r == 0) {
-			/* Out of buffers: wait for the next RX kick. Buffers
-			 * added before the driver sees avail_event get no
-			 * kick, hence the second look. */
+		/* Out of buffers: wait for the next RX kick. Buffers added
+		 * before the driver sees avail_event get no kick, hence the
+		 * second look; and when those are still too few for a merged
+		 * frame, avail_event must move past them too, or the driver's
+		 * next buffers cross no event and the ring waits forever. Each
+		 * round takes at least one buffer, so this ends. */
+		while (r == 0) {
 			virtq_set_avail_event(q);
 			r = virtq_pending(q);
 			if (r > 0)
 				r = rx_place(n);
-			if (r == 0) {
-				watch(n, false, n->tx_held);
+			else
 				break;
-			}
+		}
+		if (r == 0) {
+			watch(n, false, n->tx_held);
+			break;
 		}
 		if (r < 0)
 			break;
@@ -644,12 +649,30 @@ static void net_notify(struct virtio_dev *vd, unsigned qi)
 		rx_run(n);	/* new buffers: resume reading the TAP */
 }
 
+/* What receive and transmit wait for, for `vmm ctl NAME queues`. */
+static size_t net_describe(struct virtio_dev *vd, char *buf, size_t len)
+{
+	struct net *n = vd->priv;
+	int r = snprintf(buf, len, " tap=%s rx_held=%d rx_len=%zu rx_stashed=%u tx_held=%d "
+			 "watch=%s%s%s rx_frames=%llu tx_frames=%llu",
+			 n->ifname, n->rx_held, n->rx_held ? n->rx_len : 0, n->nstash,
+			 n->tx_held, n->link_lost ? "lost" : n->ep_events ? "" : "none",
+			 n->ep_events & EPOLLIN ? "in" : "", n->ep_events & EPOLLOUT ? "out" : "",
+			 (unsigned long long)n->st.rx_packets,
+			 (unsigned long long)n->st.tx_packets);
+
+	if (r < 0 || len == 0)
+		return 0;
+	return (size_t)r < len ? (size_t)r : len - 1;
+}
+
 static const struct virtio_dev_ops net_ops = {
 	.features = net_features,
 	.config_read = net_config_read,
 	.activate = net_activate,
 	.reset = net_reset,
 	.queue_notify = net_notify,
+	.describe = net_describe,
 };
 
 void virtio_net_rx_ready(struct virtio_dev *vd)

@@ -43,6 +43,7 @@ struct vpci_queue {
 	unsigned index;
 	uint16_t vector;
 	int kick_fd;
+	uint64_t kicks;		/* kick eventfd reads, for `queues` */
 };
 
 struct msix_entry {
@@ -68,6 +69,7 @@ struct virtio_pci {
 	struct msix_entry msix[NVEC_MAX];
 	uint64_t pba;
 	int irq_fd[NVEC_MAX];
+	uint64_t fired[NVEC_MAX];	/* interrupts sent, for `queues` */
 	uint32_t gsi[NVEC_MAX];
 	uint8_t msix_cap, cfg_cap;
 };
@@ -100,6 +102,8 @@ static void fire(struct virtio_pci *vp, unsigned vec)
 
 	if (write(vp->irq_fd[vec], &one, sizeof(one)) < 0)
 		log_warn("%s: signalling MSI-X vector %u: %m", vp->vd->name, vec);
+	else
+		vp->fired[vec]++;
 }
 
 static void signal_vector(struct virtio_pci *vp, uint16_t vec)
@@ -153,10 +157,31 @@ static void vpci_queue_fds(struct virtio_dev *vd, unsigned q, int *kick_fd, int 
 	*call_fd = vec < vp->nvec ? vp->irq_fd[vec] : -1;
 }
 
+static size_t vpci_describe_queue(struct virtio_dev *vd, unsigned q, char *buf, size_t len)
+{
+	struct virtio_pci *vp = vd->transport;
+	uint16_t vec = vp->q[q].vector;
+	int n;
+
+	if (vec >= vp->nvec)
+		n = snprintf(buf, len, ",kicks=%llu,vector=none",
+			     (unsigned long long)vp->q[q].kicks);
+	else
+		n = snprintf(buf, len, ",kicks=%llu,vector=%u,irqs=%llu,masked=%d,pending=%d",
+			     (unsigned long long)vp->q[q].kicks, vec,
+			     (unsigned long long)vp->fired[vec],
+			     vp->msix_fmask || (vp->msix[vec].ctrl & MSIX_CTRL_MASKED) ||
+			     !vp->msix_on, (int)((vp->pba >> vec) & 1));
+	if (n < 0 || len == 0)
+		return 0;
+	return (size_t)n < len ? (size_t)n : len - 1;
+}
+
 static const struct virtio_transport_ops vpci_tops = {
 	.signal_queue = vpci_signal_queue,
 	.signal_config = vpci_signal_config,
 	.queue_fds = vpci_queue_fds,
+	.describe_queue = vpci_describe_queue,
 };
 
 /* ---- common configuration ---- */
@@ -470,6 +495,7 @@ static void kick(void *opaque, uint32_t events)
 	if (read(q->kick_fd, &n, sizeof(n)) != sizeof(n))
 		return;
 	pthread_mutex_lock(&vd->lock);
+	q->kicks++;
 	if (virtio_dev_queue_live(vd, q->index))
 		vd->ops->queue_notify(vd, q->index);
 	pthread_mutex_unlock(&vd->lock);

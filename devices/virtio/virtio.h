@@ -53,6 +53,9 @@ struct virtio_dev_ops {
 	 * (vhost-user): the transport then leaves the kick eventfds alone and
 	 * the device takes them with tops->queue_fds. */
 	void (*queue_notify)(struct virtio_dev *vd, unsigned q);
+	/* Appends the device's own state to a `queues` report (vmm ctl NAME
+	 * queues), as " key=value" words. Optional. */
+	size_t (*describe)(struct virtio_dev *vd, char *buf, size_t len);
 };
 
 /* Interrupts, provided by the transport. */
@@ -64,6 +67,9 @@ struct virtio_transport_ops {
 	 * the MSI-X vector the driver chose for it (-1 when none). Both stay
 	 * the transport's: pass them on (vhost-user), never close them. */
 	void (*queue_fds)(struct virtio_dev *vd, unsigned q, int *kick_fd, int *call_fd);
+	/* Appends queue q's interrupt state (vector, masked, pending) to a
+	 * `queues` report, as ",key=value". Optional. */
+	size_t (*describe_queue)(struct virtio_dev *vd, unsigned q, char *buf, size_t len);
 };
 
 struct virtio_dev {
@@ -93,6 +99,12 @@ void virtio_dev_used(struct virtio_dev *vd, unsigned q);
 void virtio_dev_needs_reset(struct virtio_dev *vd);
 /* The queue is usable: DRIVER_OK, no NEEDS_RESET, enabled. */
 bool virtio_dev_queue_live(const struct virtio_dev *vd, unsigned q);
+
+/* Takes vd->lock: one line of words for `vmm ctl NAME queues`, each
+ * queue as " TAG.qN=size=..,last_avail=..,avail=..,used=..,..." (the
+ * driver's indices read from the rings now), then the device's own words.
+ * What a stuck device waits for shows here. Returns the length written. */
+size_t virtio_dev_describe(struct virtio_dev *vd, const char *tag, char *buf, size_t len);
 
 /* ---- for transports, lock held ---- */
 

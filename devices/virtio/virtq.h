@@ -166,6 +166,13 @@ int virtq_pending(struct virtq *q);
 /* Copy between a chain and a host buffer, as one byte stream starting `off`
  * bytes into the readable (resp. writable) part. Return the bytes copied,
  * short when the chain ends first. */
+/* The queue's state as "key=value,..." for a `queues` report: our indices
+ * and the driver's as its rings hold them now (avail idx and flags,
+ * used_event; the avail_event we published). With !ours (a vhost-user
+ * backend serves the queue) only what the rings hold. Returns the length
+ * written. */
+size_t virtq_describe(const struct virtq *q, bool ours, char *buf, size_t len);
+
 size_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst,
 			size_t len);
 size_t virtq_chain_write(const struct virtq_chain *c, uint64_t off,
