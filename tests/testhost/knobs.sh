@@ -1,0 +1,14 @@
+# shellcheck shell=bash
+# The benchmark knobs both test hosts pass on (sourced by tests/testhost/run and
+# run-arm64): each one set here is exported inside the test host by host-init's
+# sourcing of /etc/testhost.env. See each test for what it does.
+BENCH_KNOBS=(BOOT_TIME_RUNS NET_PERF_RUNS NET_PERF_MIB NET_PERF_PROFILE VMM_FS_PERF
+	VMM_NET_PERF SCALE_PERF SCALE_COUNTS SCALE_BUDGET_S VMM_TEST_HUGE_PAGES)
+
+# write_knobs FILE: appends an `export NAME=value` line for each knob that is set.
+write_knobs() {
+	local v
+	for v in "${BENCH_KNOBS[@]}"; do
+		[ -z "${!v:-}" ] || echo "export $v=$(shq "${!v}")" >>"$1"
+	done
+}
