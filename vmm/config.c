@@ -1387,7 +1387,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	out->shutdown_timeout_s = 30;
 	out->seccomp = true;
 	out->ready = READY_STARTED;
-	out->huge_pages = false;	/* see docs/config.md: not yet the default */
+	out->huge_pages = true;	/* as QEMU's RAM; docs/config.md */
 	out->console_mode = CONSOLE_STDIO;
 	out->cpu_template = CPU_TEMPLATE_HOST;
 	out->log_level = LOG_LVL_INFO;

@@ -195,7 +195,7 @@ static void test_minimal_defaults(void **state __attribute__((unused)))
 	assert_int_equal(cfg.memory_mib, 256);
 	assert_int_equal(cfg.shutdown_timeout_s, 30);
 	assert_int_equal(cfg.ready, READY_STARTED);
-	assert_false(cfg.huge_pages);
+	assert_true(cfg.huge_pages);
 	path_in(want, sizeof(want), "bzImage");
 	assert_string_equal(cfg.kernel, want);
 	assert_null(cfg.initrd);
@@ -469,8 +469,8 @@ static void test_enums(void **state __attribute__((unused)))
 	parse_bad(VM "ready = \"init\"\n" BOOT, 1, 3,
 		  "vm.ready: invalid value \"init\" (expected one of \"started\", \"userspace\")");
 	parse_bad(VM "ready = true\n" BOOT, 1, 3, "vm.ready: expected a string, got a boolean");
-	parse_ok(VM "huge_pages = true\n" BOOT, &cfg);
-	assert_true(cfg.huge_pages);
+	parse_ok(VM "huge_pages = false\n" BOOT, &cfg);
+	assert_false(cfg.huge_pages);
 	config_free(&cfg);
 	parse_bad(VM "huge_pages = \"no\"\n" BOOT, 1, 3,
 		  "vm.huge_pages: expected a boolean, got a string");
