@@ -78,9 +78,10 @@ toml_string() {
 
 # Guest RAM in 2 MiB pages ([vm] huge_pages, vmm's default) only where asked: bench/run
 # asks, to compare with QEMU, whose RAM is in huge pages, and huge_pages.sh checks that
-# they are used. Under the test host's emulated nested paging (QEMU 7.2's TCG), guests
-# with 2 MiB nested pages die now and then in syscall-heavy streams, with a double
-# fault on the first instruction of entry_SYSCALL_64; QEMU's own guests the same way.
+# they are used. Under the test host's emulated nested virtualization (QEMU 7.2's TCG),
+# guests die now and then in syscall-heavy streams (a double fault on the first
+# instruction of entry_SYSCALL_64, or a triple fault), far more often with 2 MiB nested
+# pages; QEMU's own guests the same way.
 # The other tests must not fail for the emulator's sake (docs/performance.md).
 VMM_TEST_HUGE_PAGES=${VMM_TEST_HUGE_PAGES:-false}
 
