@@ -61,3 +61,20 @@ void vmm_log(enum log_level lvl, const char *fmt, ...)
 	vmm_vlog(lvl, fmt, ap);
 	va_end(ap);
 }
+
+size_t fmt_into(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (len == 0)
+		return 0;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n < len ? (size_t)n : len - 1;
+}

@@ -3,6 +3,7 @@
 #define VMM_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_LVL_ERR = 3,
@@ -23,6 +24,11 @@ enum log_level log_get_level(void);
 void vmm_log(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void vmm_vlog(enum log_level lvl, const char *fmt, va_list ap);
+
+/* snprintf into buf[len] that returns what it wrote, at most len - 1 bytes
+ * (0 when len is 0 or on error): for reports built piece by piece. */
+size_t fmt_into(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #define log_err(...) vmm_log(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) vmm_log(LOG_LVL_WARN, __VA_ARGS__)

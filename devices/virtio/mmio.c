@@ -84,13 +84,10 @@ static void vmmio_queue_fds(struct virtio_dev *vd, unsigned q, int *kick_fd, int
 static size_t vmmio_describe_queue(struct virtio_dev *vd, unsigned q, char *buf, size_t len)
 {
 	struct virtio_mmio *m = vd->transport;
-	int n = snprintf(buf, len, ",kicks=%llu,irqs=%llu,isr=%u,line=%d",
-			 (unsigned long long)m->q[q].kicks,
-			 (unsigned long long)m->q[q].signals, m->isr, m->line);
 
-	if (n < 0 || len == 0)
-		return 0;
-	return (size_t)n < len ? (size_t)n : len - 1;
+	return fmt_into(buf, len, ",kicks=%llu,irqs=%llu,isr=%u,line=%d",
+			(unsigned long long)m->q[q].kicks,
+			(unsigned long long)m->q[q].signals, m->isr, m->line);
 }
 
 static const struct virtio_transport_ops vmmio_tops = {

@@ -653,17 +653,14 @@ static void net_notify(struct virtio_dev *vd, unsigned qi)
 static size_t net_describe(struct virtio_dev *vd, char *buf, size_t len)
 {
 	struct net *n = vd->priv;
-	int r = snprintf(buf, len, " tap=%s rx_held=%d rx_len=%zu rx_stashed=%u tx_held=%d "
-			 "watch=%s%s%s rx_frames=%llu tx_frames=%llu",
-			 n->ifname, n->rx_held, n->rx_held ? n->rx_len : 0, n->nstash,
-			 n->tx_held, n->link_lost ? "lost" : n->ep_events ? "" : "none",
-			 n->ep_events & EPOLLIN ? "in" : "", n->ep_events & EPOLLOUT ? "out" : "",
-			 (unsigned long long)n->st.rx_packets,
-			 (unsigned long long)n->st.tx_packets);
 
-	if (r < 0 || len == 0)
-		return 0;
-	return (size_t)r < len ? (size_t)r : len - 1;
+	return fmt_into(buf, len, " tap=%s rx_held=%d rx_len=%zu rx_stashed=%u tx_held=%d "
+			"watch=%s%s%s rx_frames=%llu tx_frames=%llu",
+			n->ifname, n->rx_held, n->rx_held ? n->rx_len : 0, n->nstash,
+			n->tx_held, n->link_lost ? "lost" : n->ep_events ? "" : "none",
+			n->ep_events & EPOLLIN ? "in" : "", n->ep_events & EPOLLOUT ? "out" : "",
+			(unsigned long long)n->st.rx_packets,
+			(unsigned long long)n->st.tx_packets);
 }
 
 static const struct virtio_dev_ops net_ops = {

@@ -161,20 +161,15 @@ static size_t vpci_describe_queue(struct virtio_dev *vd, unsigned q, char *buf, 
 {
 	struct virtio_pci *vp = vd->transport;
 	uint16_t vec = vp->q[q].vector;
-	int n;
 
 	if (vec >= vp->nvec)
-		n = snprintf(buf, len, ",kicks=%llu,vector=none",
-			     (unsigned long long)vp->q[q].kicks);
-	else
-		n = snprintf(buf, len, ",kicks=%llu,vector=%u,irqs=%llu,masked=%d,pending=%d",
-			     (unsigned long long)vp->q[q].kicks, vec,
-			     (unsigned long long)vp->fired[vec],
-			     vp->msix_fmask || (vp->msix[vec].ctrl & MSIX_CTRL_MASKED) ||
-			     !vp->msix_on, (int)((vp->pba >> vec) & 1));
-	if (n < 0 || len == 0)
-		return 0;
-	return (size_t)n < len ? (size_t)n : len - 1;
+		return fmt_into(buf, len, ",kicks=%llu,vector=none",
+				(unsigned long long)vp->q[q].kicks);
+	return fmt_into(buf, len, ",kicks=%llu,vector=%u,irqs=%llu,masked=%d,pending=%d",
+			(unsigned long long)vp->q[q].kicks, vec,
+			(unsigned long long)vp->fired[vec],
+			vp->msix_fmask || (vp->msix[vec].ctrl & MSIX_CTRL_MASKED) || !vp->msix_on,
+			(int)((vp->pba >> vec) & 1));
 }
 
 static const struct virtio_transport_ops vpci_tops = {

@@ -4,9 +4,6 @@
  * their registers and call these with vd->lock held. */
 #include "virtio/virtio.h"
 
-#include <stdarg.h>
-#include <stdio.h>
-
 #include "log.h"
 
 void virtio_dev_used(struct virtio_dev *vd, unsigned q)
@@ -97,47 +94,21 @@ void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned i)
 	}
 }
 
-/* snprintf that appends at *n and never runs past len. */
-static void add(char *buf, size_t len, size_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void add(char *buf, size_t len, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (*n + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	r = vsnprintf(buf + *n, len - *n, fmt, ap);
-	va_end(ap);
-	if (r > 0)
-		*n = *n + (size_t)r < len ? *n + (size_t)r : len - 1;
-}
-
-static size_t clamp_added(size_t n, size_t add_len, size_t len)
-{
-	return n + add_len < len ? n + add_len : (len ? len - 1 : 0);
-}
-
 size_t virtio_dev_describe(struct virtio_dev *vd, const char *tag, char *buf, size_t len)
 {
-	size_t n = 0;
+	size_t n;
 
-	if (len == 0)
-		return 0;
-	buf[0] = '\0';
+	/* Each piece writes at most what is left less one: n < len throughout. */
 	pthread_mutex_lock(&vd->lock);
-	add(buf, len, &n, " %s.status=0x%x", tag, vd->status);
+	n = fmt_into(buf, len, " %s.status=0x%x", tag, vd->status);
 	for (unsigned i = 0; i < vd->nqueues && n + 1 < len; i++) {
-		add(buf, len, &n, " %s.q%u=", tag, i);
-		n = clamp_added(n, virtq_describe(&vd->vq[i], vd->ops->queue_notify != NULL,
-						   buf + n, len - n), len);
-		if (vd->tops && vd->tops->describe_queue && n + 1 < len)
-			n = clamp_added(n, vd->tops->describe_queue(vd, i, buf + n, len - n), len);
+		n += fmt_into(buf + n, len - n, " %s.q%u=", tag, i);
+		n += virtq_describe(&vd->vq[i], vd->ops->queue_notify != NULL, buf + n, len - n);
+		if (vd->tops && vd->tops->describe_queue)
+			n += vd->tops->describe_queue(vd, i, buf + n, len - n);
 	}
 	if (vd->ops->describe && n + 1 < len)
-		n = clamp_added(n, vd->ops->describe(vd, buf + n, len - n), len);
+		n += vd->ops->describe(vd, buf + n, len - n);
 	pthread_mutex_unlock(&vd->lock);
 	return n;
 }

@@ -4,7 +4,6 @@
 #include "virtio/virtq.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -335,28 +334,21 @@ int virtq_pending(struct virtq *q)
 
 size_t virtq_describe(const struct virtq *q, bool ours, char *buf, size_t len)
 {
-	int n;
-
 	if (!q->ready)
-		n = snprintf(buf, len, "size=%u,ready=0", q->size);
-	else if (!ours)
-		/* A backend (vhost-user) serves it: only the rings tell. */
-		n = snprintf(buf, len, "size=%u,backend=1,avail=%u,used=%u,used_event=%u",
-			     q->size, __atomic_load_n(&q->avail_hva->idx, __ATOMIC_RELAXED),
-			     __atomic_load_n(&q->used_hva->idx, __ATOMIC_RELAXED),
-			     __atomic_load_n(used_event_p(q), __ATOMIC_RELAXED));
-	else
-		n = snprintf(buf, len, "size=%u,last_avail=%u,avail=%u,used=%u,"
-			     "used_event=%u,avail_event=%u,avail_flags=%u,event_idx=%d%s",
-			     q->size, q->last_avail,
-			     __atomic_load_n(&q->avail_hva->idx, __ATOMIC_RELAXED),
-			     q->used_idx, __atomic_load_n(used_event_p(q), __ATOMIC_RELAXED),
-			     __atomic_load_n(avail_event_p(q), __ATOMIC_RELAXED),
-			     __atomic_load_n(&q->avail_hva->flags, __ATOMIC_RELAXED),
-			     q->event_idx, q->broken ? ",broken=1" : "");
-	if (n < 0 || len == 0)
-		return 0;
-	return (size_t)n < len ? (size_t)n : len - 1;
+		return fmt_into(buf, len, "size=%u,ready=0", q->size);
+	if (!ours)	/* a backend (vhost-user) serves it: only the rings tell */
+		return fmt_into(buf, len, "size=%u,backend=1,avail=%u,used=%u,used_event=%u",
+				q->size, __atomic_load_n(&q->avail_hva->idx, __ATOMIC_RELAXED),
+				__atomic_load_n(&q->used_hva->idx, __ATOMIC_RELAXED),
+				__atomic_load_n(used_event_p(q), __ATOMIC_RELAXED));
+	return fmt_into(buf, len, "size=%u,last_avail=%u,avail=%u,used=%u,used_event=%u,"
+			"avail_event=%u,avail_flags=%u,event_idx=%d%s",
+			q->size, q->last_avail,
+			__atomic_load_n(&q->avail_hva->idx, __ATOMIC_RELAXED),
+			q->used_idx, __atomic_load_n(used_event_p(q), __ATOMIC_RELAXED),
+			__atomic_load_n(avail_event_p(q), __ATOMIC_RELAXED),
+			__atomic_load_n(&q->avail_hva->flags, __ATOMIC_RELAXED),
+			q->event_idx, q->broken ? ",broken=1" : "");
 }
 
 /* Shared by the two copy directions: walks the iovs of one direction as a
