@@ -2,6 +2,7 @@
  * pipe reads it and with a readable word when a person watches a terminal. */
 #include "log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,13 @@ static const char *level_word(enum log_level lvl)
 	}
 }
 
+/* Logging never changes errno: callers write `log_err("...: %m"); return
+ * -errno;`, and %m must name the caller's errno, not one left by isatty or
+ * write below. errno is saved first and restored before formatting and on
+ * the way out. */
 void vmm_vlog(enum log_level lvl, const char *fmt, va_list ap)
 {
+	int saved_errno = errno;
 	char buf[1024];
 	int n;
 
@@ -40,8 +46,11 @@ void vmm_vlog(enum log_level lvl, const char *fmt, va_list ap)
 		n = snprintf(buf, sizeof(buf), "<%d>%s: ", (int)lvl, log_ident);
 	else
 		n = snprintf(buf, sizeof(buf), "%s: %s: ", log_ident, level_word(lvl));
-	if (n < 0)
+	if (n < 0) {
+		errno = saved_errno;
 		return;
+	}
+	errno = saved_errno;	/* for %m */
 	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
 	/* One write per line so vCPU threads never interleave mid-line. */
 	n = 0;
@@ -51,6 +60,7 @@ void vmm_vlog(enum log_level lvl, const char *fmt, va_list ap)
 	if (write(STDERR_FILENO, buf, (size_t)n) < 0) {
 		/* Nothing sensible to do when stderr is gone. */
 	}
+	errno = saved_errno;
 }
 
 void vmm_log(enum log_level lvl, const char *fmt, ...)
