@@ -1,7 +1,8 @@
-/* Guest physical memory: one memfd, mapped MAP_SHARED, split into regions
- * around the architecture's MMIO hole. Every guest-physical access in the VMM
- * goes through the checked accessors below; nothing else does arithmetic on
- * guest addresses. */
+/* Guest physical memory: one host mapping (anonymous private memory, or a
+ * sealed memfd mapped MAP_SHARED when a vhost-user backend must map it too),
+ * split into regions around the architecture's MMIO hole. Every
+ * guest-physical access in the VMM goes through the checked accessors below
+ * (gm_*); nothing else does arithmetic on guest addresses. */
 #ifndef VMM_MEMORY_H
 #define VMM_MEMORY_H
 
@@ -14,16 +15,16 @@
 struct guest_region {
 	uint64_t gpa;		/* first guest-physical address */
 	uint64_t size;		/* bytes */
-	uint64_t fd_offset;	/* offset of this region inside the memfd */
+	uint64_t fd_offset;	/* offset of this region inside the mapping (and memfd) */
 	uint8_t *hva;		/* host mapping */
 };
 
 struct guest_mem {
-	int memfd;
+	int memfd;		/* the shared memfd, or -1 for private memory */
 	uint64_t total;		/* sum of region sizes */
 	unsigned nregions;
 	struct guest_region regions[GUEST_MEM_MAX_REGIONS];
-	uint8_t *base;		/* one mapping of the whole memfd */
+	uint8_t *base;		/* one mapping of all the regions */
 };
 
 /*
