@@ -9,6 +9,8 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -209,19 +211,44 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_exit_group, 128 + SIGSYS);	/* not reached */
 }
 
-/* ---- the launcher: starting programs from filtered threads ---- */
+/* ---- the launcher: starting programs from filtered threads ----
+ *
+ * The launcher is forked before any filter is loaded and keeps every
+ * privilege, so what a (possibly compromised) filtered thread may ask of it
+ * is as narrow as it can be: one 32-bit handle into a table of programs that
+ * was fixed before the launcher forked (sandbox_register). The function and
+ * its argument come from that table in the launcher's own memory, never
+ * from the request; any other request gets -EINVAL. */
 
-struct launch_req {
-	void (*fn)(void *arg, int fd);
-	void *arg;
+struct prog {
+	char name[32];
+	sandbox_exec_fn fn;
+	const void *arg;
 };
 
+static struct prog progs[SANDBOX_MAX_PROGS];
+static unsigned nprogs;
+static bool launcher_forked;		/* the table is fixed from then on */
 static int launcher_fd = -1;		/* vmm's end of the socketpair */
 static pthread_mutex_t launcher_lock = PTHREAD_MUTEX_INITIALIZER;
 
+int sandbox_register(const char *name, sandbox_exec_fn fn, const void *arg)
+{
+	if (!fn || !name)
+		return -EINVAL;
+	if (launcher_forked)
+		return -EBUSY;
+	if (nprogs >= SANDBOX_MAX_PROGS)
+		return -ENOSPC;
+	snprintf(progs[nprogs].name, sizeof(progs[nprogs].name), "%s", name);
+	progs[nprogs].fn = fn;
+	progs[nprogs].arg = arg;
+	return (int)nprogs++;
+}
+
 /* In the launcher: fork twice so that the new process is orphaned into vmm
- * (its subreaper) and waits for that before running `fn`. */
-static pid_t launch(const struct launch_req *req, int fd, int sock, pid_t vmm)
+ * (its subreaper) and waits for that before running the program. */
+static pid_t launch(const struct prog *prog, int fd, int sock, pid_t vmm)
 {
 	int p[2];
 	pid_t mid, pid = -1;
@@ -239,7 +266,7 @@ static pid_t launch(const struct launch_req *req, int fd, int sock, pid_t vmm)
 					_exit(126);
 				usleep(1000);
 			}
-			req->fn(req->arg, fd);
+			prog->fn(prog->arg, fd);
 			_exit(127);
 		}
 		if (write(p[1], &pid, sizeof(pid)) < 0)
@@ -270,12 +297,12 @@ static void launcher_main(int sock, pid_t vmm)
 	fcntl(sock, F_SETFD, FD_CLOEXEC);
 	syscall(SYS_close_range, 4u, ~0u, 0u);
 	for (;;) {
-		struct launch_req req;
+		uint32_t id;
 		union {
 			char buf[CMSG_SPACE(sizeof(int))];
 			struct cmsghdr align;
 		} u;
-		struct iovec iov = { &req, sizeof(req) };
+		struct iovec iov = { &id, sizeof(id) };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 				     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
 		struct cmsghdr *c;
@@ -285,12 +312,19 @@ static void launcher_main(int sock, pid_t vmm)
 
 		if (n == 0 || (n < 0 && errno != EINTR))
 			_exit(0);	/* vmm is gone */
-		if (n != (ssize_t)sizeof(req))
+		if (n < 0)
 			continue;
 		c = CMSG_FIRSTHDR(&mh);
-		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-		pid = launch(&req, fd, sock, vmm);
+		/* SOCK_SEQPACKET: a longer message is truncated (MSG_TRUNC), a
+		 * shorter one is short; either is refused, as is an unknown id. */
+		if (n != (ssize_t)sizeof(id) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+		    id >= nprogs)
+			pid = -EINVAL;
+		else
+			pid = launch(&progs[id], fd, sock, vmm);
 		if (fd >= 0)
 			close(fd);
 		if (send(sock, &pid, sizeof(pid), MSG_NOSIGNAL) < 0)
@@ -308,6 +342,7 @@ static int launcher_start(void)
 		log_err("seccomp: setting up the process launcher: %m");
 		return -errno;
 	}
+	launcher_forked = true;
 	pid = fork();
 	if (pid < 0) {
 		log_err("seccomp: starting the process launcher: %m");
@@ -322,13 +357,18 @@ static int launcher_start(void)
 	}
 	close(sv[1]);
 	launcher_fd = sv[0];
-	log_debug("seccomp: process launcher is pid %d", (int)pid);
+	log_debug("seccomp: process launcher is pid %d (%u program(s))", (int)pid, nprogs);
 	return 0;
 }
 
-int sandbox_spawn(void (*fn)(void *arg, int fd), void *arg, int fd, pid_t *pid)
+int sandbox_launcher_fd(void)
 {
-	struct launch_req req = { fn, arg };
+	return launcher_fd;
+}
+
+int sandbox_spawn(int id, int fd, pid_t *pid)
+{
+	uint32_t req = (uint32_t)id;
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -338,12 +378,14 @@ int sandbox_spawn(void (*fn)(void *arg, int fd), void *arg, int fd, pid_t *pid)
 	pid_t r;
 	int ret = 0;
 
+	if (id < 0 || (unsigned)id >= nprogs)
+		return -EINVAL;
 	if (launcher_fd < 0) {
 		r = fork();
 		if (r < 0)
 			return -errno;
 		if (r == 0) {
-			fn(arg, fd);
+			progs[id].fn(progs[id].arg, fd);
 			_exit(127);
 		}
 		*pid = r;

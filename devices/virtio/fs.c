@@ -57,6 +57,7 @@ struct fs {
 	bool ready;		/* vu.fd is connected and past the handshake */
 	unsigned started;	/* bit per queue handed to the backend */
 	pid_t pid;		/* vmm's virtiofsd, or -1 */
+	int prog;		/* its sandbox launcher handle, or -1 (`socket =`) */
 	unsigned restarts;
 	struct fs_errq errq[FS_NQUEUES];
 	uint8_t config[FS_CONFIG_SIZE];
@@ -100,7 +101,7 @@ static void child(const struct fs_config *cfg, int lfd, char *const argv[])
 
 /* The command line, built in the new process: `cfg` was there before
  * sandbox_spawn's launcher forked, the strings built here are not. */
-static void exec_virtiofsd(void *arg, int lfd)
+static void exec_virtiofsd(const void *arg, int lfd)
 {
 	const struct fs_config *cfg = arg;
 	static const char *const caches[] = { "auto", "always", "none" };
@@ -185,7 +186,7 @@ static int spawn(struct fs *fs, int *conn)
 	if (getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0)
 		goto err;
 	/* Restarts come from filtered threads: see sandbox_spawn. */
-	ret = sandbox_spawn(exec_virtiofsd, (void *)cfg, lfd, &fs->pid);
+	ret = sandbox_spawn(fs->prog, lfd, &fs->pid);
 	if (ret < 0) {
 		fs->pid = -1;
 		errno = -ret;
@@ -452,8 +453,20 @@ int virtio_fs_new(const struct fs_config *cfg, const struct guest_mem *mem,
 	fs->mem = mem;
 	fs->io = io;
 	fs->pid = -1;
+	fs->prog = -1;
 	vhu_init(&fs->vu, fs->name, -1);
 	snprintf(fs->name, sizeof(fs->name), "virtio-fs %s", cfg->tag);
+	/* The only program the sandbox's launcher will start for this share:
+	 * this virtiofsd, with this (never changing) config. */
+	if (cfg->source) {
+		fs->prog = sandbox_register(fs->name, exec_virtiofsd, cfg);
+		if (fs->prog < 0) {
+			ret = fs->prog;
+			log_err("%s: registering virtiofsd with the sandbox: %s", fs->name,
+				strerror(-ret));
+			goto err;
+		}
+	}
 	fs->vd = (struct virtio_dev){
 		.name = fs->name, .id = VIRTIO_ID_FS, .nqueues = FS_NQUEUES,
 		.queue_max = FS_QUEUE_SIZE, .config_size = FS_CONFIG_SIZE, .ops = &fs_ops,
