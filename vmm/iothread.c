@@ -2,6 +2,7 @@
 #include "iothread.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ struct io_watch {
 	int fd;
 	io_handler_fn fn;
 	void *opaque;
+	atomic_bool dead;	/* removed: skip it in the current batch */
 	struct io_watch *next;
 };
 
@@ -23,6 +25,7 @@ int iothread_init(struct iothread *t)
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
 
 	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->lock, NULL);
 	t->stop_fd = -1;
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0)
@@ -47,16 +50,53 @@ int iothread_add(struct iothread *t, int fd, io_handler_fn fn, void *opaque)
 	w->fn = fn;
 	w->opaque = opaque;
 	ev.data.ptr = w;
+	pthread_mutex_lock(&t->lock);
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		int e = errno;
 
+		pthread_mutex_unlock(&t->lock);
 		free(w);
 		return -e;
 	}
-	/* Only the building thread adds watches; the list is for freeing. */
 	w->next = t->watches;
 	t->watches = w;
+	pthread_mutex_unlock(&t->lock);
 	return 0;
+}
+
+int iothread_del(struct iothread *t, int fd)
+{
+	struct io_watch **pp, *w = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	for (pp = &t->watches; *pp; pp = &(*pp)->next) {
+		if ((*pp)->fd == fd) {
+			w = *pp;
+			*pp = w->next;
+			break;
+		}
+	}
+	if (w) {
+		/* The fd may already be closed (then epoll dropped it). */
+		epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL);
+		atomic_store(&w->dead, true);
+		/* An epoll_wait may have returned it already: freed after that
+		 * batch, by the I/O thread (or by iothread_destroy). */
+		w->next = t->retired;
+		__atomic_store_n(&t->retired, w, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return w ? 0 : -ENOENT;
+}
+
+static void free_list(struct io_watch *w)
+{
+	while (w) {
+		struct io_watch *next = w->next;
+
+		free(w);
+		w = next;
+	}
 }
 
 static void *iothread_main(void *arg)
@@ -81,7 +121,19 @@ static void *iothread_main(void *arg)
 
 			if (!w)
 				return NULL;	/* stop requested */
-			w->fn(w->opaque, evs[i].events);
+			if (!atomic_load(&w->dead))
+				w->fn(w->opaque, evs[i].events);
+		}
+		/* No event of this batch names a retired watch any more, and
+		 * the next epoll_wait cannot return one. */
+		if (__atomic_load_n(&t->retired, __ATOMIC_ACQUIRE)) {
+			struct io_watch *r;
+
+			pthread_mutex_lock(&t->lock);
+			r = t->retired;
+			__atomic_store_n(&t->retired, NULL, __ATOMIC_RELEASE);
+			pthread_mutex_unlock(&t->lock);
+			free_list(r);
 		}
 	}
 }
@@ -117,12 +169,9 @@ void iothread_stop(struct iothread *t)
 void iothread_destroy(struct iothread *t)
 {
 	iothread_stop(t);
-	while (t->watches) {
-		struct io_watch *w = t->watches;
-
-		t->watches = w->next;
-		free(w);
-	}
+	free_list(t->watches);
+	free_list(t->retired);
+	t->watches = t->retired = NULL;
 	if (t->stop_fd >= 0)
 		close(t->stop_fd);
 	if (t->epfd >= 0)

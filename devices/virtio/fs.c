@@ -284,6 +284,9 @@ static void backend_lost(struct fs *fs, const char *why)
 {
 	log_warn("%s: vhost-user backend %s; the guest's driver must reset the device",
 		 fs->name, why);
+	/* One watch per connection: without this, every reconnect left one. */
+	if (fs->ready)
+		iothread_del(fs->io, fs->vu.fd);
 	vhu_close(&fs->vu);
 	fs->ready = false;
 	fs->started = 0;
