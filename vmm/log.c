@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum log_level max_level = LOG_LVL_INFO;
@@ -87,4 +88,39 @@ size_t fmt_into(char *buf, size_t len, const char *fmt, ...)
 		return 0;
 	}
 	return (size_t)n < len ? (size_t)n : len - 1;
+}
+
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool log_limit_pass(struct log_limit *l)
+{
+	int saved_errno = errno;
+	struct timespec ts;
+	unsigned long dropped = 0;
+	uint64_t now;
+	bool pass;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+	pthread_mutex_lock(&limit_lock);
+	if (l->window_start_ms == 0 || now - l->window_start_ms >= l->interval_ms) {
+		l->window_start_ms = now;
+		l->passed = 0;
+	}
+	pass = l->passed < l->burst;
+	if (pass) {
+		l->passed++;
+		dropped = l->dropped;
+		l->dropped = 0;
+	} else {
+		l->dropped++;
+	}
+	pthread_mutex_unlock(&limit_lock);
+	if (dropped)
+		vmm_log(LOG_LVL_WARN, "%lu message(s) like the next were dropped (rate limit: "
+			"%u per %u %s)", dropped, l->burst,
+			l->interval_ms % 1000 ? l->interval_ms : l->interval_ms / 1000,
+			l->interval_ms % 1000 ? "ms" : "s");
+	errno = saved_errno;
+	return pass;
 }

@@ -1,5 +1,6 @@
-/* Unit tests for vmm/log.c: the line format, and that logging never changes
- * errno (the `log_err("...: %m"); return -errno;` pattern depends on it). */
+/* Unit tests for vmm/log.c: the line format, that logging never changes
+ * errno (the `log_err("...: %m"); return -errno;` pattern depends on it), and
+ * the rate limit for messages a guest can trigger. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -96,12 +97,38 @@ static void test_fmt_into_clamps(void **state)
 	assert_int_equal(fmt_into(buf, 0, "x"), 0);
 }
 
+/* A guest that triggers the same message a thousand times gets
+ * LOG_LIMIT_BURST lines; after the interval, one line counts the dropped
+ * ones and the message passes again. */
+static void test_rate_limit(void **state)
+{
+	char path[64], out[2048];
+	struct log_limit l = { .burst = 3, .interval_ms = 200 };
+	int saved = stderr_to_file(path, sizeof(path)), passed = 0;
+
+	for (int i = 0; i < 1000; i++)
+		log_warn_limited("flood %d", i);
+	for (int i = 0; i < 10; i++)
+		passed += log_limit_pass(&l);
+	assert_int_equal(passed, 3);
+	usleep(250 * 1000);
+	errno = EPIPE;
+	assert_true(log_limit_pass(&l));
+	assert_int_equal(errno, EPIPE);
+	read_back(saved, path, out, sizeof(out));
+	assert_string_equal(out, "<4>vmm: flood 0\n<4>vmm: flood 1\n<4>vmm: flood 2\n"
+				 "<4>vmm: flood 3\n<4>vmm: flood 4\n"
+				 "<4>vmm: 7 message(s) like the next were dropped "
+				 "(rate limit: 3 per 200 ms)\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_message_keeps_errno),
 		cmocka_unit_test(test_failed_write_and_filtered_keep_errno),
 		cmocka_unit_test(test_fmt_into_clamps),
+		cmocka_unit_test(test_rate_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
