@@ -385,7 +385,7 @@ static int create_vcpu(struct vm *vm, unsigned id)
 	return arch_vcpu_init(vm, v);
 }
 
-int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
+int vm_init(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 {
 	uint64_t base, hole_start, hole_end, size;
 	int ret;
@@ -526,9 +526,9 @@ void vm_destroy(struct vm *vm)
 	vm->nvdevs = 0;
 	free(vm->routes);
 	arch_vm_destroy(vm);
-	serial_destroy(vm->serial);
-	i8042_destroy(vm->i8042);
-	boot_timer_destroy(vm->boot_timer);
+	serial_free(vm->serial);
+	i8042_free(vm->i8042);
+	boot_timer_free(vm->boot_timer);
 	if (vm->console_out > STDERR_FILENO)
 		close(vm->console_out);
 	guest_mem_destroy(&vm->mem);

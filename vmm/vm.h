@@ -119,8 +119,10 @@ struct vm {
 
 uint64_t vmm_now_us(void);
 
-/* `t_start_us` is vmm_now_us() at process start, for boot-phase logs. */
-int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us);
+/* Builds the VM in `vm` (in place) from a validated config; on failure the
+ * caller still calls vm_destroy. `t_start_us` is vmm_now_us() at process
+ * start, for boot-phase logs. */
+int vm_init(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us);
 void vm_destroy(struct vm *vm);
 /* Starts vCPU threads and runs the event loop until the guest ends; returns
  * the process exit code. */

@@ -151,9 +151,9 @@ void arch_vm_destroy(struct vm *vm)
 	vm->arch.gic_fd = -1;
 	free(vm->arch.mpidr);
 	vm->arch.mpidr = NULL;
-	pl031_destroy(vm->arch.rtc);
+	pl031_free(vm->arch.rtc);
 	vm->arch.rtc = NULL;
-	pl061_destroy(vm->arch.gpio);
+	pl061_free(vm->arch.gpio);
 	vm->arch.gpio = NULL;
 }
 
@@ -227,10 +227,10 @@ int arch_devices_init(struct vm *vm)
 	};
 	int ret = 0;
 
-	vm->serial = serial_create(vm->console_out, &sops);
-	vm->arch.rtc = pl031_create();
-	vm->arch.gpio = pl061_create(gpio_irq, vm);
-	vm->boot_timer = boot_timer_create(vm_userspace_ready, vm);
+	vm->serial = serial_new(vm->console_out, &sops);
+	vm->arch.rtc = pl031_new();
+	vm->arch.gpio = pl061_new(gpio_irq, vm);
+	vm->boot_timer = boot_timer_new(vm_userspace_ready, vm);
 	if (!vm->serial || !vm->arch.rtc || !vm->arch.gpio || !vm->boot_timer)
 		return -ENOMEM;
 	ret |= bus_register(&vm->mmio, ARM64_UART_BASE, ARM64_UART_SIZE, serial_io,

@@ -217,9 +217,9 @@ int arch_devices_init(struct vm *vm)
 	struct i8042_ops kops = { .set_irq = kbd_irq, .reset = kbd_reset, .ctx = vm };
 	int ret = 0;
 
-	vm->serial = serial_create(vm->console_out, &sops);
-	vm->i8042 = i8042_create(&kops);
-	vm->boot_timer = boot_timer_create(vm_userspace_ready, vm);
+	vm->serial = serial_new(vm->console_out, &sops);
+	vm->i8042 = i8042_new(&kops);
+	vm->boot_timer = boot_timer_new(vm_userspace_ready, vm);
 	if (!vm->serial || !vm->i8042 || !vm->boot_timer)
 		return -ENOMEM;
 	ret |= bus_register(&vm->pio, X86_PORT_COM1, 8, serial_io, vm->serial, "com1");
