@@ -85,19 +85,6 @@ struct loop {
 	bool tty_raw;
 };
 
-static int rx_space_fd = -1;
-
-void vm_console_rx_space(void *ctx);
-void vm_console_rx_space(void *ctx)
-{
-	uint64_t one = 1;
-
-	(void)ctx;
-	if (rx_space_fd >= 0 && write(rx_space_fd, &one, sizeof(one)) < 0) {
-		/* eventfd counter saturation is harmless */
-	}
-}
-
 static void watch_stdin(struct loop *l, bool on)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = STDIN_FILENO };
@@ -205,7 +192,7 @@ static int loop_setup(struct vm *vm, struct loop *l, const sigset_t *stopsigs)
 	l->rxfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (l->epfd < 0 || l->sigfd < 0 || l->timerfd < 0 || l->rxfd < 0)
 		return -errno;
-	rx_space_fd = l->rxfd;
+	vm_console_set_rx_fd(l->rxfd);
 	vm->stop_timer_fd = l->timerfd;
 	int fds[] = { l->sigfd, l->timerfd, l->rxfd, vm->wake_fd,
 		      vm->ctl ? control_fd(vm->ctl) : -1 };
@@ -236,7 +223,7 @@ static void loop_teardown(struct loop *l)
 {
 	if (l->tty_raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &l->saved_tty);
-	rx_space_fd = -1;
+	vm_console_set_rx_fd(-1);
 	int fds[] = { l->epfd, l->sigfd, l->timerfd, l->rxfd };
 	for (unsigned i = 0; i < 4; i++)
 		if (fds[i] > 0)

@@ -21,6 +21,16 @@ void vcpus_start(struct vm *vm);
  * of KVM_RUN and joins every started thread. */
 void vcpus_stop(struct vm *vm);
 
+/* console.c. vm_init: opens the console's output ([console] mode) into
+ * vm->console_out. Returns 0 or -errno. */
+int vm_console_open(struct vm *vm);
+/* vm_destroy: frees the serial port and closes the console's output. */
+void vm_console_close(struct vm *vm);
+/* Main thread, while no vCPU runs: the eventfd the serial port signals when
+ * the guest drained its input buffer (-1: none); the event loop then reads
+ * console input again. */
+void vm_console_set_rx_fd(int fd);
+
 /* eventloop.c: READY=1 to the service manager, once, at the mark [vm]
  * ready names. Any thread. */
 void vm_notify_ready(struct vm *vm);

@@ -1,6 +1,6 @@
 /* Building and tearing down a VM: the KVM fds, guest memory, vCPU fds, the
  * devices and their cleanups, and the interrupt routing devices use. */
-#include "vm.h"
+#include "vm-internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,6 @@
 #include "log.h"
 #include "boot_timer.h"
 #include "i8042.h"
-#include "serial.h"
 #include "virtio/blk.h"
 #include "virtio/fs.h"
 #include "virtio/net.h"
@@ -280,28 +279,6 @@ int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 
 /* ---- construction ---- */
 
-static int open_console(struct vm *vm)
-{
-	const struct vm_config *c = vm->cfg;
-
-	switch (c->console_mode) {
-	case CONSOLE_STDIO:
-		vm->console_out = STDOUT_FILENO;
-		return 0;
-	case CONSOLE_FILE:
-		vm->console_out = open(c->console_path,
-				       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (vm->console_out < 0) {
-			log_err("console.path %s: %m", c->console_path);
-			return -errno;
-		}
-		return 0;
-	default:
-		vm->console_out = -1;
-		return 0;
-	}
-}
-
 static int create_vcpu(struct vm *vm, unsigned id)
 {
 	struct vcpu *v = &vm->vcpus[id];
@@ -417,7 +394,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 			return ret;
 		}
 	}
-	ret = open_console(vm);
+	ret = vm_console_open(vm);
 	if (ret < 0)
 		return ret;
 	ret = arch_devices_init(vm);
@@ -464,11 +441,9 @@ void vm_destroy(struct vm *vm)
 	vm->nvdevs = 0;
 	free(vm->routes);
 	arch_vm_destroy(vm);
-	serial_free(vm->serial);
 	i8042_free(vm->i8042);
 	boot_timer_free(vm->boot_timer);
-	if (vm->console_out > STDERR_FILENO)
-		close(vm->console_out);
+	vm_console_close(vm);
 	guest_mem_destroy(&vm->mem);
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);

@@ -177,6 +177,10 @@ typedef int (*vm_virtio_attach_fn)(struct vm *vm, struct virtio_dev *vd);
  * the guest names them (disks vda.., NICs eth0.., the entropy device, the
  * shares) and attaches each; all are freed with the VM. Returns 0 or -errno. */
 int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach);
+/* From arch_devices_init: the serial port that carries the console, writing
+ * to vm->console_out, its interrupt raised with set_irq(vm, level); freed
+ * with the VM. NULL when out of memory. */
+struct serial *vm_console_serial_new(struct vm *vm, void (*set_irq)(void *vm, int level));
 /* Runs fn(opaque) in vm_destroy, after the I/O thread stopped. */
 int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque);
 
