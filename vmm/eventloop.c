@@ -71,12 +71,7 @@ void vm_request_exit(struct vm *vm, int code, const char *why)
 	}
 }
 
-static int iothread_enter(void)
-{
-	return sandbox_enter(SANDBOX_IO);
-}
-
-/* ---- event loop ---- */
+/* ---- console input, stop requests, state ---- */
 
 struct loop {
 	int epfd, sigfd, timerfd, rxfd;
@@ -181,6 +176,63 @@ const char *vm_state_name(enum vm_state state)
 	return (unsigned)state < 4 ? names[state] : "unknown";
 }
 
+/* ---- the control socket's view of the VM ---- */
+
+static void ctl_status(void *opaque, struct control_status *st)
+{
+	struct vm *vm = opaque;
+
+	*st = (struct control_status){
+		.name = vm->cfg->name,
+		.state = vm_state_name(vm_get_state(vm)),
+		.vcpus = vm->cfg->vcpus,
+		.memory_mib = vm->cfg->memory_mib,
+		.uptime_s = (vmm_now_us() - vm->t_start_us) / 1000000u,
+		.first_kvm_run_us = atomic_load(&vm->t_first_run_us),
+		.first_serial_us = atomic_load(&vm->t_first_serial_us),
+		.userspace_ready_us = atomic_load(&vm->t_userspace_ready_us),
+		.shutdown_us = atomic_load(&vm->t_shutdown_us),
+	};
+}
+
+static const char *ctl_state(void *vm)
+{
+	return vm_state_name(vm_get_state(vm));
+}
+
+static int ctl_pause(void *vm)
+{
+	return vm_pause(vm);
+}
+
+static int ctl_resume(void *vm)
+{
+	return vm_resume(vm);
+}
+
+static void ctl_shutdown(void *vm, const char *why)
+{
+	vm_shutdown(vm, why);
+}
+
+static void ctl_kill(void *vm, const char *why)
+{
+	vm_request_exit(vm, VM_EXIT_FORCED, why);
+}
+
+static size_t ctl_describe_queues(void *vm, char *buf, size_t len)
+{
+	return vm_describe_queues(vm, buf, len);
+}
+
+static const struct control_vm_ops ctl_ops = {
+	.status = ctl_status, .state = ctl_state, .pause = ctl_pause,
+	.resume = ctl_resume, .shutdown = ctl_shutdown, .kill = ctl_kill,
+	.describe_queues = ctl_describe_queues,
+};
+
+/* ---- event loop ---- */
+
 static int loop_setup(struct vm *vm, struct loop *l, const sigset_t *stopsigs)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
@@ -236,6 +288,11 @@ static void drain(int fd)
 
 	while (read(fd, &v, sizeof(v)) > 0)
 		;
+}
+
+static int iothread_enter(void)
+{
+	return sandbox_enter(SANDBOX_IO);
 }
 
 int vm_run(struct vm *vm)
@@ -305,7 +362,7 @@ int vm_run(struct vm *vm)
 			} else if (fd == vm->wake_fd) {
 				drain(vm->wake_fd);
 			} else if (vm->ctl && fd == control_fd(vm->ctl)) {
-				control_process(vm->ctl, vm);
+				control_process(vm->ctl, &ctl_ops, vm);
 			}
 		}
 	}
