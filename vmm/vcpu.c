@@ -112,7 +112,7 @@ static bool handle_exit(struct vcpu *v)
 
 /* Parks the calling vCPU thread while a pause is requested. The kick that
  * brought it here may have set immediate_exit: clear it for the next run. A
- * stop wakes it too (vm_run broadcasts after setting `stopping`). */
+ * stop wakes it too (vcpus_stop broadcasts after setting `stopping`). */
 static void vcpu_park(struct vcpu *v)
 {
 	struct vm *vm = v->vm;

@@ -357,9 +357,10 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 
 	size = cfg->memory_mib << 20;
 	arch_mem_layout(size, &base, &hole_start, &hole_end);
-	/* Only a vhost-user backend ([[fs]]) needs the memory as a shared fd;
-	 * with [vm] huge_pages, anonymous memory gets transparent huge pages on
-	 * a default host, shared memory only where shmem_enabled allows. */
+	/* Only a vhost-user backend ([[fs]]) needs the memory as a shared fd.
+	 * [vm] huge_pages asks for transparent huge pages (false: 4 KiB ones);
+	 * anonymous memory gets them on a default host, shared memory only
+	 * where shmem_enabled allows (note_shmem_thp says so). */
 	ret = guest_mem_init_kind(&vm->mem, base, size, hole_start, hole_end, cfg->n_fs > 0,
 				  cfg->huge_pages);
 	if (ret < 0) {

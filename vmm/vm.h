@@ -1,5 +1,6 @@
 /* One virtual machine: KVM handles, guest memory, buses, vCPUs and the
- * lifecycle state that decides how the process ends. */
+ * lifecycle state that decides how the process ends. vm.c builds it,
+ * vcpu.c and eventloop.c run it, console.c wires its console. */
 #ifndef VMM_VM_H
 #define VMM_VM_H
 
@@ -50,7 +51,8 @@ enum vm_state {
 	VM_STATE_STOPPING,	/* a graceful stop or the exit has begun */
 };
 
-/* Something built with the VM and torn down with it (PCI devices). */
+/* Something built with the VM and torn down with it: the virtio devices and
+ * their transports (PCI functions, MMIO windows). */
 struct vm_cleanup {
 	void (*fn)(void *opaque);
 	void *opaque;
