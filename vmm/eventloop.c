@@ -20,6 +20,8 @@
 #include "sandbox.h"
 #include "serial.h"
 
+/* ---- readiness and exit requests ---- */
+
 void vm_notify_ready(struct vm *vm)
 {
 	if (!atomic_exchange(&vm->notified_ready, true))

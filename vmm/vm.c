@@ -62,6 +62,10 @@ static unsigned long long since_start(const struct vm *vm)
 	return (unsigned long long)(vmm_now_us() - vm->t_start_us);
 }
 
+/* ---- interrupt routing, ioeventfds ---- */
+
+#define VM_MAX_ROUTES 1024
+
 int vm_set_irq(struct vm *vm, uint32_t gsi, int level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
@@ -72,10 +76,6 @@ int vm_set_irq(struct vm *vm, uint32_t gsi, int level)
 	}
 	return 0;
 }
-
-/* ---- interrupt routing, ioeventfds ---- */
-
-#define VM_MAX_ROUTES 1024
 
 static int routes_init(struct vm *vm)
 {
@@ -198,6 +198,8 @@ int vm_ioeventfd_data(struct vm *vm, uint64_t addr, uint32_t len, uint64_t data,
 	}
 	return 0;
 }
+
+/* ---- devices and their cleanups ---- */
 
 int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 {
