@@ -12,7 +12,7 @@ struct boot_timer {
 	atomic_bool fired;
 };
 
-struct boot_timer *boot_timer_create(boot_timer_fn ready, void *ctx)
+struct boot_timer *boot_timer_new(boot_timer_fn ready, void *ctx)
 {
 	struct boot_timer *bt = calloc(1, sizeof(*bt));
 
@@ -24,7 +24,7 @@ struct boot_timer *boot_timer_create(boot_timer_fn ready, void *ctx)
 	return bt;
 }
 
-void boot_timer_destroy(struct boot_timer *bt)
+void boot_timer_free(struct boot_timer *bt)
 {
 	free(bt);
 }

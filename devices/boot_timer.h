@@ -15,8 +15,8 @@ struct boot_timer;
 /* Called once, from the vCPU thread, on the first magic write. */
 typedef void (*boot_timer_fn)(void *ctx);
 
-struct boot_timer *boot_timer_create(boot_timer_fn ready, void *ctx);
-void boot_timer_destroy(struct boot_timer *bt);
+struct boot_timer *boot_timer_new(boot_timer_fn ready, void *ctx);
+void boot_timer_free(struct boot_timer *bt);
 
 /* The bus handler: a write of BOOT_TIMER_MAGIC at offset 0 (any width,
  * low byte) fires `ready`; everything else is ignored. */

@@ -42,7 +42,7 @@ struct i8042 {
 	int irq_level;
 };
 
-struct i8042 *i8042_create(const struct i8042_ops *ops)
+struct i8042 *i8042_new(const struct i8042_ops *ops)
 {
 	struct i8042 *k = calloc(1, sizeof(*k));
 
@@ -56,7 +56,7 @@ struct i8042 *i8042_create(const struct i8042_ops *ops)
 	return k;
 }
 
-void i8042_destroy(struct i8042 *k)
+void i8042_free(struct i8042 *k)
 {
 	if (!k)
 		return;

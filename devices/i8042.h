@@ -18,8 +18,8 @@ struct i8042_ops {
 #define I8042_DATA_PORT 0x60
 #define I8042_CMD_PORT 0x64
 
-struct i8042 *i8042_create(const struct i8042_ops *ops);
-void i8042_destroy(struct i8042 *k);
+struct i8042 *i8042_new(const struct i8042_ops *ops);
+void i8042_free(struct i8042 *k);
 
 /* Bus handlers: port 0x60 and port 0x64 (offset is ignored). */
 void i8042_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,

@@ -68,7 +68,7 @@ struct serial {
 	size_t rx_head, rx_len;
 };
 
-struct serial *serial_create(int out_fd, const struct serial_ops *ops)
+struct serial *serial_new(int out_fd, const struct serial_ops *ops)
 {
 	struct serial *s = calloc(1, sizeof(*s));
 
@@ -83,7 +83,7 @@ struct serial *serial_create(int out_fd, const struct serial_ops *ops)
 	return s;
 }
 
-void serial_destroy(struct serial *s)
+void serial_free(struct serial *s)
 {
 	if (!s)
 		return;

@@ -25,8 +25,8 @@ struct serial_ops {
 };
 
 /* out_fd < 0 discards output. */
-struct serial *serial_create(int out_fd, const struct serial_ops *ops);
-void serial_destroy(struct serial *s);
+struct serial *serial_new(int out_fd, const struct serial_ops *ops);
+void serial_free(struct serial *s);
 
 /* The bus handler; offset 0..7. */
 void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,

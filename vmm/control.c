@@ -19,11 +19,20 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "log.h"
-#include "vm.h"
+
+/* CLOCK_MONOTONIC in microseconds, for the clients' idle time. */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* ---- requests ---- */
 
@@ -180,22 +189,23 @@ static unsigned nclients(const struct control *c)
 }
 
 /* The boot-phase times (microseconds since exec) appear once reached. */
-static void status_reply(struct client *cl, struct vm *vm)
+static void status_reply(struct client *cl, const struct control_vm_ops *ops, void *vm)
 {
-	const struct { const char *key; uint64_t us; } phases[] = {
-		{ "boot_first_kvm_run_us", atomic_load(&vm->t_first_run_us) },
-		{ "boot_first_serial_us", atomic_load(&vm->t_first_serial_us) },
-		{ "boot_userspace_ready_us", atomic_load(&vm->t_userspace_ready_us) },
-		{ "boot_shutdown_us", atomic_load(&vm->t_shutdown_us) },
-	};
+	struct control_status st = { 0 };
 	char text[512];
 	size_t n;
 
+	ops->status(vm, &st);
+	const struct { const char *key; uint64_t us; } phases[] = {
+		{ "boot_first_kvm_run_us", st.first_kvm_run_us },
+		{ "boot_first_serial_us", st.first_serial_us },
+		{ "boot_userspace_ready_us", st.userspace_ready_us },
+		{ "boot_shutdown_us", st.shutdown_us },
+	};
 	n = (size_t)snprintf(text, sizeof(text),
 			     "ok name=%s state=%s pid=%d vcpus=%u memory_mib=%llu uptime_s=%llu",
-			     vm->cfg->name, vm_state_name(vm_get_state(vm)), (int)getpid(),
-			     vm->cfg->vcpus, (unsigned long long)vm->cfg->memory_mib,
-			     (unsigned long long)((vmm_now_us() - vm->t_start_us) / 1000000u));
+			     st.name, st.state, (int)getpid(), st.vcpus,
+			     (unsigned long long)st.memory_mib, (unsigned long long)st.uptime_s);
 	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]) && n < sizeof(text); i++)
 		if (phases[i].us)
 			n += (size_t)snprintf(text + n, sizeof(text) - n, " %s=%llu",
@@ -207,13 +217,14 @@ static void status_reply(struct client *cl, struct vm *vm)
 	reply(cl, text);
 }
 
-static void execute(struct client *cl, struct vm *vm, enum control_cmd cmd)
+static void execute(struct client *cl, const struct control_vm_ops *ops, void *vm,
+		    enum control_cmd cmd)
 {
 	int ret;
 
 	switch (cmd) {
 	case CONTROL_STATUS:
-		status_reply(cl, vm);
+		status_reply(cl, ops, vm);
 		return;
 	case CONTROL_HELP:
 		reply(cl, "ok commands=status,pause,resume,shutdown,kill,queues,help\n");
@@ -222,23 +233,23 @@ static void execute(struct client *cl, struct vm *vm, enum control_cmd cmd)
 		char text[CONTROL_REPLY_MAX];
 		size_t n = (size_t)snprintf(text, sizeof(text), "ok");
 
-		n += vm_describe_queues(vm, text + n, sizeof(text) - n - 1);
+		n += ops->describe_queues(vm, text + n, sizeof(text) - n - 1);
 		strcpy(text + n, "\n");
 		reply(cl, text);
 		return;
 	}
 	case CONTROL_PAUSE:
-		ret = vm_pause(vm);
+		ret = ops->pause(vm);
 		break;
 	case CONTROL_RESUME:
-		ret = vm_resume(vm);
+		ret = ops->resume(vm);
 		break;
 	case CONTROL_SHUTDOWN:
-		vm_shutdown(vm, "shutdown requested on the control socket");
+		ops->shutdown(vm, "shutdown requested on the control socket");
 		ret = 0;
 		break;
 	case CONTROL_KILL:
-		vm_request_exit(vm, VM_EXIT_FORCED, "kill requested on the control socket");
+		ops->kill(vm, "kill requested on the control socket");
 		ret = 0;
 		break;
 	default:
@@ -252,10 +263,10 @@ static void execute(struct client *cl, struct vm *vm, enum control_cmd cmd)
 	else if (ret < 0)
 		replyf(cl, "error %s", strerror(-ret));
 	else
-		replyf(cl, "ok state=%s", vm_state_name(vm_get_state(vm)));
+		replyf(cl, "ok state=%s", ops->state(vm));
 }
 
-static void client_read(struct client *cl, struct vm *vm)
+static void client_read(struct client *cl, const struct control_vm_ops *ops, void *vm)
 {
 	char err[128], *start, *nl;
 	enum control_cmd cmd;
@@ -272,14 +283,14 @@ static void client_read(struct client *cl, struct vm *vm)
 		return;
 	}
 	cl->len += (size_t)n;
-	cl->last_us = vmm_now_us();
+	cl->last_us = now_us();
 	start = cl->buf;
 	left = cl->len;
 	while (cl->fd >= 0 && (nl = memchr(start, '\n', left))) {
 		if (control_parse(start, (size_t)(nl - start), &cmd, err, sizeof(err)) < 0)
 			replyf(cl, "error %s", err);
 		else
-			execute(cl, vm, cmd);
+			execute(cl, ops, vm, cmd);
 		left -= (size_t)(nl + 1 - start);
 		start = nl + 1;
 	}
@@ -331,14 +342,14 @@ static void accept_clients(struct control *c)
 		}
 		cl->fd = fd;
 		cl->len = 0;
-		cl->last_us = vmm_now_us();
+		cl->last_us = now_us();
 		arm_timer(c, true);
 	}
 }
 
 static void on_timer(struct control *c)
 {
-	uint64_t ticks, now = vmm_now_us();
+	uint64_t ticks, now = now_us();
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
 
 	if (read(c->timerfd, &ticks, sizeof(ticks)) < 0) {
@@ -358,7 +369,7 @@ static void on_timer(struct control *c)
 		arm_timer(c, false);
 }
 
-void control_process(struct control *c, struct vm *vm)
+void control_process(struct control *c, const struct control_vm_ops *ops, void *vm)
 {
 	struct epoll_event evs[CONTROL_CLIENTS_MAX + 2];
 	int n = epoll_wait(c->epfd, evs, CONTROL_CLIENTS_MAX + 2, 0);
@@ -371,7 +382,7 @@ void control_process(struct control *c, struct vm *vm)
 		else if (tag == TAG_TIMER)
 			on_timer(c);
 		else if (tag < CONTROL_CLIENTS_MAX && c->clients[tag].fd >= 0)
-			client_read(&c->clients[tag], vm);
+			client_read(&c->clients[tag], ops, vm);
 	}
 }
 

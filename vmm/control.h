@@ -6,6 +6,7 @@
 #define VMM_CONTROL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONTROL_LINE_MAX 256	/* a request with its newline; longer is an error */
 #define CONTROL_CLIENTS_MAX 8	/* more are answered with an error and closed */
@@ -28,8 +29,39 @@ enum control_cmd {
 int control_parse(const char *line, size_t len, enum control_cmd *cmd,
 		  char *err, size_t errlen);
 
-struct vm;
 struct control;
+
+/* What `status` reports. */
+struct control_status {
+	const char *name;
+	const char *state;		/* as control_vm_ops.state gives it */
+	unsigned vcpus;
+	uint64_t memory_mib;
+	uint64_t uptime_s;
+	/* Boot phases in microseconds since exec; 0 until reached. */
+	uint64_t first_kvm_run_us, first_serial_us, userspace_ready_us, shutdown_us;
+};
+
+/* The VM as the server sees it, `vm` being the caller's opaque pointer: the
+ * server knows nothing else of the VM (so a test can play one). Called from
+ * control_process only, on the main thread. */
+struct control_vm_ops {
+	void (*status)(void *vm, struct control_status *st);
+	/* The lifecycle state's name: "starting", "running", "paused",
+	 * "stopping". */
+	const char *(*state)(void *vm);
+	/* 0, -EBUSY once the VM is stopping, -ETIMEDOUT when the vCPUs did not
+	 * stop (pause only); the reply says which. */
+	int (*pause)(void *vm);
+	int (*resume)(void *vm);
+	/* A graceful stop, as SIGTERM starts one; `why` is logged. */
+	void (*shutdown)(void *vm, const char *why);
+	/* Stops the guest now, as a timed-out graceful stop would. */
+	void (*kill)(void *vm, const char *why);
+	/* Every virtio queue's state as words (" blk0.q0=..."); returns the
+	 * length written, at most len - 1. */
+	size_t (*describe_queues)(void *vm, char *buf, size_t len);
+};
 
 /* Creates the directory of `path` (0700) when missing, takes `path`.lock,
  * removes a stale socket (one nobody listens on) and listens on `path`
@@ -41,8 +73,8 @@ int control_open(const char *path, struct control **out);
 int control_fd(const struct control *c);
 
 /* Accepts clients, reads requests and answers them without blocking; acts on
- * `vm` (main thread only). */
-void control_process(struct control *c, struct vm *vm);
+ * `vm` through `ops` (main thread only). */
+void control_process(struct control *c, const struct control_vm_ops *ops, void *vm);
 
 /* Closes every client and removes the socket if it is still ours. */
 void control_close(struct control *c);

@@ -189,7 +189,7 @@ int main(int argc, char **argv)
 			 "is too long for a socket (set [vm] control_socket, or "
 			 "VMM_RUNTIME_DIR or XDG_RUNTIME_DIR)");
 	}
-	if (vm_create(&vm, &cfg, t0) < 0) {
+	if (vm_init(&vm, &cfg, t0) < 0) {
 		vm_destroy(&vm);
 		goto out;
 	}

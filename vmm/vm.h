@@ -1,5 +1,6 @@
 /* One virtual machine: KVM handles, guest memory, buses, vCPUs and the
- * lifecycle state that decides how the process ends. */
+ * lifecycle state that decides how the process ends. vm.c builds it,
+ * vcpu.c and eventloop.c run it, console.c wires its console. */
 #ifndef VMM_VM_H
 #define VMM_VM_H
 
@@ -50,7 +51,8 @@ enum vm_state {
 	VM_STATE_STOPPING,	/* a graceful stop or the exit has begun */
 };
 
-/* Something built with the VM and torn down with it (PCI devices). */
+/* Something built with the VM and torn down with it: the virtio devices and
+ * their transports (PCI functions, MMIO windows). */
 struct vm_cleanup {
 	void (*fn)(void *opaque);
 	void *opaque;
@@ -119,8 +121,10 @@ struct vm {
 
 uint64_t vmm_now_us(void);
 
-/* `t_start_us` is vmm_now_us() at process start, for boot-phase logs. */
-int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us);
+/* Builds the VM in `vm` (in place) from a validated config; on failure the
+ * caller still calls vm_destroy. `t_start_us` is vmm_now_us() at process
+ * start, for boot-phase logs. */
+int vm_init(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us);
 void vm_destroy(struct vm *vm);
 /* Starts vCPU threads and runs the event loop until the guest ends; returns
  * the process exit code. */
@@ -175,6 +179,10 @@ typedef int (*vm_virtio_attach_fn)(struct vm *vm, struct virtio_dev *vd);
  * the guest names them (disks vda.., NICs eth0.., the entropy device, the
  * shares) and attaches each; all are freed with the VM. Returns 0 or -errno. */
 int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach);
+/* From arch_devices_init: the serial port that carries the console, writing
+ * to vm->console_out, its interrupt raised with set_irq(vm, level); freed
+ * with the VM. NULL when out of memory. */
+struct serial *vm_console_serial_new(struct vm *vm, void (*set_irq)(void *vm, int level));
 /* Runs fn(opaque) in vm_destroy, after the I/O thread stopped. */
 int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque);
 

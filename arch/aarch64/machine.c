@@ -151,9 +151,9 @@ void arch_vm_destroy(struct vm *vm)
 	vm->arch.gic_fd = -1;
 	free(vm->arch.mpidr);
 	vm->arch.mpidr = NULL;
-	pl031_destroy(vm->arch.rtc);
+	pl031_free(vm->arch.rtc);
 	vm->arch.rtc = NULL;
-	pl061_destroy(vm->arch.gpio);
+	pl061_free(vm->arch.gpio);
 	vm->arch.gpio = NULL;
 }
 
@@ -183,24 +183,6 @@ static void gpio_irq(void *ctx, int level)
 	vm_set_irq(ctx, spi_irq(ARM64_SPI_GPIO), level);
 }
 
-static void console_first_tx(void *ctx)
-{
-	struct vm *vm = ctx;
-
-	atomic_store(&vm->t_first_serial_us, vmm_now_us() - vm->t_start_us);
-}
-
-/* Logged once the guest's first line is complete, so as not to split it. */
-static void console_first_line(void *ctx)
-{
-	struct vm *vm = ctx;
-
-	log_info("boot: guest's first serial byte at %llu us",
-		 (unsigned long long)atomic_load(&vm->t_first_serial_us));
-}
-
-extern void vm_console_rx_space(void *ctx);
-
 /* Slot n: a window at ARM64_VIRTIO_MMIO_BASE + n * ARM64_VIRTIO_MMIO_SIZE and
  * SPI ARM64_SPI_VIRTIO_FIRST + n, named in the device tree. */
 static int attach_mmio(struct vm *vm, struct virtio_dev *vd)
@@ -221,16 +203,12 @@ static int attach_mmio(struct vm *vm, struct virtio_dev *vd)
 
 int arch_devices_init(struct vm *vm)
 {
-	struct serial_ops sops = {
-		.set_irq = serial_irq, .rx_space = vm_console_rx_space,
-		.first_tx = console_first_tx, .first_line = console_first_line, .ctx = vm,
-	};
 	int ret = 0;
 
-	vm->serial = serial_create(vm->console_out, &sops);
-	vm->arch.rtc = pl031_create();
-	vm->arch.gpio = pl061_create(gpio_irq, vm);
-	vm->boot_timer = boot_timer_create(vm_userspace_ready, vm);
+	vm->serial = vm_console_serial_new(vm, serial_irq);
+	vm->arch.rtc = pl031_new();
+	vm->arch.gpio = pl061_new(gpio_irq, vm);
+	vm->boot_timer = boot_timer_new(vm_userspace_ready, vm);
 	if (!vm->serial || !vm->arch.rtc || !vm->arch.gpio || !vm->boot_timer)
 		return -ENOMEM;
 	ret |= bus_register(&vm->mmio, ARM64_UART_BASE, ARM64_UART_SIZE, serial_io,

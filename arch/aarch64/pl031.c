@@ -27,7 +27,7 @@ struct pl031 {
 	uint32_t mr, imsc;
 };
 
-struct pl031 *pl031_create(void)
+struct pl031 *pl031_new(void)
 {
 	struct pl031 *rtc = calloc(1, sizeof(*rtc));
 
@@ -36,7 +36,7 @@ struct pl031 *pl031_create(void)
 	return rtc;
 }
 
-void pl031_destroy(struct pl031 *rtc)
+void pl031_free(struct pl031 *rtc)
 {
 	if (!rtc)
 		return;

@@ -7,8 +7,8 @@
 
 struct pl031;
 
-struct pl031 *pl031_create(void);
-void pl031_destroy(struct pl031 *rtc);
+struct pl031 *pl031_new(void);
+void pl031_free(struct pl031 *rtc);
 /* The bus handler for its 4 KiB page. */
 void pl031_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 

@@ -34,7 +34,7 @@ struct pl061 {
 	int line;
 };
 
-struct pl061 *pl061_create(void (*set_irq)(void *ctx, int level), void *ctx)
+struct pl061 *pl061_new(void (*set_irq)(void *ctx, int level), void *ctx)
 {
 	struct pl061 *g = calloc(1, sizeof(*g));
 
@@ -46,7 +46,7 @@ struct pl061 *pl061_create(void (*set_irq)(void *ctx, int level), void *ctx)
 	return g;
 }
 
-void pl061_destroy(struct pl061 *g)
+void pl061_free(struct pl061 *g)
 {
 	if (!g)
 		return;

@@ -11,8 +11,8 @@ struct pl061;
 
 /* set_irq(ctx, level) is called, with the device's lock held, whenever the
  * combined interrupt output changes. */
-struct pl061 *pl061_create(void (*set_irq)(void *ctx, int level), void *ctx);
-void pl061_destroy(struct pl061 *g);
+struct pl061 *pl061_new(void (*set_irq)(void *ctx, int level), void *ctx);
+void pl061_free(struct pl061 *g);
 /* The bus handler for its 4 KiB page. */
 void pl061_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 /* Drives input `pin` (0-7) to `level`, with the edge and level interrupts

@@ -167,23 +167,6 @@ static void sink_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		memset(data, 0xff, len);
 }
 
-static void console_first_tx(void *ctx)
-{
-	struct vm *vm = ctx;
-
-	atomic_store(&vm->t_first_serial_us, vmm_now_us() - vm->t_start_us);
-}
-
-static void console_first_line(void *ctx)
-{
-	struct vm *vm = ctx;
-
-	log_info("boot: guest's first serial byte at %llu us",
-		 (unsigned long long)atomic_load(&vm->t_first_serial_us));
-}
-
-extern void vm_console_rx_space(void *ctx);
-
 static int attach_pci(struct vm *vm, struct virtio_dev *vd)
 {
 	return virtio_pci_create(vm, vm->arch.pci, vd);
@@ -209,17 +192,12 @@ static int pci_devices_init(struct vm *vm)
 
 int arch_devices_init(struct vm *vm)
 {
-	struct serial_ops sops = {
-		.set_irq = serial_irq, .rx_space = vm_console_rx_space,
-		.first_tx = console_first_tx, .first_line = console_first_line,
-		.ctx = vm,
-	};
 	struct i8042_ops kops = { .set_irq = kbd_irq, .reset = kbd_reset, .ctx = vm };
 	int ret = 0;
 
-	vm->serial = serial_create(vm->console_out, &sops);
-	vm->i8042 = i8042_create(&kops);
-	vm->boot_timer = boot_timer_create(vm_userspace_ready, vm);
+	vm->serial = vm_console_serial_new(vm, serial_irq);
+	vm->i8042 = i8042_new(&kops);
+	vm->boot_timer = boot_timer_new(vm_userspace_ready, vm);
 	if (!vm->serial || !vm->i8042 || !vm->boot_timer)
 		return -ENOMEM;
 	ret |= bus_register(&vm->pio, X86_PORT_COM1, 8, serial_io, vm->serial, "com1");

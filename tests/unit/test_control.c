@@ -1,13 +1,14 @@
 /* The control socket: the request parser, and the server driven through a
- * real socket with a fake VM (the vm_* lifecycle calls are stubs that record
- * what was asked). Garbage of every kind must get an error reply, never a
- * crash, and never an action on the VM. */
+ * real socket with a fake VM (its control_vm_ops record what was asked).
+ * Garbage of every kind must get an error reply, never a crash, and never an
+ * action on the VM. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,14 +24,21 @@
 #include <cmocka.h>
 
 #include "control.h"
-#include "vm.h"
 
 /* ---- the fake VM ---- */
 
-static enum vm_state state = VM_STATE_RUNNING;
+enum fake_state { VM_STATE_STARTING, VM_STATE_RUNNING, VM_STATE_PAUSED, VM_STATE_STOPPING };
+
+static enum fake_state state = VM_STATE_RUNNING;
 static unsigned npause, nresume, nshutdown, nexit;
 
-uint64_t vmm_now_us(void)
+/* What `status` shows; the server gets a pointer to it as its `vm`. */
+static struct fake_vm {
+	uint64_t t_start_us;
+	uint64_t t_first_run_us, t_userspace_ready_us;
+} vm;
+
+static uint64_t now_us(void)
 {
 	struct timespec ts;
 
@@ -38,22 +46,28 @@ uint64_t vmm_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-enum vm_state vm_get_state(struct vm *vm)
-{
-	(void)vm;
-	return state;
-}
-
-const char *vm_state_name(enum vm_state s)
+static const char *fake_state_name(void *opaque)
 {
 	static const char *const names[] = { "starting", "running", "paused", "stopping" };
 
-	return names[s];
+	assert_ptr_equal(opaque, &vm);
+	return names[state];
 }
 
-int vm_pause(struct vm *vm)
+static void fake_status(void *opaque, struct control_status *st)
 {
-	(void)vm;
+	assert_ptr_equal(opaque, &vm);
+	*st = (struct control_status){
+		.name = "fake", .state = fake_state_name(opaque), .vcpus = 2,
+		.memory_mib = 128, .uptime_s = (now_us() - vm.t_start_us) / 1000000u,
+		.first_kvm_run_us = vm.t_first_run_us,
+		.userspace_ready_us = vm.t_userspace_ready_us,
+	};
+}
+
+static int fake_pause(void *opaque)
+{
+	assert_ptr_equal(opaque, &vm);
 	npause++;
 	if (state == VM_STATE_STOPPING)
 		return -EBUSY;
@@ -61,9 +75,9 @@ int vm_pause(struct vm *vm)
 	return 0;
 }
 
-int vm_resume(struct vm *vm)
+static int fake_resume(void *opaque)
 {
-	(void)vm;
+	assert_ptr_equal(opaque, &vm);
 	nresume++;
 	if (state == VM_STATE_STOPPING)
 		return -EBUSY;
@@ -71,30 +85,29 @@ int vm_resume(struct vm *vm)
 	return 0;
 }
 
-void vm_shutdown(struct vm *vm, const char *why)
+static void fake_shutdown(void *opaque, const char *why)
 {
-	(void)vm;
+	assert_ptr_equal(opaque, &vm);
 	(void)why;
 	nshutdown++;
 	state = VM_STATE_STOPPING;
 }
 
-void vm_request_exit(struct vm *vm, int code, const char *why)
+static void fake_kill(void *opaque, const char *why)
 {
-	(void)vm;
+	assert_ptr_equal(opaque, &vm);
 	(void)why;
-	assert_int_equal(code, VM_EXIT_FORCED);
 	nexit++;
 	state = VM_STATE_STOPPING;
 }
 
 /* A report longer than the old 1 KiB reply buffer: " qNNN=x..." words. */
 #define QUEUES_WORDS 300
-size_t vm_describe_queues(struct vm *vm, char *buf, size_t len)
+static size_t fake_describe_queues(void *opaque, char *buf, size_t len)
 {
 	size_t n = 0;
 
-	(void)vm;
+	assert_ptr_equal(opaque, &vm);
 	for (unsigned i = 0; i < QUEUES_WORDS; i++) {
 		int r = snprintf(buf + n, len - n, " q%03u=x", i);
 
@@ -104,6 +117,12 @@ size_t vm_describe_queues(struct vm *vm, char *buf, size_t len)
 	}
 	return n;
 }
+
+static const struct control_vm_ops fake_ops = {
+	.status = fake_status, .state = fake_state_name, .pause = fake_pause,
+	.resume = fake_resume, .shutdown = fake_shutdown, .kill = fake_kill,
+	.describe_queues = fake_describe_queues,
+};
 
 /* ---- the parser ---- */
 
@@ -165,8 +184,6 @@ static void test_parse(void **state_ __attribute__((unused)))
 
 static char dir[64], sock[128];
 static struct control *ctl;
-static struct vm_config cfg = { .name = "fake", .vcpus = 2, .memory_mib = 128 };
-static struct vm vm = { .cfg = &cfg };
 
 /* Runs the server until it has had nothing to do for `ms`. Unix sockets
  * deliver at once, so the tests' own requests need no more than 1 ms. */
@@ -175,7 +192,7 @@ static void serve_for(int ms)
 	struct pollfd p = { .fd = control_fd(ctl), .events = POLLIN };
 
 	while (poll(&p, 1, ms) > 0)
-		control_process(ctl, &vm);
+		control_process(ctl, &fake_ops, &vm);
 }
 
 static void serve(void)
@@ -229,7 +246,7 @@ static int setup(void **state_ __attribute__((unused)))
 	snprintf(sock, sizeof(sock), "%s/run/fake.sock", dir);
 	state = VM_STATE_RUNNING;
 	npause = nresume = nshutdown = nexit = 0;
-	vm.t_start_us = vmm_now_us();
+	vm.t_start_us = now_us();
 	return control_open(sock, &ctl);
 }
 
@@ -271,15 +288,15 @@ static void test_commands(void **state_ __attribute__((unused)))
 		 "memory_mib=128 uptime_s=0\n", (int)getpid());
 	assert_string_equal(replies(fd), want);
 	/* Boot phases appear once reached. */
-	atomic_store(&vm.t_first_run_us, 1500);
-	atomic_store(&vm.t_userspace_ready_us, 900000);
+	vm.t_first_run_us = 1500;
+	vm.t_userspace_ready_us = 900000;
 	put(fd, "status\n", 7);
 	snprintf(want, sizeof(want), "ok name=fake state=running pid=%d vcpus=2 "
 		 "memory_mib=128 uptime_s=0 boot_first_kvm_run_us=1500 "
 		 "boot_userspace_ready_us=900000\n", (int)getpid());
 	assert_string_equal(replies(fd), want);
-	atomic_store(&vm.t_first_run_us, 0);
-	atomic_store(&vm.t_userspace_ready_us, 0);
+	vm.t_first_run_us = 0;
+	vm.t_userspace_ready_us = 0;
 	/* Several requests in one write, CRLF too: one reply line each. */
 	put(fd, "pause\npause\r\nstatus\nresume\n", 27);
 	snprintf(want, sizeof(want), "ok state=paused\nok state=paused\nok name=fake "

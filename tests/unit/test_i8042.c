@@ -45,7 +45,7 @@ static int setup(void **state)
 	struct i8042_ops ops = { set_irq, reset, &c };
 
 	memset(&c, 0, sizeof(c));
-	c.k = i8042_create(&ops);
+	c.k = i8042_new(&ops);
 	if (!c.k)
 		return -1;
 	*state = &c;
@@ -54,7 +54,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	i8042_destroy(((struct ctx *)*state)->k);
+	i8042_free(((struct ctx *)*state)->k);
 	return 0;
 }
 

@@ -54,7 +54,7 @@ static uint32_t data(struct pl061 *g, uint8_t mask)
 
 static struct pl061 *make(void)
 {
-	struct pl061 *g = pl061_create(set_irq, &line);
+	struct pl061 *g = pl061_new(set_irq, &line);
 
 	assert_non_null(g);
 	line = 0;
@@ -74,7 +74,7 @@ static void test_ids_and_widths(void **state)
 	wr(g, DIR + 1, 0xff);
 	assert_int_equal(rd(g, DIR, 4), 0);
 	assert_int_equal(rd(g, 0x800, 4), 0);
-	pl061_destroy(g);
+	pl061_free(g);
 }
 
 static void test_data_mask_and_direction(void **state)
@@ -97,7 +97,7 @@ static void test_data_mask_and_direction(void **state)
 	pl061_set_input(g, 7, 0);
 	assert_int_equal(data(g, 0x80), 0);
 	assert_int_equal(line_changes, 0);	/* no interrupt enabled */
-	pl061_destroy(g);
+	pl061_free(g);
 }
 
 static void test_edge_interrupts(void **state)
@@ -134,7 +134,7 @@ static void test_edge_interrupts(void **state)
 	assert_int_equal(rd(g, MIS, 1), 0);
 	wr(g, IE, 0x08);			/* unmasking delivers it */
 	assert_int_equal(line, 1);
-	pl061_destroy(g);
+	pl061_free(g);
 }
 
 static void test_level_interrupts(void **state)
@@ -155,7 +155,7 @@ static void test_level_interrupts(void **state)
 	/* Low level: asserted while low. */
 	wr(g, IEV, 0x00);
 	assert_int_equal(line, 1);
-	pl061_destroy(g);
+	pl061_free(g);
 }
 
 /* What Linux does with a gpio-keys button on both edges: the interrupt is
@@ -187,7 +187,7 @@ static void test_press(void **state)
 	assert_int_equal(data(g, 0x07), 0);
 	pl061_set_input(g, 3, 1);		/* no new edge while held */
 	assert_int_equal(line, 0);
-	pl061_destroy(g);
+	pl061_free(g);
 }
 
 int main(void)

@@ -72,7 +72,7 @@ static int setup(void **state)
 	memset(&c, 0, sizeof(c));
 	if (pipe2(c.pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -1;
-	c.s = serial_create(c.pipe[1], &ops);
+	c.s = serial_new(c.pipe[1], &ops);
 	if (!c.s)
 		return -1;
 	*state = &c;
@@ -83,7 +83,7 @@ static int teardown(void **state)
 {
 	struct ctx *c = *state;
 
-	serial_destroy(c->s);
+	serial_free(c->s);
 	close(c->pipe[0]);
 	close(c->pipe[1]);
 	return 0;
@@ -370,7 +370,7 @@ static void test_discard_output(void **state)
 	struct ctx c = { 0 };
 	struct serial_ops ops = { .set_irq = set_irq, .rx_space = rx_space,
 				  .first_tx = first_tx, .first_line = first_line, .ctx = &c };
-	struct serial *s = serial_create(-1, &ops);
+	struct serial *s = serial_new(-1, &ops);
 	uint8_t v = 'x';
 
 	assert_non_null(s);
@@ -379,7 +379,7 @@ static void test_discard_output(void **state)
 	v = 0;
 	serial_io(s, LSR, &v, 1, false);
 	assert_int_equal(v & LSR_THRE, LSR_THRE);
-	serial_destroy(s);
+	serial_free(s);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)

@@ -1,0 +1,87 @@
+/* The console: the serial port every architecture puts it on, where its
+ * output goes ([console] mode), and the boot marks its first bytes give. */
+#include "vm-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "serial.h"
+
+int vm_console_open(struct vm *vm)
+{
+	const struct vm_config *c = vm->cfg;
+
+	switch (c->console_mode) {
+	case CONSOLE_STDIO:
+		vm->console_out = STDOUT_FILENO;
+		return 0;
+	case CONSOLE_FILE:
+		vm->console_out = open(c->console_path,
+				       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (vm->console_out < 0) {
+			log_err("console.path %s: %m", c->console_path);
+			return -errno;
+		}
+		return 0;
+	default:
+		vm->console_out = -1;
+		return 0;
+	}
+}
+
+void vm_console_close(struct vm *vm)
+{
+	serial_free(vm->serial);
+	vm->serial = NULL;
+	if (vm->console_out > STDERR_FILENO)
+		close(vm->console_out);
+	vm->console_out = -1;
+}
+
+/* Written by the main thread around its event loop only, while no vCPU
+ * thread runs. */
+static int rx_space_fd = -1;
+
+void vm_console_set_rx_fd(int fd)
+{
+	rx_space_fd = fd;
+}
+
+/* The serial port's rx_space: a vCPU thread drained the input buffer. */
+static void console_rx_space(void *ctx)
+{
+	uint64_t one = 1;
+
+	(void)ctx;
+	if (rx_space_fd >= 0 && write(rx_space_fd, &one, sizeof(one)) < 0) {
+		/* eventfd counter saturation is harmless */
+	}
+}
+
+static void console_first_tx(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	atomic_store(&vm->t_first_serial_us, vmm_now_us() - vm->t_start_us);
+}
+
+/* Logged once the guest's first line is complete, so as not to split it. */
+static void console_first_line(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	log_info("boot: guest's first serial byte at %llu us",
+		 (unsigned long long)atomic_load(&vm->t_first_serial_us));
+}
+
+struct serial *vm_console_serial_new(struct vm *vm, void (*set_irq)(void *vm, int level))
+{
+	struct serial_ops ops = {
+		.set_irq = set_irq, .rx_space = console_rx_space,
+		.first_tx = console_first_tx, .first_line = console_first_line, .ctx = vm,
+	};
+
+	return serial_new(vm->console_out, &ops);
+}
