@@ -4,12 +4,9 @@
  * temporary image. Checks: no access outside guest RAM or the image
  * (ASan), no undefined behaviour (UBSan), the image never changes size.
  *
- * Not part of the meson build. From the repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -D_GNU_SOURCE -I. -Ivmm -Idevices -Iarch -Iarch/x86_64 tests/fuzz/fuzz_blk.c \
- *     devices/virtio/blk.c devices/virtio/pci.c devices/virtio/virtio.c devices/virtio/virtq.c devices/pci.c \
- *     devices/bus.c vmm/iothread.c vmm/memory.c vmm/log.c -luring -o fuzz_blk
- *   mkdir -p corpus-blk && ./fuzz_blk -max_total_time=120 -max_len=8192 corpus-blk
+ * Built by meson in a clang build directory set up with -Dfuzz=true
+ * (docs/testing.md, "Fuzzing"); from the repository root:
+ *   mkdir -p corpus-blk && build-fuzz/tests/fuzz/fuzz_blk -max_total_time=120 -max_len=8192 corpus-blk
  *
  * Guest RAM is two heap buffers (gpa [0, 32K) and [48K, 80K)) so that ASan's
  * redzones catch any access that leaves a region.

@@ -6,12 +6,9 @@
  * reaches the "TAP" carries a header that the negotiated features allow and
  * fits the size limits; one frame out per counted packet.
  *
- * Not part of the meson build. From the repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -D_GNU_SOURCE -I. -Ivmm -Idevices -Iarch -Iarch/x86_64 tests/fuzz/fuzz_net_tx.c \
- *     devices/virtio/net.c devices/virtio/pci.c devices/virtio/virtio.c devices/virtio/virtq.c devices/pci.c \
- *     devices/bus.c vmm/iothread.c vmm/memory.c vmm/log.c -o fuzz_net_tx
- *   mkdir -p corpus-net && ./fuzz_net_tx -max_total_time=120 -max_len=16384 corpus-net
+ * Built by meson in a clang build directory set up with -Dfuzz=true
+ * (docs/testing.md, "Fuzzing"); from the repository root:
+ *   mkdir -p corpus-net && build-fuzz/tests/fuzz/fuzz_net_tx -max_total_time=120 -max_len=16384 corpus-net
  *
  * Guest RAM is two heap buffers (gpa [0, 32K) and [48K, 80K)) so that ASan's
  * redzones catch any access that leaves a region.

@@ -1,10 +1,8 @@
 /* libFuzzer target for the TOML parser and the config loader on top of it.
  *
- * Not part of the meson build. From the repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -D_GNU_SOURCE -I. -Ivmm -Iarch tests/fuzz/fuzz_toml.c vmm/toml.c \
- *     vmm/config.c vmm/log.c arch/x86_64/cpuid.c -o fuzz_toml
- *   mkdir -p corpus && ./fuzz_toml -max_total_time=60 -max_len=4096 corpus
+ * Built by meson in a clang build directory set up with -Dfuzz=true
+ * (docs/testing.md, "Fuzzing"); from the repository root:
+ *   mkdir -p corpus && build-fuzz/tests/fuzz/fuzz_toml -max_total_time=60 -max_len=4096 corpus
  * Seed the corpus with real configs (docs/config.md has one) for deeper runs.
  */
 #include <stddef.h>

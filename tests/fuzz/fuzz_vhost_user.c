@@ -5,10 +5,9 @@
  * table, two rings, GET_VRING_BASE); the first byte picks the protocol
  * features we ask for. Nothing it sends may crash, hang or leak.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -D_GNU_SOURCE -I. -Ivmm -Idevices tests/fuzz/fuzz_vhost_user.c \
- *     devices/vhost_user.c vmm/log.c -o fuzz_vhost_user
- *   mkdir -p corpus-vhu && ./fuzz_vhost_user -max_total_time=120 -max_len=4096 corpus-vhu
+ * Built by meson in a clang build directory set up with -Dfuzz=true
+ * (docs/testing.md, "Fuzzing"); from the repository root:
+ *   mkdir -p corpus-vhu && build-fuzz/tests/fuzz/fuzz_vhost_user -max_total_time=120 -max_len=4096 corpus-vhu
  */
 #include <stddef.h>
 #include <stdint.h>

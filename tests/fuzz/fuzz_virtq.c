@@ -2,11 +2,9 @@
  * descriptors and indirect tables all come from the input, and the device
  * side pops, checks, touches and pushes every chain it is given.
  *
- * Not part of the meson build. From the repository root:
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -D_GNU_SOURCE -I. -Ivmm -Idevices tests/fuzz/fuzz_virtq.c \
- *     devices/virtio/virtq.c vmm/memory.c vmm/log.c -o fuzz_virtq
- *   mkdir -p corpus && ./fuzz_virtq -max_total_time=120 -max_len=8192 corpus
+ * Built by meson in a clang build directory set up with -Dfuzz=true
+ * (docs/testing.md, "Fuzzing"); from the repository root:
+ *   mkdir -p corpus && build-fuzz/tests/fuzz/fuzz_virtq -max_total_time=120 -max_len=8192 corpus
  *
  * Guest RAM here is two heap buffers described as guest_mem regions (gpa
  * [0, 32K) and [48K, 80K), a hole between), not a memfd: ASan's redzones

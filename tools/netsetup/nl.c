@@ -267,39 +267,36 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/* One dump request: `hdr` (the family-specific header, family set) after the
+ * netlink header, every reply to `cb`. */
+static int nl_dump(struct nl *nl, uint16_t type, const void *hdr, size_t len, mnl_cb_t cb,
+		   struct nl_state *st, const char *what)
+{
+	struct nlmsghdr *nlh = nl_msg(nl, type, NLM_F_DUMP);
+	int ret;
+
+	memcpy(mnl_nlmsg_put_extra_header(nlh, len), hdr, len);
+	ret = nl_talk(nl, nlh, cb, st);
+	if (ret < 0)
+		log_err("netlink: cannot list %s: %s", what, strerror(-ret));
+	return ret;
+}
+
 int nl_read_state(struct nl *nl, struct nl_state *st)
 {
-	struct nlmsghdr *nlh;
+	const struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+	const struct ifaddrmsg ifa = { .ifa_family = AF_INET };
+	const struct rtmsg rtm = { .rtm_family = AF_INET };
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	nlh = nl_msg(nl, RTM_GETLINK, NLM_F_DUMP);
-	((struct ifinfomsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifinfomsg)))
-		->ifi_family = AF_UNSPEC;
-	ret = nl_talk(nl, nlh, link_cb, st);
-	if (ret < 0) {
-		log_err("netlink: cannot list links: %s", strerror(-ret));
-		goto fail;
-	}
-	nlh = nl_msg(nl, RTM_GETADDR, NLM_F_DUMP);
-	((struct ifaddrmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct ifaddrmsg)))
-		->ifa_family = AF_INET;
-	ret = nl_talk(nl, nlh, addr_cb, st);
-	if (ret < 0) {
-		log_err("netlink: cannot list addresses: %s", strerror(-ret));
-		goto fail;
-	}
-	nlh = nl_msg(nl, RTM_GETROUTE, NLM_F_DUMP);
-	((struct rtmsg *)mnl_nlmsg_put_extra_header(nlh, sizeof(struct rtmsg)))
-		->rtm_family = AF_INET;
-	ret = nl_talk(nl, nlh, route_cb, st);
-	if (ret < 0) {
-		log_err("netlink: cannot list routes: %s", strerror(-ret));
-		goto fail;
-	}
-	return 0;
-fail:
-	nl_state_free(st);
+	ret = nl_dump(nl, RTM_GETLINK, &ifi, sizeof(ifi), link_cb, st, "links");
+	if (!ret)
+		ret = nl_dump(nl, RTM_GETADDR, &ifa, sizeof(ifa), addr_cb, st, "addresses");
+	if (!ret)
+		ret = nl_dump(nl, RTM_GETROUTE, &rtm, sizeof(rtm), route_cb, st, "routes");
+	if (ret < 0)
+		nl_state_free(st);
 	return ret;
 }
 
