@@ -71,7 +71,7 @@ int vm_set_irq(struct vm *vm, uint32_t gsi, int level)
 	struct kvm_irq_level irq = { .irq = gsi, .level = (uint32_t)level };
 
 	if (ioctl(vm->vm_fd, KVM_IRQ_LINE, &irq) < 0) {
-		log_warn("KVM_IRQ_LINE %u: %m", gsi);
+		log_warn_limited("KVM_IRQ_LINE %u: %m", gsi);
 		return -errno;
 	}
 	return 0;
@@ -97,7 +97,7 @@ static int routes_init(struct vm *vm)
 static int routes_commit(struct vm *vm)
 {
 	if (ioctl(vm->vm_fd, KVM_SET_GSI_ROUTING, vm->routes) < 0) {
-		log_warn("KVM_SET_GSI_ROUTING: %m");
+		log_warn_limited("KVM_SET_GSI_ROUTING: %m");
 		return -errno;
 	}
 	return 0;

@@ -128,7 +128,7 @@ static void pm_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		if ((data[0] & ACPI_SLP_EN) && typ == ACPI_S5_SLP_TYP)
 			vm_request_exit(vm, VM_EXIT_POWEROFF, "guest powered off (ACPI S5)");
 		else if (data[0] & ACPI_SLP_EN)
-			log_warn("guest asked for sleep state %u, which is not supported", typ);
+			log_warn_limited("guest asked for sleep state %u, which is not supported", typ);
 		break;
 	}
 	case X86_PM_RESET:
@@ -156,7 +156,7 @@ static void pvpanic_io(void *opaque, uint64_t offset, uint8_t *data,
 	if (data[0] & PVPANIC_PANICKED)
 		vm_request_exit(vm, VM_EXIT_PANIC, "guest kernel panicked (pvpanic)");
 	else if (data[0] & PVPANIC_CRASH_LOADED)
-		log_notice("guest panicked and is running its crash kernel");
+		log_notice_limited("guest panicked and is running its crash kernel");
 }
 
 /* Port 0x80 is the POST-code/delay port Linux writes to for I/O delays. */
