@@ -1,19 +1,17 @@
 /* virtio-net on a TAP: the TAP speaks the same 12-byte virtio-net header
  * (IFF_VNET_HDR, TUNSETVNETHDRSZ), so frames cross with one read or writev
  * and large TCP segments stay whole (TUNSETOFFLOAD mirrors what the guest
- * accepts). Every header and chain the driver gives is checked here; a bad
- * frame is dropped and counted, never a crash. */
+ * accepts). Attaching the TAP and its ioctls are in tap.c. Every header and
+ * chain the driver gives is checked here; a bad frame is dropped and
+ * counted, never a crash. */
 #include "virtio/net.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -21,6 +19,7 @@
 
 #include "iothread.h"
 #include "log.h"
+#include "tap.h"
 
 /* A received frame, header included, is read whole into a bounce buffer
  * before it is placed: a TAP frame is at most a 64 KiB GSO packet. */
@@ -237,11 +236,6 @@ static void lose_link(struct net *n, int err)
 		n->vd.tops->signal_config(&n->vd);
 }
 
-static bool fatal_tap_error(int err)
-{
-	return err == EBADFD || err == EBADF || err == ENODEV || err == ENXIO;
-}
-
 /* ---- receive ---- */
 
 static struct rx_slot *slot(struct net *n, unsigned i)
@@ -375,7 +369,7 @@ static int rx_read(struct net *n)
 		if (r < 0) {
 			if (errno == EAGAIN)
 				return 0;
-			if (fatal_tap_error(errno)) {
+			if (tap_gone(errno)) {
 				lose_link(n, errno);
 				return -1;
 			}
@@ -516,7 +510,7 @@ static int tx_send(struct net *n)
 		return 0;
 	if (w < 0) {
 		n->st.tx_errors++;
-		if (fatal_tap_error(errno)) {
+		if (tap_gone(errno)) {
 			lose_link(n, errno);
 		} else if (!n->warned_tap) {
 			n->warned_tap = true;
@@ -602,13 +596,15 @@ static void net_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
 
 static int set_offload(struct net *n, unsigned offloads)
 {
+	int ret;
+
 	if (!n->tap || n->link_lost)
 		return 0;
-	if (ioctl(n->fd, TUNSETOFFLOAD, offloads) < 0) {
-		log_err("%s: TUNSETOFFLOAD 0x%x on %s: %m", n->name, offloads, n->ifname);
-		return -errno;
-	}
-	return 0;
+	ret = tap_set_offload(n->fd, offloads);
+	if (ret < 0)
+		log_err("%s: TUNSETOFFLOAD 0x%x on %s: %s", n->name, offloads, n->ifname,
+			strerror(-ret));
+	return ret;
 }
 
 static int net_activate(struct virtio_dev *vd)
@@ -777,108 +773,10 @@ int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index
 	return 0;
 }
 
-/* The interface's MTU, for the guest's config space; 1500 when unknown. */
-static uint16_t tap_mtu(const char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int mtu = 1500;
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 68 &&
-	    ifr.ifr_mtu <= 65535)
-		mtu = ifr.ifr_mtu;
-	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP))
-		log_warn("TAP %s is down: the guest's frames are dropped until it is up",
-			 ifname);
-	if (s >= 0)
-		close(s);
-	return (uint16_t)mtu;
-}
-
-/* Opens the TAP `name`. Never creates one: TUNSETIFF would make a fresh,
- * unconnected TAP for a privileged caller, which is never what the config
- * meant. */
-static int tap_open_name(const char *table, const char *name)
-{
-	struct ifreq ifr = { 0 };
-	int fd, e;
-
-	if (if_nametoindex(name) == 0) {
-		log_err("%s: TAP %s does not exist (create it first: tools/netsetup, "
-			"or ip tuntap add %s mode tap)", table, name, name);
-		return -ENODEV;
-	}
-	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		log_err("%s: TAP %s: /dev/net/tun: %s%s", table, name, strerror(e),
-			e == ENOENT ? " (is the tun module loaded?)" : "");
-		return -e;
-	}
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(fd, TUNSETIFF, &ifr) == 0)
-		return fd;
-	e = errno;
-	close(fd);
-	switch (e) {
-	case EBUSY:
-		log_err("%s: TAP %s is busy: another process is attached to it", table, name);
-		break;
-	case EPERM:
-		log_err("%s: TAP %s: permission denied: vmm runs as uid %u without "
-			"CAP_NET_ADMIN and the TAP is not owned by it (netsetup's owner/group)",
-			table, name, (unsigned)geteuid());
-		break;
-	case EINVAL:
-		log_err("%s: %s is not a TAP device (a TUN, or another kind of interface)",
-			table, name);
-		break;
-	default:
-		log_err("%s: TAP %s: TUNSETIFF: %s", table, name, strerror(e));
-	}
-	return -e;
-}
-
-/* Checks an inherited descriptor: a TAP attached with the flags we need. */
-static int tap_check_fd(const char *table, int fd, char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	unsigned need = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	int fl;
-
-	if (fcntl(fd, F_GETFD) < 0) {
-		log_err("%s: tap_fd %d is not an open file descriptor", table, fd);
-		return -EBADF;
-	}
-	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
-		log_err("%s: tap_fd %d is not an attached TAP (TUNGETIFF: %m)", table, fd);
-		return -EINVAL;
-	}
-	if ((ifr.ifr_flags & need) != need) {
-		log_err("%s: tap_fd %d (%.*s) lacks%s%s%s: open it with IFF_TAP | IFF_NO_PI | "
-			"IFF_VNET_HDR", table, fd, IFNAMSIZ, ifr.ifr_name,
-			ifr.ifr_flags & IFF_TAP ? "" : " IFF_TAP",
-			ifr.ifr_flags & IFF_NO_PI ? "" : " IFF_NO_PI",
-			ifr.ifr_flags & IFF_VNET_HDR ? "" : " IFF_VNET_HDR");
-		return -EINVAL;
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		log_err("%s: tap_fd %d: fcntl: %m", table, fd);
-		return -errno;
-	}
-	snprintf(ifname, IFNAMSIZ, "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
-	return 0;
-}
-
 int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread *io,
 		   struct virtio_dev **out)
 {
 	struct net *n = net_alloc((int)index);
-	int hdr = NET_HDR_LEN;
 	char table[24];
 	int ret;
 
@@ -892,7 +790,7 @@ int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread 
 		n->fd = nc->tap_fd;
 	} else {
 		snprintf(n->ifname, sizeof(n->ifname), "%s", nc->tap);
-		n->fd = tap_open_name(table, nc->tap);
+		n->fd = tap_open(table, nc->tap);
 		if (n->fd < 0) {
 			ret = n->fd;
 			goto fail;
@@ -900,9 +798,10 @@ int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread 
 	}
 	n->tap = true;
 	snprintf(n->name, sizeof(n->name), "virtio-net %u (%s)", index, n->ifname);
-	if (ioctl(n->fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(n->fd, TUNSETOFFLOAD, 0) < 0) {
-		ret = -errno;
-		log_err("%s: TAP %s: setting the virtio-net header: %m", table, n->ifname);
+	ret = tap_set_vnet_hdr(n->fd, NET_HDR_LEN);
+	if (ret < 0) {
+		log_err("%s: TAP %s: setting the virtio-net header: %s", table, n->ifname,
+			strerror(-ret));
 		goto fail;
 	}
 	n->mtu = tap_mtu(n->ifname);
