@@ -81,34 +81,6 @@ static void guest_error(struct blk *b, const char *why)
 
 /* ---- parsing ---- */
 
-/* iovecs for bytes [off, off+len) of the readable or writable part of c. */
-static int slice(const struct virtq_chain *c, bool writable, uint64_t off,
-		 uint64_t len, struct iovec *out, unsigned max)
-{
-	unsigned i = writable ? c->nread : 0, end = writable ? c->n : c->nread;
-	unsigned n = 0;
-
-	for (; i < end && len > 0; i++) {
-		uint64_t l = c->iov[i].len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		if (n == max)
-			return -1;
-		l -= off;
-		if (l > len)
-			l = len;
-		out[n].iov_base = (uint8_t *)c->iov[i].hva + off;
-		out[n].iov_len = (size_t)l;
-		n++;
-		len -= l;
-		off = 0;
-	}
-	return (int)n;
-}
-
 static bool range_ok(const struct blk *b, uint64_t sector, uint64_t nsec)
 {
 	return sector <= b->capacity && nsec <= b->capacity - sector;
@@ -194,7 +166,7 @@ static bool parse(struct blk *b, const struct virtq_chain *c, struct blk_req *r)
 			guest_error(b, "data length or sector range");
 			return true;
 		}
-		n = slice(c, in, in ? 0 : 16, len, r->iov, BLK_MAX_IOV);
+		n = virtq_chain_iov(c, in, in ? 0 : 16, len, r->iov, BLK_MAX_IOV, NULL);
 		if (n < 0) {
 			guest_error(b, "more data buffers than seg_max");
 			return true;

@@ -272,14 +272,9 @@ static int stash_one(struct net *n)
 	}
 	s = slot(n, n->nstash);
 	s->head = c->head;
-	s->niov = 0;
-	s->cap = 0;
-	for (unsigned i = c->nread; i < c->n && s->niov < RX_SLOT_IOV; i++) {
-		s->iov[s->niov].iov_base = c->iov[i].hva;
-		s->iov[s->niov].iov_len = c->iov[i].len;
-		s->cap += c->iov[i].len;
-		s->niov++;
-	}
+	/* Buffers past RX_SLOT_IOV are left unused: less room, not an error. */
+	r = virtq_chain_iov(c, true, 0, UINT64_MAX, s->iov, RX_SLOT_IOV, &s->cap);
+	s->niov = r < 0 ? RX_SLOT_IOV : (unsigned)r;
 	n->stashed[c->head] = true;
 	n->nstash++;
 	return 1;
@@ -460,9 +455,9 @@ static int tx_send(struct net *n)
 	const struct virtq_chain *c = &n->txc;
 	struct virtio_net_hdr_v1 in, out;
 	struct iovec iov[TX_MAX_IOV + 1];
-	uint64_t frame, skip = NET_HDR_LEN;
-	unsigned k = 1;
+	uint64_t frame;
 	ssize_t w;
+	int r;
 
 	if (c->read_bytes < NET_HDR_LEN + 14) {
 		n->st.tx_bad_hdr++;
@@ -483,28 +478,16 @@ static int tx_send(struct net *n)
 	}
 	iov[0].iov_base = &out;
 	iov[0].iov_len = NET_HDR_LEN;
-	for (unsigned i = 0; i < c->nread; i++) {
-		uint64_t l = c->iov[i].len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		if (k == TX_MAX_IOV + 1) {
-			/* Scattered wider than writev takes: linearise. */
-			virtq_chain_read(c, NET_HDR_LEN, n->txbuf, (size_t)frame);
-			iov[1].iov_base = n->txbuf;
-			iov[1].iov_len = (size_t)frame;
-			k = 2;
-			break;
-		}
-		iov[k].iov_base = (uint8_t *)c->iov[i].hva + skip;
-		iov[k].iov_len = (size_t)(l - skip);
-		skip = 0;
-		k++;
+	r = virtq_chain_iov(c, false, NET_HDR_LEN, frame, iov + 1, TX_MAX_IOV, NULL);
+	if (r < 0) {
+		/* Scattered wider than writev takes: linearise. */
+		virtq_chain_read(c, NET_HDR_LEN, n->txbuf, (size_t)frame);
+		iov[1].iov_base = n->txbuf;
+		iov[1].iov_len = (size_t)frame;
+		r = 1;
 	}
 	do
-		w = writev(n->fd, iov, (int)k);
+		w = writev(n->fd, iov, r + 1);
 	while (w < 0 && errno == EINTR);
 	if (w < 0 && errno == EAGAIN && n->ep >= 0)
 		return 0;

@@ -351,32 +351,70 @@ size_t virtq_describe(const struct virtq *q, bool ours, char *buf, size_t len)
 			q->event_idx, q->broken ? ",broken=1" : "");
 }
 
-/* Shared by the two copy directions: walks the iovs of one direction as a
- * byte stream; exactly one of `out` (from guest) and `in` (to guest) is set. */
+int virtq_chain_iov(const struct virtq_chain *c, bool write, uint64_t off,
+		    uint64_t len, struct iovec *iov, unsigned max, uint64_t *bytes)
+{
+	unsigned k = write ? c->nread : 0, end = write ? c->n : c->nread;
+	uint64_t got = 0;
+	unsigned n = 0;
+	int ret = 0;
+
+	/* off and len are the caller's and may be anything: only subtract,
+	 * never add them, so nothing wraps. */
+	for (; k < end && len > 0; k++) {
+		uint64_t l = c->iov[k].len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		if (n == max) {
+			ret = -E2BIG;
+			break;
+		}
+		l -= off;
+		if (l > len)
+			l = len;
+		iov[n].iov_base = (uint8_t *)c->iov[k].hva + off;
+		iov[n].iov_len = (size_t)l;
+		n++;
+		got += l;
+		len -= l;
+		off = 0;
+	}
+	if (bytes)
+		*bytes = got;
+	return ret < 0 ? ret : (int)n;
+}
+
+/* Iovecs per round of a copy: a small stack array. A chain wider than that
+ * is sought again from its start each round, at most
+ * VIRTQ_MAX_CHAIN / COPY_BATCH rounds. */
+#define COPY_BATCH	64
+
+/* Shared by the two copy directions; exactly one of `out` (from guest) and
+ * `in` (to guest) is set. */
 static size_t chain_copy(const struct virtq_chain *c, bool write, uint64_t off,
 			 uint8_t *out, const uint8_t *in, size_t len)
 {
-	unsigned first = write ? c->nread : 0;
-	unsigned end = write ? c->n : c->nread;
+	struct iovec iov[COPY_BATCH];
 	size_t done = 0;
 
-	for (unsigned k = first; k < end && done < len; k++) {
-		const struct virtq_iov *v = &c->iov[k];
-		size_t chunk;
+	/* off + done stays below 2^33: done only grows while off lies inside
+	 * the chain, which holds at most VIRTQ_MAX_BYTES. */
+	while (done < len) {
+		int n = virtq_chain_iov(c, write, off + done, len - done, iov, COPY_BATCH,
+					NULL);
 
-		if (off >= v->len) {
-			off -= v->len;
-			continue;
+		for (int k = 0; k < (n < 0 ? COPY_BATCH : n); k++) {
+			if (in)
+				memcpy(iov[k].iov_base, in + done, iov[k].iov_len);
+			else
+				memcpy(out + done, iov[k].iov_base, iov[k].iov_len);
+			done += iov[k].iov_len;
 		}
-		chunk = v->len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		if (in)
-			memcpy((uint8_t *)v->hva + off, in + done, chunk);
-		else
-			memcpy(out + done, (const uint8_t *)v->hva + off, chunk);
-		done += chunk;
-		off = 0;
+		if (n >= 0)	/* the whole range, or all the chain had */
+			break;
 	}
 	return done;
 }

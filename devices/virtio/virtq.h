@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "memory.h"
 
@@ -163,9 +164,6 @@ void virtq_set_avail_event(struct virtq *q);
 /* 1 when chains are waiting, 0 when not, -EIO when the avail index is bad. */
 int virtq_pending(struct virtq *q);
 
-/* Copy between a chain and a host buffer, as one byte stream starting `off`
- * bytes into the readable (resp. writable) part. Return the bytes copied,
- * short when the chain ends first. */
 /* The queue's state as "key=value,..." for a `queues` report: our indices
  * and the driver's as its rings hold them now (avail idx and flags,
  * used_event; the avail_event we published). With !ours (a vhost-user
@@ -173,6 +171,22 @@ int virtq_pending(struct virtq *q);
  * written. */
 size_t virtq_describe(const struct virtq *q, bool ours, char *buf, size_t len);
 
+/*
+ * Host iovecs for bytes [off, off + len) of a popped chain's readable
+ * (write false) or device-writable (write true) part, stopping where that
+ * part ends: a range past it is cut short, never extended into the other
+ * part. Each iovec is a slice of one virtq_iov, whose hva gm_ptr checked
+ * for the whole buffer at pop time, so no iovec leaves guest RAM. Returns
+ * the number of iovecs, or -E2BIG when the range spans more than `max`
+ * buffers: iov[0..max) then holds its start. *bytes, unless NULL, gets
+ * what the filled iovecs cover (<= len, <= VIRTQ_MAX_BYTES).
+ */
+int virtq_chain_iov(const struct virtq_chain *c, bool write, uint64_t off,
+		    uint64_t len, struct iovec *iov, unsigned max, uint64_t *bytes);
+
+/* Copy between a chain and a host buffer, as one byte stream starting `off`
+ * bytes into the readable (resp. writable) part. Return the bytes copied,
+ * short when the chain ends first. */
 size_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst,
 			size_t len);
 size_t virtq_chain_write(const struct virtq_chain *c, uint64_t off,

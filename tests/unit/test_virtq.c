@@ -1079,6 +1079,118 @@ static void test_push_checks(void **state)
 	assert_int_equal(used_idx(), 1);
 }
 
+/* ---- virtq_chain_iov and the copies built on it ---- */
+
+/* The iovec must be the host view of [gpa, gpa + len) inside one region. */
+static void assert_iov_is(const struct iovec *v, uint64_t gpa, size_t len)
+{
+	assert_ptr_equal(v->iov_base, gm_ptr(&gm, gpa, len));
+	assert_int_equal(v->iov_len, len);
+}
+
+static void test_chain_iov(void **state)
+{
+	struct virtq q;
+	struct drv d;
+	struct buf b[4];
+	struct iovec iov[8];
+	uint64_t bytes;
+
+	drv_init(&d, &q, 16, 0);
+	b[0] = drv_buf(&d, 16, 0x11, false);
+	b[1] = (struct buf){ HI_GPA, 512, false };	/* region 1, past the hole */
+	b[2] = drv_buf(&d, 1, 0, true);
+	b[3] = drv_buf(&d, 4096, 0, true);
+	drv_offer(&d, drv_chain(&d, b, 4));
+	drv_kick(&d);
+	assert_int_equal(virtq_pop(&q, &chain), 1);
+
+	/* Whole parts, each buffer in its own region. */
+	assert_int_equal(virtq_chain_iov(&chain, false, 0, UINT64_MAX, iov, 8, &bytes), 2);
+	assert_int_equal(bytes, 528);
+	assert_iov_is(&iov[0], b[0].gpa, 16);
+	assert_iov_is(&iov[1], HI_GPA, 512);
+	assert_int_equal(virtq_chain_iov(&chain, true, 0, UINT64_MAX, iov, 8, &bytes), 2);
+	assert_int_equal(bytes, 4097);
+	assert_iov_is(&iov[0], b[2].gpa, 1);
+	assert_iov_is(&iov[1], b[3].gpa, 4096);
+
+	/* A slice straddling two buffers. */
+	assert_int_equal(virtq_chain_iov(&chain, false, 10, 20, iov, 8, &bytes), 2);
+	assert_int_equal(bytes, 20);
+	assert_iov_is(&iov[0], b[0].gpa + 10, 6);
+	assert_iov_is(&iov[1], HI_GPA, 14);
+
+	/* The wrong direction: a range past the readable part stops at its
+	 * end and never reaches the writable buffers, nor the reverse. */
+	assert_int_equal(virtq_chain_iov(&chain, false, 520, 100, iov, 8, &bytes), 1);
+	assert_int_equal(bytes, 8);
+	assert_iov_is(&iov[0], HI_GPA + 504, 8);
+	assert_int_equal(virtq_chain_iov(&chain, false, 528, 1, iov, 8, &bytes), 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(virtq_chain_iov(&chain, true, 4097, 1, iov, 8, &bytes), 0);
+	assert_int_equal(bytes, 0);
+
+	/* Too many buffers for max: -E2BIG, with the start of the range. */
+	assert_int_equal(virtq_chain_iov(&chain, true, 0, 4097, iov, 1, &bytes), -E2BIG);
+	assert_int_equal(bytes, 1);
+	assert_iov_is(&iov[0], b[2].gpa, 1);
+	assert_int_equal(virtq_chain_iov(&chain, false, 0, 1, iov, 0, &bytes), -E2BIG);
+	assert_int_equal(bytes, 0);
+	/* Exactly max is fine, and an empty range needs none. */
+	assert_int_equal(virtq_chain_iov(&chain, true, 0, 4097, iov, 2, NULL), 2);
+	assert_int_equal(virtq_chain_iov(&chain, true, 0, 0, iov, 0, &bytes), 0);
+
+	/* Lengths and offsets that would overflow a sum. */
+	assert_int_equal(virtq_chain_iov(&chain, false, 10, UINT64_MAX, iov, 8, &bytes), 2);
+	assert_int_equal(bytes, 518);
+	assert_int_equal(virtq_chain_iov(&chain, false, UINT64_MAX, UINT64_MAX, iov, 8,
+					 &bytes), 0);
+	assert_int_equal(virtq_chain_iov(&chain, true, UINT64_MAX - 2, 8, iov, 8, &bytes), 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(virtq_chain_read(&chain, UINT64_MAX, iov, 8), 0);
+}
+
+static void test_chain_iov_outside_ram(void **state)
+{
+	struct virtq q;
+	struct drv d;
+	struct buf b[2];
+
+	/* A buffer outside RAM never becomes an iovec: the pop refuses the
+	 * whole chain and breaks the queue. */
+	drv_init(&d, &q, 16, 0);
+	b[0] = drv_buf(&d, 8, 0, true);
+	b[1] = (struct buf){ HOLE_S - 8, 16, true };
+	drv_offer(&d, drv_chain(&d, b, 2));
+	expect_broken(&d, "outside guest RAM");
+}
+
+static void test_chain_copy_wide(void **state)
+{
+	struct virtq q;
+	struct drv d;
+	struct buf b[300];
+	uint8_t got[1200], want[1200];
+
+	/* Wider than one round of the copy's iovec batch. */
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	for (unsigned k = 0; k < 300; k++) {
+		b[k] = drv_buf(&d, 4, (uint8_t)k, false);
+		memset(want + 4 * k, (uint8_t)k, 4);
+		put_desc(TABLE_GPA, k, b[k].gpa, 4, k + 1 < 300 ? VIRTQ_DESC_F_NEXT : 0,
+			 (uint16_t)(k + 1));
+	}
+	put_desc(DESC_GPA, 0, TABLE_GPA, 300 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	drv_offer(&d, 0);
+	drv_kick(&d);
+	assert_int_equal(virtq_pop(&q, &chain), 1);
+	assert_int_equal(virtq_chain_read(&chain, 0, got, sizeof(got)), 1200);
+	assert_memory_equal(got, want, 1200);
+	assert_int_equal(virtq_chain_read(&chain, 402, got, sizeof(got)), 798);
+	assert_memory_equal(got, want + 402, 798);
+}
+
 #define T(f) cmocka_unit_test_setup(f, zero_ram)
 #define M(f) cmocka_unit_test_setup_teardown(f, malformed_setup, malformed_teardown)
 
@@ -1110,6 +1222,9 @@ int main(void)
 		M(test_bad_avail_idx),
 		T(test_reset_after_broken),
 		T(test_push_checks),
+		T(test_chain_iov),
+		M(test_chain_iov_outside_ram),
+		T(test_chain_copy_wide),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
