@@ -6,6 +6,7 @@
  * counted, never a crash. */
 #include "virtio/net.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ struct net {
 	int ep;				/* epoll over fd, watched by the I/O thread; -1 without */
 	uint32_t ep_events;		/* what ep asks of fd now */
 	uint16_t mtu;
-	uint8_t config[NET_CFG_SIZE];
+	struct virtio_net_config config;	/* little-endian; NET_CFG_SIZE bytes used */
 	bool link_lost;
 	bool warned_guest, warned_tap;
 
@@ -230,7 +231,7 @@ static void lose_link(struct net *n, int err)
 		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->fd, NULL);
 	n->ep_events = 0;
 	n->link_lost = true;
-	n->config[NET_CFG_STATUS] = 0;
+	n->config.status = 0;
 	n->vd.config_gen++;
 	if (n->vd.status & VIRTIO_STATUS_DRIVER_OK)
 		n->vd.tops->signal_config(&n->vd);
@@ -559,8 +560,8 @@ static uint64_t net_features(struct virtio_dev *vd)
 		VIRTIO_NET_F_MAC, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
 		VIRTIO_NET_F_GUEST_ECN, VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_HOST_TSO4,
 		VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_HOST_UFO,
-		VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_F_INDIRECT_DESC,
-		VIRTIO_F_EVENT_IDX,
+		VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_RING_F_INDIRECT_DESC,
+		VIRTIO_RING_F_EVENT_IDX,
 	};
 	uint64_t f = 0;
 
@@ -574,7 +575,7 @@ static void net_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
 {
 	struct net *n = vd->priv;
 
-	memcpy(data, n->config + off, len);	/* the transport checked the range */
+	memcpy(data, (const uint8_t *)&n->config + off, len);	/* the transport checked the range */
 }
 
 static int set_offload(struct net *n, unsigned offloads)
@@ -702,11 +703,10 @@ static int setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 		.queue_max = NET_QUEUE_SIZE, .config_size = NET_CFG_SIZE,
 		.ops = &net_ops, .priv = n,
 	};
-	memcpy(n->config + NET_CFG_MAC, mac, 6);
-	n->config[NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
-	n->config[NET_CFG_MAX_PAIRS] = 1;
-	n->config[NET_CFG_MTU] = (uint8_t)n->mtu;
-	n->config[NET_CFG_MTU + 1] = (uint8_t)(n->mtu >> 8);
+	memcpy(n->config.mac, mac, 6);
+	n->config.status = htole16(VIRTIO_NET_S_LINK_UP);
+	n->config.max_virtqueue_pairs = htole16(1);
+	n->config.mtu = htole16(n->mtu);
 	if (!io)
 		return 0;
 	/* An epoll of our own, so that the TAP can be left unwatched while

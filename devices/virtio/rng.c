@@ -20,7 +20,7 @@ struct rng {
 
 static uint64_t rng_features(struct virtio_dev *vd)
 {
-	return 1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_EVENT_IDX;
+	return 1ULL << VIRTIO_RING_F_INDIRECT_DESC | 1ULL << VIRTIO_RING_F_EVENT_IDX;
 }
 
 static void rng_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,

@@ -18,22 +18,12 @@
 #error "virtq.c accesses little-endian ring fields natively"
 #endif
 
-/* Feature bits that change how the queue is parsed (virtio 1.2, 6). */
-#ifndef VIRTIO_F_INDIRECT_DESC
-#define VIRTIO_F_INDIRECT_DESC	28
-#endif
-#ifndef VIRTIO_F_EVENT_IDX
-#define VIRTIO_F_EVENT_IDX	29
-#endif
-#ifndef VIRTIO_F_VERSION_1
-#define VIRTIO_F_VERSION_1	32
-#endif
-
-#define VIRTQ_DESC_F_NEXT	1
-#define VIRTQ_DESC_F_WRITE	2
-#define VIRTQ_DESC_F_INDIRECT	4
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY	1
+/* The flag and feature bits are the kernel's UAPI ones: VRING_DESC_F_NEXT,
+ * _WRITE, _INDIRECT, VRING_AVAIL_F_NO_INTERRUPT, VRING_USED_F_NO_NOTIFY,
+ * VIRTIO_RING_F_INDIRECT_DESC and _EVENT_IDX (virtio_ring.h), and
+ * VIRTIO_F_VERSION_1 (virtio_config.h). */
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
 
 #define VIRTQ_MAX_SIZE		32768	/* split ring limit (spec 2.7) */
 /* Descriptors one chain may visit, the one pointing at an indirect table
@@ -43,7 +33,9 @@
 /* Total bytes of one chain: the used ring reports lengths in 32 bits. */
 #define VIRTQ_MAX_BYTES		UINT32_MAX
 
-/* Guest-visible layout (spec 2.7.5-2.7.8); sizes are checked by virtq.c. */
+/* Guest-visible layout (spec 2.7.5-2.7.8): the kernel's struct vring_desc
+ * and friends with plain integer types, in place because the fields are
+ * read natively (above). virtq.c checks they match the kernel's. */
 struct virtq_desc {
 	uint64_t addr;
 	uint32_t len;

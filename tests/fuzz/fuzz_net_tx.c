@@ -9,7 +9,7 @@
  * Not part of the meson build. From the repository root:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
  *     -D_GNU_SOURCE -I. -Ivmm -Idevices -Iarch -Iarch/x86_64 tests/fuzz/fuzz_net_tx.c \
- *     devices/virtio/net.c devices/virtio/pci.c devices/virtio/virtio.c devices/virtio/virtq.c devices/pci.c \
+ *     devices/virtio/net.c devices/tap.c devices/virtio/pci.c devices/virtio/virtio.c devices/virtio/virtq.c devices/pci.c \
  *     devices/bus.c vmm/iothread.c vmm/memory.c vmm/log.c -o fuzz_net_tx
  *   mkdir -p corpus-net && ./fuzz_net_tx -max_total_time=120 -max_len=16384 corpus-net
  *
@@ -108,7 +108,7 @@ static unsigned drain(uint64_t features)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int fbits[] = {
-		VIRTIO_F_INDIRECT_DESC, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_CSUM,
+		VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX, VIRTIO_NET_F_CSUM,
 		VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_UFO,
 		VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_MTU,
 	};

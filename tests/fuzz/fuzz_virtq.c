@@ -21,6 +21,7 @@
  *   16    le16 a second avail idx the "driver" publishes after the first drain
  *   18    le16 used_event the "driver" asks for
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,8 +61,21 @@ static void mem_init(void)
 	log_set_level((enum log_level)0);
 }
 
-static uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t le32(const uint8_t *p) { return le16(p) | (uint32_t)le16(p + 2) << 16; }
+static uint16_t le16(const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return le16toh(v);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
+}
 
 /* What a popped chain must look like, checked against the region table;
  * then every byte of every buffer is touched, so ASan sees a bad hva. */
@@ -163,8 +177,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q.desc = le32(data + 4);
 	q.avail = le32(data + 8);
 	q.used = le32(data + 12);
-	virtq_set_features(&q, (data[1] & 1 ? 1ULL << VIRTIO_F_INDIRECT_DESC : 0) |
-			       (data[1] & 2 ? 1ULL << VIRTIO_F_EVENT_IDX : 0));
+	virtq_set_features(&q, (data[1] & 1 ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
+			       (data[1] & 2 ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0));
 	if (virtq_enable(&q) < 0) {
 		trap_unless(!q.ready && virtq_pop(&q, &chain) == 0);
 		return 0;
