@@ -80,7 +80,7 @@ void virtio_net_rx_ready(struct virtio_dev *vd);
 
 void virtio_net_get_stats(struct virtio_dev *vd, struct virtio_net_stats *st);
 
-/* ---- pure helpers, exported for the unit tests ---- */
+/* ---- header rules (net_hdr.c): pure, exported for the tests ---- */
 
 /* TUNSETOFFLOAD flags for the negotiated features: what the guest accepts
  * on receive (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO). */

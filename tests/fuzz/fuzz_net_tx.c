@@ -9,7 +9,8 @@
  * Not part of the meson build. From the repository root:
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
  *     -D_GNU_SOURCE -I. -Ivmm -Idevices -Iarch -Iarch/x86_64 tests/fuzz/fuzz_net_tx.c \
- *     devices/virtio/net.c devices/tap.c devices/virtio/pci.c devices/virtio/virtio.c devices/virtio/virtq.c devices/pci.c \
+ *     devices/virtio/net.c devices/virtio/net_hdr.c devices/tap.c devices/virtio/pci.c \
+ *     devices/virtio/virtio.c devices/virtio/virtq.c devices/pci.c \
  *     devices/bus.c vmm/iothread.c vmm/memory.c vmm/log.c -o fuzz_net_tx
  *   mkdir -p corpus-net && ./fuzz_net_tx -max_total_time=120 -max_len=16384 corpus-net
  *
