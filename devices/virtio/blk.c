@@ -4,6 +4,7 @@
  * read-only; a bad one completes at once with IOERR or UNSUPP. */
 #include "virtio/blk.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -19,6 +20,10 @@
 #include "log.h"
 
 #define BLK_MAX_IOV	(BLK_SEG_MAX + 2)	/* header/status may share a buffer */
+/* The request header, and each DISCARD / WRITE_ZEROES range after it. */
+#define HDR_LEN		sizeof(struct virtio_blk_outhdr)
+#define SEG_LEN		sizeof(struct virtio_blk_discard_write_zeroes)
+_Static_assert(HDR_LEN == 16 && SEG_LEN == 16, "virtio-blk request layout");
 
 struct blk_seg {
 	uint64_t off, len;
@@ -49,7 +54,7 @@ struct blk {
 	bool read_only;
 	uint64_t capacity;		/* 512-byte sectors */
 	char serial[VIRTIO_BLK_ID_BYTES];
-	uint8_t config[BLK_CFG_SIZE];
+	struct virtio_blk_config config;	/* little-endian, as the guest reads it */
 
 	bool uring;			/* else synchronous */
 	struct io_uring ring;
@@ -61,12 +66,6 @@ struct blk {
 	struct virtq_chain chain;
 	struct blk_req req[BLK_QUEUE_SIZE];
 };
-
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* One warning per device for driver mistakes: a guest must not be able to
  * flood the log. */
@@ -81,34 +80,6 @@ static void guest_error(struct blk *b, const char *why)
 
 /* ---- parsing ---- */
 
-/* iovecs for bytes [off, off+len) of the readable or writable part of c. */
-static int slice(const struct virtq_chain *c, bool writable, uint64_t off,
-		 uint64_t len, struct iovec *out, unsigned max)
-{
-	unsigned i = writable ? c->nread : 0, end = writable ? c->n : c->nread;
-	unsigned n = 0;
-
-	for (; i < end && len > 0; i++) {
-		uint64_t l = c->iov[i].len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		if (n == max)
-			return -1;
-		l -= off;
-		if (l > len)
-			l = len;
-		out[n].iov_base = (uint8_t *)c->iov[i].hva + off;
-		out[n].iov_len = (size_t)l;
-		n++;
-		len -= l;
-		off = 0;
-	}
-	return (int)n;
-}
-
 static bool range_ok(const struct blk *b, uint64_t sector, uint64_t nsec)
 {
 	return sector <= b->capacity && nsec <= b->capacity - sector;
@@ -117,26 +88,26 @@ static bool range_ok(const struct blk *b, uint64_t sector, uint64_t nsec)
 static uint8_t parse_segments(struct blk *b, const struct virtq_chain *c,
 			      struct blk_req *r)
 {
-	uint64_t bytes = c->read_bytes - 16;
+	uint64_t bytes = c->read_bytes - HDR_LEN;
 	bool discard = r->type == VIRTIO_BLK_T_DISCARD;
 
 	if (b->read_only)
 		return VIRTIO_BLK_S_IOERR;
-	if (bytes == 0 || bytes % 16 || bytes / 16 > BLK_MAX_DISCARD_SEG) {
+	if (bytes == 0 || bytes % SEG_LEN || bytes / SEG_LEN > BLK_MAX_DISCARD_SEG) {
 		guest_error(b, "discard/write-zeroes segment list");
 		return VIRTIO_BLK_S_IOERR;
 	}
-	r->nseg = (unsigned)(bytes / 16);
+	r->nseg = (unsigned)(bytes / SEG_LEN);
 	for (unsigned i = 0; i < r->nseg; i++) {
-		uint8_t s[16];
+		struct virtio_blk_discard_write_zeroes s;
 		uint64_t sector;
 		uint32_t num, flags;
 
-		virtq_chain_read(c, 16 + 16 * i, s, sizeof(s));
-		memcpy(&sector, s, 8);
-		memcpy(&num, s + 8, 4);
-		memcpy(&flags, s + 12, 4);
-		if ((flags & ~1u) || (discard && flags))
+		virtq_chain_read(c, HDR_LEN + SEG_LEN * i, &s, sizeof(s));
+		sector = le64toh(s.sector);
+		num = le32toh(s.num_sectors);
+		flags = le32toh(s.flags);
+		if ((flags & ~VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP) || (discard && flags))
 			return VIRTIO_BLK_S_UNSUPP;	/* spec 5.2.6.2 */
 		if (num == 0 || num > BLK_MAX_DISCARD_SECTORS || !range_ok(b, sector, num)) {
 			guest_error(b, "discard/write-zeroes range");
@@ -160,7 +131,7 @@ static uint8_t parse_segments(struct blk *b, const struct virtq_chain *c,
 static bool parse(struct blk *b, const struct virtq_chain *c, struct blk_req *r)
 {
 	const struct virtq_iov *last = c->nwrite ? &c->iov[c->n - 1] : NULL;
-	uint8_t hdr[16];
+	struct virtio_blk_outhdr hdr;
 	uint64_t sector;
 	int n;
 
@@ -175,18 +146,18 @@ static bool parse(struct blk *b, const struct virtq_chain *c, struct blk_req *r)
 		return false;
 	}
 	r->status = (uint8_t *)last->hva + last->len - 1;
-	if (virtq_chain_read(c, 0, hdr, 16) != 16) {
+	if (virtq_chain_read(c, 0, &hdr, HDR_LEN) != HDR_LEN) {
 		guest_error(b, "request header shorter than 16 bytes");
 		return true;
 	}
-	memcpy(&r->type, hdr, 4);
-	memcpy(&sector, hdr + 8, 8);
+	r->type = le32toh(hdr.type);
+	sector = le64toh(hdr.sector);	/* ioprio is ignored */
 
 	switch (r->type) {
 	case VIRTIO_BLK_T_IN:
 	case VIRTIO_BLK_T_OUT: {
 		bool in = r->type == VIRTIO_BLK_T_IN;
-		uint64_t len = in ? c->write_bytes - 1 : c->read_bytes - 16;
+		uint64_t len = in ? c->write_bytes - 1 : c->read_bytes - HDR_LEN;
 
 		if (!in && b->read_only)
 			return true;
@@ -194,7 +165,7 @@ static bool parse(struct blk *b, const struct virtq_chain *c, struct blk_req *r)
 			guest_error(b, "data length or sector range");
 			return true;
 		}
-		n = slice(c, in, in ? 0 : 16, len, r->iov, BLK_MAX_IOV);
+		n = virtq_chain_iov(c, in, in ? 0 : HDR_LEN, len, r->iov, BLK_MAX_IOV, NULL);
 		if (n < 0) {
 			guest_error(b, "more data buffers than seg_max");
 			return true;
@@ -457,8 +428,8 @@ static uint64_t blk_features(struct virtio_dev *vd)
 {
 	struct blk *b = vd->priv;
 	uint64_t f = 1ULL << VIRTIO_BLK_F_SEG_MAX | 1ULL << VIRTIO_BLK_F_BLK_SIZE |
-		     1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_F_INDIRECT_DESC |
-		     1ULL << VIRTIO_F_EVENT_IDX;
+		     1ULL << VIRTIO_BLK_F_FLUSH | 1ULL << VIRTIO_RING_F_INDIRECT_DESC |
+		     1ULL << VIRTIO_RING_F_EVENT_IDX;
 
 	if (b->read_only)
 		f |= 1ULL << VIRTIO_BLK_F_RO;
@@ -472,7 +443,7 @@ static void blk_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
 {
 	struct blk *b = vd->priv;
 
-	memcpy(data, b->config + off, len);	/* off + len <= config_size */
+	memcpy(data, (const uint8_t *)&b->config + off, len);	/* off + len <= config_size */
 }
 
 static const struct virtio_dev_ops blk_ops = {
@@ -570,18 +541,18 @@ static int setup_uring(struct blk *b, struct iothread *io)
 
 static void fill_config(struct blk *b)
 {
-	uint8_t *c = b->config;
-
-	put_le(c + BLK_CFG_CAPACITY, b->capacity, 8);
-	put_le(c + BLK_CFG_SEG_MAX, BLK_SEG_MAX, 4);
-	put_le(c + BLK_CFG_BLK_SIZE, VIRTIO_BLK_SECTOR, 4);
-	put_le(c + BLK_CFG_NUM_QUEUES, 1, 2);
-	put_le(c + BLK_CFG_MAX_DISCARD_SECTORS, BLK_MAX_DISCARD_SECTORS, 4);
-	put_le(c + BLK_CFG_MAX_DISCARD_SEG, BLK_MAX_DISCARD_SEG, 4);
-	put_le(c + BLK_CFG_DISCARD_ALIGN, 1, 4);
-	put_le(c + BLK_CFG_MAX_WZ_SECTORS, BLK_MAX_DISCARD_SECTORS, 4);
-	put_le(c + BLK_CFG_MAX_WZ_SEG, BLK_MAX_DISCARD_SEG, 4);
-	c[BLK_CFG_WZ_MAY_UNMAP] = 1;
+	b->config = (struct virtio_blk_config){
+		.capacity = htole64(b->capacity),
+		.seg_max = htole32(BLK_SEG_MAX),
+		.blk_size = htole32(VIRTIO_BLK_SECTOR),
+		.num_queues = htole16(1),
+		.max_discard_sectors = htole32(BLK_MAX_DISCARD_SECTORS),
+		.max_discard_seg = htole32(BLK_MAX_DISCARD_SEG),
+		.discard_sector_alignment = htole32(1),
+		.max_write_zeroes_sectors = htole32(BLK_MAX_DISCARD_SECTORS),
+		.max_write_zeroes_seg = htole32(BLK_MAX_DISCARD_SEG),
+		.write_zeroes_may_unmap = 1,
+	};
 }
 
 void virtio_blk_free(void *opaque)

@@ -4,32 +4,17 @@
 #ifndef VMM_VIRTIO_BLK_H
 #define VMM_VIRTIO_BLK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
 #include "virtio/virtio.h"
 
-/* Request types and status values (virtio 1.2, 5.2.6). */
-#define VIRTIO_BLK_T_IN			0
-#define VIRTIO_BLK_T_OUT		1
-#define VIRTIO_BLK_T_FLUSH		4
-#define VIRTIO_BLK_T_GET_ID		8
-#define VIRTIO_BLK_T_DISCARD		11
-#define VIRTIO_BLK_T_WRITE_ZEROES	13
+/* Request types (VIRTIO_BLK_T_*), status values (VIRTIO_BLK_S_*), feature
+ * bits (VIRTIO_BLK_F_*), VIRTIO_BLK_ID_BYTES and the request, segment and
+ * config layouts (virtio 1.2, 5.2) are the kernel's. */
+#include <linux/virtio_blk.h>
 
-#define VIRTIO_BLK_S_OK		0
-#define VIRTIO_BLK_S_IOERR	1
-#define VIRTIO_BLK_S_UNSUPP	2
-
-/* Feature bits. */
-#define VIRTIO_BLK_F_SEG_MAX		2
-#define VIRTIO_BLK_F_RO			5
-#define VIRTIO_BLK_F_BLK_SIZE		6
-#define VIRTIO_BLK_F_FLUSH		9
-#define VIRTIO_BLK_F_DISCARD		13
-#define VIRTIO_BLK_F_WRITE_ZEROES	14
-
-#define VIRTIO_BLK_ID_BYTES		20
 #define VIRTIO_BLK_SECTOR		512
 
 /* Limits we advertise and enforce. */
@@ -38,18 +23,12 @@
 #define BLK_MAX_DISCARD_SECTORS	(1u << 22)	/* 2 GiB per range */
 #define BLK_QUEUE_SIZE		256
 
-/* struct virtio_blk_config up to write_zeroes_may_unmap, as we fill it. */
-#define BLK_CFG_CAPACITY		0
-#define BLK_CFG_SEG_MAX			12
-#define BLK_CFG_BLK_SIZE		20
-#define BLK_CFG_NUM_QUEUES		34
-#define BLK_CFG_MAX_DISCARD_SECTORS	36
-#define BLK_CFG_MAX_DISCARD_SEG		40
-#define BLK_CFG_DISCARD_ALIGN		44
-#define BLK_CFG_MAX_WZ_SECTORS		48
-#define BLK_CFG_MAX_WZ_SEG		52
-#define BLK_CFG_WZ_MAY_UNMAP		56
-#define BLK_CFG_SIZE			60
+/* struct virtio_blk_config as far as we fill it: up to write_zeroes_may_unmap
+ * and its padding (the secure-erase fields are not offered). */
+#define BLK_CFG_CAPACITY	offsetof(struct virtio_blk_config, capacity)
+#define BLK_CFG_SEG_MAX		offsetof(struct virtio_blk_config, seg_max)
+#define BLK_CFG_SIZE		(offsetof(struct virtio_blk_config, unused1) + 3)
+_Static_assert(BLK_CFG_SIZE == 60, "virtio-blk config space size");
 
 struct iothread;
 

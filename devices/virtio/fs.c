@@ -7,6 +7,7 @@
  * Every function runs with vd->lock held, or before the VM runs. */
 #include "virtio/fs.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -23,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/virtio_fs.h>
+
 #include "iothread.h"
 #include "log.h"
 #include "memory.h"
@@ -31,11 +34,12 @@
 
 #define FS_NQUEUES		2	/* hiprio + one request queue */
 #define FS_QUEUE_SIZE		1024	/* libvhost-user's limit */
-#define FS_CONFIG_SIZE		40	/* tag[36], le32 num_request_queues */
+#define FS_CONFIG_SIZE		sizeof(struct virtio_fs_config)	/* tag[36], le32 queues */
+_Static_assert(sizeof(((struct virtio_fs_config *)0)->tag) == FS_TAG_MAX, "virtio-fs tag");
 /* Restarts of vmm's virtiofsd over the VM's life: one that dies at start
  * must not become a fork loop. */
 #define FS_MAX_RESTARTS		5
-#define FS_OFFERED		(1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_EVENT_IDX | \
+#define FS_OFFERED		(1ULL << VIRTIO_RING_F_INDIRECT_DESC | 1ULL << VIRTIO_RING_F_EVENT_IDX | \
 				 1ULL << VIRTIO_F_VERSION_1)
 #define FS_PROTOCOL		(1ULL << VHU_PROTOCOL_F_REPLY_ACK | 1ULL << VHU_PROTOCOL_F_MQ)
 
@@ -60,7 +64,7 @@ struct fs {
 	int prog;		/* its sandbox launcher handle, or -1 (`socket =`) */
 	unsigned restarts;
 	struct fs_errq errq[FS_NQUEUES];
-	uint8_t config[FS_CONFIG_SIZE];
+	struct virtio_fs_config config;
 };
 
 /* ---- vmm's own virtiofsd ---- */
@@ -349,7 +353,7 @@ static void fs_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data, u
 {
 	struct fs *fs = vd->priv;
 
-	memcpy(data, fs->config + off, len);
+	memcpy(data, (const uint8_t *)&fs->config + off, len);
 }
 
 static int start_queue(struct fs *fs, unsigned q)
@@ -476,8 +480,8 @@ int virtio_fs_new(const struct fs_config *cfg, const struct guest_mem *mem,
 		.priv = fs,
 	};
 	/* tag: not NUL-terminated when all 36 bytes are used. */
-	memcpy(fs->config, cfg->tag, strnlen(cfg->tag, FS_TAG_MAX));
-	fs->config[36] = 1;	/* num_request_queues, le32 */
+	memcpy(fs->config.tag, cfg->tag, strnlen(cfg->tag, FS_TAG_MAX));
+	fs->config.num_request_queues = htole32(1);
 	for (unsigned q = 0; q < FS_NQUEUES; q++) {
 		fs->errq[q] = (struct fs_errq){ .fs = fs, .q = q };
 		fs->errq[q].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

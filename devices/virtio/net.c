@@ -1,26 +1,24 @@
 /* virtio-net on a TAP: the TAP speaks the same 12-byte virtio-net header
  * (IFF_VNET_HDR, TUNSETVNETHDRSZ), so frames cross with one read or writev
  * and large TCP segments stay whole (TUNSETOFFLOAD mirrors what the guest
- * accepts). Every header and chain the driver gives is checked here; a bad
+ * accepts). Attaching the TAP and its ioctls are in tap.c, the header
+ * rules in net_hdr.c. Every chain the driver gives is checked here; a bad
  * frame is dropped and counted, never a crash. */
 #include "virtio/net.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <linux/if_tun.h>
-
 #include "iothread.h"
 #include "log.h"
+#include "tap.h"
 
 /* A received frame, header included, is read whole into a bounce buffer
  * before it is placed: a TAP frame is at most a 64 KiB GSO packet. */
@@ -51,7 +49,7 @@ struct net {
 	int ep;				/* epoll over fd, watched by the I/O thread; -1 without */
 	uint32_t ep_events;		/* what ep asks of fd now */
 	uint16_t mtu;
-	uint8_t config[NET_CFG_SIZE];
+	struct virtio_net_config config;	/* little-endian; NET_CFG_SIZE bytes used */
 	bool link_lost;
 	bool warned_guest, warned_tap;
 
@@ -73,123 +71,6 @@ struct net {
 
 	struct virtio_net_stats st;
 };
-
-/* ---- headers ---- */
-
-unsigned virtio_net_tun_offloads(uint64_t features)
-{
-	unsigned f = 0;
-
-	/* TUN ignores the GSO flags without TUN_F_CSUM, as the spec ties
-	 * GUEST_TSO* to GUEST_CSUM. */
-	if (!(features & (1ULL << VIRTIO_NET_F_GUEST_CSUM)))
-		return 0;
-	f |= TUN_F_CSUM;
-	if (features & (1ULL << VIRTIO_NET_F_GUEST_TSO4))
-		f |= TUN_F_TSO4;
-	if (features & (1ULL << VIRTIO_NET_F_GUEST_TSO6))
-		f |= TUN_F_TSO6;
-	if ((f & (TUN_F_TSO4 | TUN_F_TSO6)) &&
-	    (features & (1ULL << VIRTIO_NET_F_GUEST_ECN)))
-		f |= TUN_F_TSO_ECN;
-	if (features & (1ULL << VIRTIO_NET_F_GUEST_UFO))
-		f |= TUN_F_UFO;
-	return f;
-}
-
-/* The feature that lets a frame of this GSO type (ECN bit removed) cross,
- * from the guest (host_side) or to it; -1 for an unknown type. */
-static int gso_feature(uint8_t type, bool host_side)
-{
-	switch (type) {
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-		return host_side ? VIRTIO_NET_F_HOST_TSO4 : VIRTIO_NET_F_GUEST_TSO4;
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-		return host_side ? VIRTIO_NET_F_HOST_TSO6 : VIRTIO_NET_F_GUEST_TSO6;
-	case VIRTIO_NET_HDR_GSO_UDP:
-		return host_side ? VIRTIO_NET_F_HOST_UFO : VIRTIO_NET_F_GUEST_UFO;
-	default:
-		return -1;
-	}
-}
-
-static bool has(uint64_t features, int bit)
-{
-	return bit >= 0 && (features & (1ULL << bit));
-}
-
-size_t virtio_net_tx_max_frame(const struct virtio_net_hdr_v1 *h, uint64_t features,
-			       uint16_t mtu)
-{
-	if ((h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE)
-		return NET_MAX_GSO_FRAME;
-	if (!has(features, VIRTIO_NET_F_MTU) || mtu == 0)
-		mtu = 65535;
-	return (size_t)mtu + NET_ETH_OVERHEAD;
-}
-
-int virtio_net_tx_hdr(const struct virtio_net_hdr_v1 *in, uint64_t features,
-		      size_t frame_len, struct virtio_net_hdr_v1 *out)
-{
-	uint8_t type = in->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
-	bool ecn = in->gso_type & VIRTIO_NET_HDR_GSO_ECN;
-
-	memset(out, 0, sizeof(*out));
-	/* DATA_VALID and RSC_INFO are the device's to set (5.1.6.2.1). */
-	if (in->flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM)
-		return -EINVAL;
-	if (in->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		/* The 16-bit checksum lands at csum_start + csum_offset. */
-		if (!has(features, VIRTIO_NET_F_CSUM) ||
-		    (size_t)in->csum_start + in->csum_offset + 2 > frame_len)
-			return -EINVAL;
-		out->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		out->csum_start = in->csum_start;
-		out->csum_offset = in->csum_offset;
-	}
-	if (type == VIRTIO_NET_HDR_GSO_NONE)
-		return ecn ? -EINVAL : 0;
-	if (!has(features, gso_feature(type, true)) || in->gso_size == 0 ||
-	    in->hdr_len > frame_len ||
-	    (ecn && (type == VIRTIO_NET_HDR_GSO_UDP || !has(features, VIRTIO_NET_F_HOST_ECN))))
-		return -EINVAL;
-	out->gso_type = in->gso_type;
-	out->gso_size = in->gso_size;
-	out->hdr_len = in->hdr_len;
-	return 0;
-}
-
-int virtio_net_rx_hdr(struct virtio_net_hdr_v1 *h, uint64_t features, size_t frame_len,
-		      uint16_t num_buffers)
-{
-	uint8_t type = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
-
-	if (!has(features, VIRTIO_NET_F_GUEST_CSUM)) {
-		/* Without GUEST_CSUM flags must be 0 (5.1.6.3.2); a partial
-		 * checksum cannot be finished by a guest that did not ask. */
-		if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-			return -EINVAL;
-		h->flags = 0;
-	} else {
-		h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
-		if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-		    (size_t)h->csum_start + h->csum_offset + 2 > frame_len)
-			return -EINVAL;
-	}
-	if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-		h->csum_start = h->csum_offset = 0;
-	if (type == VIRTIO_NET_HDR_GSO_NONE) {
-		h->gso_type = 0;
-		h->gso_size = h->hdr_len = 0;
-	} else if (!has(features, gso_feature(type, false)) ||
-		   ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) &&
-		    !has(features, VIRTIO_NET_F_GUEST_ECN))) {
-		return -EINVAL;
-	}
-	/* 1 without MRG_RXBUF (5.1.6.4.1): VERSION_1 headers always have it. */
-	h->num_buffers = num_buffers;
-	return 0;
-}
 
 /* ---- the descriptor the I/O thread watches ---- */
 
@@ -231,15 +112,10 @@ static void lose_link(struct net *n, int err)
 		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->fd, NULL);
 	n->ep_events = 0;
 	n->link_lost = true;
-	n->config[NET_CFG_STATUS] = 0;
+	n->config.status = 0;
 	n->vd.config_gen++;
 	if (n->vd.status & VIRTIO_STATUS_DRIVER_OK)
 		n->vd.tops->signal_config(&n->vd);
-}
-
-static bool fatal_tap_error(int err)
-{
-	return err == EBADFD || err == EBADF || err == ENODEV || err == ENXIO;
 }
 
 /* ---- receive ---- */
@@ -278,14 +154,9 @@ static int stash_one(struct net *n)
 	}
 	s = slot(n, n->nstash);
 	s->head = c->head;
-	s->niov = 0;
-	s->cap = 0;
-	for (unsigned i = c->nread; i < c->n && s->niov < RX_SLOT_IOV; i++) {
-		s->iov[s->niov].iov_base = c->iov[i].hva;
-		s->iov[s->niov].iov_len = c->iov[i].len;
-		s->cap += c->iov[i].len;
-		s->niov++;
-	}
+	/* Buffers past RX_SLOT_IOV are left unused: less room, not an error. */
+	r = virtq_chain_iov(c, true, 0, UINT64_MAX, s->iov, RX_SLOT_IOV, &s->cap);
+	s->niov = r < 0 ? RX_SLOT_IOV : (unsigned)r;
 	n->stashed[c->head] = true;
 	n->nstash++;
 	return 1;
@@ -375,7 +246,7 @@ static int rx_read(struct net *n)
 		if (r < 0) {
 			if (errno == EAGAIN)
 				return 0;
-			if (fatal_tap_error(errno)) {
+			if (tap_gone(errno)) {
 				lose_link(n, errno);
 				return -1;
 			}
@@ -466,9 +337,9 @@ static int tx_send(struct net *n)
 	const struct virtq_chain *c = &n->txc;
 	struct virtio_net_hdr_v1 in, out;
 	struct iovec iov[TX_MAX_IOV + 1];
-	uint64_t frame, skip = NET_HDR_LEN;
-	unsigned k = 1;
+	uint64_t frame;
 	ssize_t w;
+	int r;
 
 	if (c->read_bytes < NET_HDR_LEN + 14) {
 		n->st.tx_bad_hdr++;
@@ -489,34 +360,22 @@ static int tx_send(struct net *n)
 	}
 	iov[0].iov_base = &out;
 	iov[0].iov_len = NET_HDR_LEN;
-	for (unsigned i = 0; i < c->nread; i++) {
-		uint64_t l = c->iov[i].len;
-
-		if (skip >= l) {
-			skip -= l;
-			continue;
-		}
-		if (k == TX_MAX_IOV + 1) {
-			/* Scattered wider than writev takes: linearise. */
-			virtq_chain_read(c, NET_HDR_LEN, n->txbuf, (size_t)frame);
-			iov[1].iov_base = n->txbuf;
-			iov[1].iov_len = (size_t)frame;
-			k = 2;
-			break;
-		}
-		iov[k].iov_base = (uint8_t *)c->iov[i].hva + skip;
-		iov[k].iov_len = (size_t)(l - skip);
-		skip = 0;
-		k++;
+	r = virtq_chain_iov(c, false, NET_HDR_LEN, frame, iov + 1, TX_MAX_IOV, NULL);
+	if (r < 0) {
+		/* Scattered wider than writev takes: linearise. */
+		virtq_chain_read(c, NET_HDR_LEN, n->txbuf, (size_t)frame);
+		iov[1].iov_base = n->txbuf;
+		iov[1].iov_len = (size_t)frame;
+		r = 1;
 	}
 	do
-		w = writev(n->fd, iov, (int)k);
+		w = writev(n->fd, iov, r + 1);
 	while (w < 0 && errno == EINTR);
 	if (w < 0 && errno == EAGAIN && n->ep >= 0)
 		return 0;
 	if (w < 0) {
 		n->st.tx_errors++;
-		if (fatal_tap_error(errno)) {
+		if (tap_gone(errno)) {
 			lose_link(n, errno);
 		} else if (!n->warned_tap) {
 			n->warned_tap = true;
@@ -582,8 +441,8 @@ static uint64_t net_features(struct virtio_dev *vd)
 		VIRTIO_NET_F_MAC, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
 		VIRTIO_NET_F_GUEST_ECN, VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_HOST_TSO4,
 		VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_HOST_UFO,
-		VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_F_INDIRECT_DESC,
-		VIRTIO_F_EVENT_IDX,
+		VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_RING_F_INDIRECT_DESC,
+		VIRTIO_RING_F_EVENT_IDX,
 	};
 	uint64_t f = 0;
 
@@ -597,18 +456,20 @@ static void net_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
 {
 	struct net *n = vd->priv;
 
-	memcpy(data, n->config + off, len);	/* the transport checked the range */
+	memcpy(data, (const uint8_t *)&n->config + off, len);	/* the transport checked the range */
 }
 
 static int set_offload(struct net *n, unsigned offloads)
 {
+	int ret;
+
 	if (!n->tap || n->link_lost)
 		return 0;
-	if (ioctl(n->fd, TUNSETOFFLOAD, offloads) < 0) {
-		log_err("%s: TUNSETOFFLOAD 0x%x on %s: %m", n->name, offloads, n->ifname);
-		return -errno;
-	}
-	return 0;
+	ret = tap_set_offload(n->fd, offloads);
+	if (ret < 0)
+		log_err("%s: TUNSETOFFLOAD 0x%x on %s: %s", n->name, offloads, n->ifname,
+			strerror(-ret));
+	return ret;
 }
 
 static int net_activate(struct virtio_dev *vd)
@@ -723,11 +584,10 @@ static int setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 		.queue_max = NET_QUEUE_SIZE, .config_size = NET_CFG_SIZE,
 		.ops = &net_ops, .priv = n,
 	};
-	memcpy(n->config + NET_CFG_MAC, mac, 6);
-	n->config[NET_CFG_STATUS] = VIRTIO_NET_S_LINK_UP;
-	n->config[NET_CFG_MAX_PAIRS] = 1;
-	n->config[NET_CFG_MTU] = (uint8_t)n->mtu;
-	n->config[NET_CFG_MTU + 1] = (uint8_t)(n->mtu >> 8);
+	memcpy(n->config.mac, mac, 6);
+	n->config.status = htole16(VIRTIO_NET_S_LINK_UP);
+	n->config.max_virtqueue_pairs = htole16(1);
+	n->config.mtu = htole16(n->mtu);
 	if (!io)
 		return 0;
 	/* An epoll of our own, so that the TAP can be left unwatched while
@@ -777,108 +637,10 @@ int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index
 	return 0;
 }
 
-/* The interface's MTU, for the guest's config space; 1500 when unknown. */
-static uint16_t tap_mtu(const char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int mtu = 1500;
-
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu >= 68 &&
-	    ifr.ifr_mtu <= 65535)
-		mtu = ifr.ifr_mtu;
-	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP))
-		log_warn("TAP %s is down: the guest's frames are dropped until it is up",
-			 ifname);
-	if (s >= 0)
-		close(s);
-	return (uint16_t)mtu;
-}
-
-/* Opens the TAP `name`. Never creates one: TUNSETIFF would make a fresh,
- * unconnected TAP for a privileged caller, which is never what the config
- * meant. */
-static int tap_open_name(const char *table, const char *name)
-{
-	struct ifreq ifr = { 0 };
-	int fd, e;
-
-	if (if_nametoindex(name) == 0) {
-		log_err("%s: TAP %s does not exist (create it first: tools/netsetup, "
-			"or ip tuntap add %s mode tap)", table, name, name);
-		return -ENODEV;
-	}
-	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		log_err("%s: TAP %s: /dev/net/tun: %s%s", table, name, strerror(e),
-			e == ENOENT ? " (is the tun module loaded?)" : "");
-		return -e;
-	}
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	if (ioctl(fd, TUNSETIFF, &ifr) == 0)
-		return fd;
-	e = errno;
-	close(fd);
-	switch (e) {
-	case EBUSY:
-		log_err("%s: TAP %s is busy: another process is attached to it", table, name);
-		break;
-	case EPERM:
-		log_err("%s: TAP %s: permission denied: vmm runs as uid %u without "
-			"CAP_NET_ADMIN and the TAP is not owned by it (netsetup's owner/group)",
-			table, name, (unsigned)geteuid());
-		break;
-	case EINVAL:
-		log_err("%s: %s is not a TAP device (a TUN, or another kind of interface)",
-			table, name);
-		break;
-	default:
-		log_err("%s: TAP %s: TUNSETIFF: %s", table, name, strerror(e));
-	}
-	return -e;
-}
-
-/* Checks an inherited descriptor: a TAP attached with the flags we need. */
-static int tap_check_fd(const char *table, int fd, char *ifname)
-{
-	struct ifreq ifr = { 0 };
-	unsigned need = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
-	int fl;
-
-	if (fcntl(fd, F_GETFD) < 0) {
-		log_err("%s: tap_fd %d is not an open file descriptor", table, fd);
-		return -EBADF;
-	}
-	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
-		log_err("%s: tap_fd %d is not an attached TAP (TUNGETIFF: %m)", table, fd);
-		return -EINVAL;
-	}
-	if ((ifr.ifr_flags & need) != need) {
-		log_err("%s: tap_fd %d (%.*s) lacks%s%s%s: open it with IFF_TAP | IFF_NO_PI | "
-			"IFF_VNET_HDR", table, fd, IFNAMSIZ, ifr.ifr_name,
-			ifr.ifr_flags & IFF_TAP ? "" : " IFF_TAP",
-			ifr.ifr_flags & IFF_NO_PI ? "" : " IFF_NO_PI",
-			ifr.ifr_flags & IFF_VNET_HDR ? "" : " IFF_VNET_HDR");
-		return -EINVAL;
-	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		log_err("%s: tap_fd %d: fcntl: %m", table, fd);
-		return -errno;
-	}
-	snprintf(ifname, IFNAMSIZ, "%.*s", IFNAMSIZ - 1, ifr.ifr_name);
-	return 0;
-}
-
 int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread *io,
 		   struct virtio_dev **out)
 {
 	struct net *n = net_alloc((int)index);
-	int hdr = NET_HDR_LEN;
 	char table[24];
 	int ret;
 
@@ -892,7 +654,7 @@ int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread 
 		n->fd = nc->tap_fd;
 	} else {
 		snprintf(n->ifname, sizeof(n->ifname), "%s", nc->tap);
-		n->fd = tap_open_name(table, nc->tap);
+		n->fd = tap_open(table, nc->tap);
 		if (n->fd < 0) {
 			ret = n->fd;
 			goto fail;
@@ -900,9 +662,10 @@ int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread 
 	}
 	n->tap = true;
 	snprintf(n->name, sizeof(n->name), "virtio-net %u (%s)", index, n->ifname);
-	if (ioctl(n->fd, TUNSETVNETHDRSZ, &hdr) < 0 || ioctl(n->fd, TUNSETOFFLOAD, 0) < 0) {
-		ret = -errno;
-		log_err("%s: TAP %s: setting the virtio-net header: %m", table, n->ifname);
+	ret = tap_set_vnet_hdr(n->fd, NET_HDR_LEN);
+	if (ret < 0) {
+		log_err("%s: TAP %s: setting the virtio-net header: %s", table, n->ifname,
+			strerror(-ret));
 		goto fail;
 	}
 	n->mtu = tap_mtu(n->ifname);

@@ -1,4 +1,4 @@
-/* virtio-net (virtio 1.2, 5.1) on a host TAP device: one receive and one
+/* virtio-net (virtio 1.2, 5.1) on a host TAP device (tap.h): one receive and one
  * transmit queue, checksum and TSO/UFO offloads mirrored to the TAP, merged
  * receive buffers. Receive is driven by the TAP's readability in the I/O
  * thread, transmit by the queue's kick. */
@@ -8,12 +8,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* VIRTIO_NET_F_*, VIRTIO_NET_HDR_F_*, the GSO types, struct
+ * virtio_net_hdr_v1 and struct virtio_net_config are the kernel's. */
 #include <linux/virtio_net.h>
 
 #include "config.h"
 #include "virtio/pci.h"
-
-#define VIRTIO_ID_NET		1
 
 #define NET_RXQ			0
 #define NET_TXQ			1
@@ -29,13 +29,13 @@ _Static_assert(sizeof(struct virtio_net_hdr_v1) == NET_HDR_LEN, "virtio-net head
 #define NET_ETH_OVERHEAD	(14 + 4)
 #define NET_MAX_GSO_FRAME	(65535 + NET_ETH_OVERHEAD)
 
-/* struct virtio_net_config as we fill it: mac, status, max_virtqueue_pairs,
- * mtu. */
-#define NET_CFG_MAC		0
-#define NET_CFG_STATUS		6
-#define NET_CFG_MAX_PAIRS	8
-#define NET_CFG_MTU		10
-#define NET_CFG_SIZE		12
+/* struct virtio_net_config (virtio_net.h) up to mtu, as we fill it. */
+#define NET_CFG_MAC		offsetof(struct virtio_net_config, mac)
+#define NET_CFG_STATUS		offsetof(struct virtio_net_config, status)
+#define NET_CFG_MTU		offsetof(struct virtio_net_config, mtu)
+#define NET_CFG_SIZE		offsetof(struct virtio_net_config, speed)
+_Static_assert(NET_CFG_STATUS == 6 && NET_CFG_MTU == 10 && NET_CFG_SIZE == 12,
+	       "virtio-net config layout");
 
 /* What the device counts; packets dropped are never silent. */
 struct virtio_net_stats {
@@ -80,7 +80,7 @@ void virtio_net_rx_ready(struct virtio_dev *vd);
 
 void virtio_net_get_stats(struct virtio_dev *vd, struct virtio_net_stats *st);
 
-/* ---- pure helpers, exported for the unit tests ---- */
+/* ---- header rules (net_hdr.c): pure, exported for the tests ---- */
 
 /* TUNSETOFFLOAD flags for the negotiated features: what the guest accepts
  * on receive (GUEST_CSUM, GUEST_TSO4/6, GUEST_ECN, GUEST_UFO). */

@@ -15,11 +15,12 @@
 struct rng {
 	struct virtio_dev vd;
 	struct virtq_chain chain;	/* 24 KiB: not on the I/O thread's stack */
+	struct iovec iov[VIRTQ_MAX_CHAIN];	/* the chain's writable part */
 };
 
 static uint64_t rng_features(struct virtio_dev *vd)
 {
-	return 1ULL << VIRTIO_F_INDIRECT_DESC | 1ULL << VIRTIO_F_EVENT_IDX;
+	return 1ULL << VIRTIO_RING_F_INDIRECT_DESC | 1ULL << VIRTIO_RING_F_EVENT_IDX;
 }
 
 static void rng_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
@@ -28,17 +29,19 @@ static void rng_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
 	(void)vd;	/* config_size is 0: never called */
 }
 
-/* Fills the writable buffers; returns the bytes written. */
-static uint32_t fill(const struct virtq_chain *c)
+/* Fills the writable buffers, RNG_MAX_PER_REQUEST bytes at most; returns
+ * the bytes written. */
+static uint32_t fill(struct rng *rng)
 {
+	int n = virtq_chain_iov(&rng->chain, true, 0, RNG_MAX_PER_REQUEST, rng->iov,
+				VIRTQ_MAX_CHAIN, NULL);
 	uint32_t done = 0;
 
-	for (unsigned i = c->nread; i < c->n && done < RNG_MAX_PER_REQUEST; i++) {
-		uint8_t *p = c->iov[i].hva;
-		uint32_t want = c->iov[i].len, got = 0;
+	/* n >= 0: the chain has no more than VIRTQ_MAX_CHAIN buffers. */
+	for (int i = 0; i < n; i++) {
+		uint8_t *p = rng->iov[i].iov_base;
+		uint32_t want = (uint32_t)rng->iov[i].iov_len, got = 0;
 
-		if (want > RNG_MAX_PER_REQUEST - done)
-			want = RNG_MAX_PER_REQUEST - done;
 		while (got < want) {
 			ssize_t r = getrandom(p + got, want - got, 0);
 
@@ -63,7 +66,7 @@ static void rng_notify(struct virtio_dev *vd, unsigned qi)
 
 	do {
 		while ((r = virtq_pop(q, &rng->chain)) > 0) {
-			r = virtq_push(q, rng->chain.head, fill(&rng->chain));
+			r = virtq_push(q, rng->chain.head, fill(rng));
 			if (r < 0)
 				break;
 		}

@@ -12,6 +12,13 @@ _Static_assert(sizeof(struct virtq_desc) == 16, "virtq_desc layout");
 _Static_assert(sizeof(struct virtq_used_elem) == 8, "virtq_used_elem layout");
 _Static_assert(sizeof(struct virtq_avail) == 4, "virtq_avail layout");
 _Static_assert(sizeof(struct virtq_used) == 4, "virtq_used layout");
+_Static_assert(sizeof(struct virtq_desc) == sizeof(struct vring_desc) &&
+	       offsetof(struct virtq_desc, len) == offsetof(struct vring_desc, len) &&
+	       offsetof(struct virtq_desc, flags) == offsetof(struct vring_desc, flags) &&
+	       offsetof(struct virtq_desc, next) == offsetof(struct vring_desc, next),
+	       "virtq_desc is the kernel's vring_desc");
+_Static_assert(sizeof(struct virtq_used_elem) == sizeof(struct vring_used_elem),
+	       "virtq_used_elem is the kernel's vring_used_elem");
 
 static uint64_t desc_bytes(uint16_t size) { return 16ULL * size; }
 /* flags, idx, ring[size], used_event: the event field is part of the layout
@@ -43,8 +50,8 @@ static int fail(struct virtq *q, const char *why, unsigned head)
 
 void virtq_set_features(struct virtq *q, uint64_t features)
 {
-	q->indirect = features & (1ULL << VIRTIO_F_INDIRECT_DESC);
-	q->event_idx = features & (1ULL << VIRTIO_F_EVENT_IDX);
+	q->indirect = features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	q->event_idx = features & (1ULL << VIRTIO_RING_F_EVENT_IDX);
 }
 
 int virtq_validate(const struct virtq *q)
@@ -107,7 +114,7 @@ static void read_desc(const uint8_t *table, unsigned i, struct virtq_desc *d)
 static int add_buffer(struct virtq *q, struct virtq_chain *c,
 		      const struct virtq_desc *d, bool *seen_write)
 {
-	bool write = d->flags & VIRTQ_DESC_F_WRITE;
+	bool write = d->flags & VRING_DESC_F_WRITE;
 	struct virtq_iov *v;
 	void *hva;
 
@@ -172,14 +179,14 @@ static int walk_chain(struct virtq *q, uint16_t head, struct virtq_chain *c)
 			return fail(q, "descriptor loop", head);
 		read_desc(table, i, &d);
 
-		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+		if (d.flags & VRING_DESC_F_INDIRECT) {
 			if (!q->indirect)
 				return fail(q, "indirect descriptor not negotiated", head);
 			if (in_indirect)
 				return fail(q, "nested indirect descriptor", head);
 			/* The table ends the chain (spec 2.7.5.3.1); its own
 			 * WRITE flag is ignored (2.7.5.3.2). */
-			if (d.flags & VIRTQ_DESC_F_NEXT)
+			if (d.flags & VRING_DESC_F_NEXT)
 				return fail(q, "indirect descriptor with NEXT", head);
 			if (d.len == 0 || d.len % 16)
 				return fail(q, "bad indirect table length", head);
@@ -195,7 +202,7 @@ static int walk_chain(struct virtq *q, uint16_t head, struct virtq_chain *c)
 		r = add_buffer(q, c, &d, &seen_write);
 		if (r < 0)
 			return r;
-		if (!(d.flags & VIRTQ_DESC_F_NEXT))
+		if (!(d.flags & VRING_DESC_F_NEXT))
 			return 0;
 		i = d.next;
 	}
@@ -266,12 +273,6 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 	return 0;
 }
 
-/* True when `event` lies in [old, new): the spec's vring_need_event. */
-static bool need_event(uint16_t event, uint16_t new_idx, uint16_t old)
-{
-	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old);
-}
-
 bool virtq_should_notify(struct virtq *q)
 {
 	uint16_t old, event;
@@ -285,14 +286,15 @@ bool virtq_should_notify(struct virtq *q)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!q->event_idx)
 		return !(__atomic_load_n(&q->avail_hva->flags, __ATOMIC_RELAXED) &
-			 VIRTQ_AVAIL_F_NO_INTERRUPT);
+			 VRING_AVAIL_F_NO_INTERRUPT);
 	event = __atomic_load_n(used_event_p(q), __ATOMIC_RELAXED);
 	old = q->signalled_used;
 	valid = q->signalled_used_valid;
 	q->signalled_used = q->used_idx;
 	q->signalled_used_valid = true;
 	/* Before the first decision we do not know what the driver saw. */
-	return !valid || need_event(event, q->used_idx, old);
+	/* vring_need_event (virtio_ring.h): event lies in [old, used_idx). */
+	return !valid || vring_need_event(event, q->used_idx, old);
 }
 
 void virtq_suppress_notify(struct virtq *q)
@@ -302,7 +304,7 @@ void virtq_suppress_notify(struct virtq *q)
 	/* With EVENT_IDX the driver kicks only when its index crosses
 	 * avail_event; leaving that behind us is suppression enough. */
 	if (!q->event_idx)
-		__atomic_store_n(&q->used_hva->flags, VIRTQ_USED_F_NO_NOTIFY,
+		__atomic_store_n(&q->used_hva->flags, VRING_USED_F_NO_NOTIFY,
 				 __ATOMIC_RELAXED);
 }
 
@@ -351,32 +353,70 @@ size_t virtq_describe(const struct virtq *q, bool ours, char *buf, size_t len)
 			q->event_idx, q->broken ? ",broken=1" : "");
 }
 
-/* Shared by the two copy directions: walks the iovs of one direction as a
- * byte stream; exactly one of `out` (from guest) and `in` (to guest) is set. */
+int virtq_chain_iov(const struct virtq_chain *c, bool write, uint64_t off,
+		    uint64_t len, struct iovec *iov, unsigned max, uint64_t *bytes)
+{
+	unsigned k = write ? c->nread : 0, end = write ? c->n : c->nread;
+	uint64_t got = 0;
+	unsigned n = 0;
+	int ret = 0;
+
+	/* off and len are the caller's and may be anything: only subtract,
+	 * never add them, so nothing wraps. */
+	for (; k < end && len > 0; k++) {
+		uint64_t l = c->iov[k].len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		if (n == max) {
+			ret = -E2BIG;
+			break;
+		}
+		l -= off;
+		if (l > len)
+			l = len;
+		iov[n].iov_base = (uint8_t *)c->iov[k].hva + off;
+		iov[n].iov_len = (size_t)l;
+		n++;
+		got += l;
+		len -= l;
+		off = 0;
+	}
+	if (bytes)
+		*bytes = got;
+	return ret < 0 ? ret : (int)n;
+}
+
+/* Iovecs per round of a copy: a small stack array. A chain wider than that
+ * is sought again from its start each round, at most
+ * VIRTQ_MAX_CHAIN / COPY_BATCH rounds. */
+#define COPY_BATCH	64
+
+/* Shared by the two copy directions; exactly one of `out` (from guest) and
+ * `in` (to guest) is set. */
 static size_t chain_copy(const struct virtq_chain *c, bool write, uint64_t off,
 			 uint8_t *out, const uint8_t *in, size_t len)
 {
-	unsigned first = write ? c->nread : 0;
-	unsigned end = write ? c->n : c->nread;
+	struct iovec iov[COPY_BATCH];
 	size_t done = 0;
 
-	for (unsigned k = first; k < end && done < len; k++) {
-		const struct virtq_iov *v = &c->iov[k];
-		size_t chunk;
+	/* off + done stays below 2^33: done only grows while off lies inside
+	 * the chain, which holds at most VIRTQ_MAX_BYTES. */
+	while (done < len) {
+		int n = virtq_chain_iov(c, write, off + done, len - done, iov, COPY_BATCH,
+					NULL);
 
-		if (off >= v->len) {
-			off -= v->len;
-			continue;
+		for (int k = 0; k < (n < 0 ? COPY_BATCH : n); k++) {
+			if (in)
+				memcpy(iov[k].iov_base, in + done, iov[k].iov_len);
+			else
+				memcpy(out + done, iov[k].iov_base, iov[k].iov_len);
+			done += iov[k].iov_len;
 		}
-		chunk = v->len - off;
-		if (chunk > len - done)
-			chunk = len - done;
-		if (in)
-			memcpy((uint8_t *)v->hva + off, in + done, chunk);
-		else
-			memcpy(out + done, (const uint8_t *)v->hva + off, chunk);
-		done += chunk;
-		off = 0;
+		if (n >= 0)	/* the whole range, or all the chain had */
+			break;
 	}
 	return done;
 }

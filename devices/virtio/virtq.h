@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "memory.h"
 
@@ -17,22 +18,12 @@
 #error "virtq.c accesses little-endian ring fields natively"
 #endif
 
-/* Feature bits that change how the queue is parsed (virtio 1.2, 6). */
-#ifndef VIRTIO_F_INDIRECT_DESC
-#define VIRTIO_F_INDIRECT_DESC	28
-#endif
-#ifndef VIRTIO_F_EVENT_IDX
-#define VIRTIO_F_EVENT_IDX	29
-#endif
-#ifndef VIRTIO_F_VERSION_1
-#define VIRTIO_F_VERSION_1	32
-#endif
-
-#define VIRTQ_DESC_F_NEXT	1
-#define VIRTQ_DESC_F_WRITE	2
-#define VIRTQ_DESC_F_INDIRECT	4
-#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
-#define VIRTQ_USED_F_NO_NOTIFY	1
+/* The flag and feature bits are the kernel's UAPI ones: VRING_DESC_F_NEXT,
+ * _WRITE, _INDIRECT, VRING_AVAIL_F_NO_INTERRUPT, VRING_USED_F_NO_NOTIFY,
+ * VIRTIO_RING_F_INDIRECT_DESC and _EVENT_IDX (virtio_ring.h), and
+ * VIRTIO_F_VERSION_1 (virtio_config.h). */
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
 
 #define VIRTQ_MAX_SIZE		32768	/* split ring limit (spec 2.7) */
 /* Descriptors one chain may visit, the one pointing at an indirect table
@@ -42,7 +33,9 @@
 /* Total bytes of one chain: the used ring reports lengths in 32 bits. */
 #define VIRTQ_MAX_BYTES		UINT32_MAX
 
-/* Guest-visible layout (spec 2.7.5-2.7.8); sizes are checked by virtq.c. */
+/* Guest-visible layout (spec 2.7.5-2.7.8): the kernel's struct vring_desc
+ * and friends with plain integer types, in place because the fields are
+ * read natively (above). virtq.c checks they match the kernel's. */
 struct virtq_desc {
 	uint64_t addr;
 	uint32_t len;
@@ -163,9 +156,6 @@ void virtq_set_avail_event(struct virtq *q);
 /* 1 when chains are waiting, 0 when not, -EIO when the avail index is bad. */
 int virtq_pending(struct virtq *q);
 
-/* Copy between a chain and a host buffer, as one byte stream starting `off`
- * bytes into the readable (resp. writable) part. Return the bytes copied,
- * short when the chain ends first. */
 /* The queue's state as "key=value,..." for a `queues` report: our indices
  * and the driver's as its rings hold them now (avail idx and flags,
  * used_event; the avail_event we published). With !ours (a vhost-user
@@ -173,6 +163,22 @@ int virtq_pending(struct virtq *q);
  * written. */
 size_t virtq_describe(const struct virtq *q, bool ours, char *buf, size_t len);
 
+/*
+ * Host iovecs for bytes [off, off + len) of a popped chain's readable
+ * (write false) or device-writable (write true) part, stopping where that
+ * part ends: a range past it is cut short, never extended into the other
+ * part. Each iovec is a slice of one virtq_iov, whose hva gm_ptr checked
+ * for the whole buffer at pop time, so no iovec leaves guest RAM. Returns
+ * the number of iovecs, or -E2BIG when the range spans more than `max`
+ * buffers: iov[0..max) then holds its start. *bytes, unless NULL, gets
+ * what the filled iovecs cover (<= len, <= VIRTQ_MAX_BYTES).
+ */
+int virtq_chain_iov(const struct virtq_chain *c, bool write, uint64_t off,
+		    uint64_t len, struct iovec *iov, unsigned max, uint64_t *bytes);
+
+/* Copy between a chain and a host buffer, as one byte stream starting `off`
+ * bytes into the readable (resp. writable) part. Return the bytes copied,
+ * short when the chain ends first. */
 size_t virtq_chain_read(const struct virtq_chain *c, uint64_t off, void *dst,
 			size_t len);
 size_t virtq_chain_write(const struct virtq_chain *c, uint64_t off,

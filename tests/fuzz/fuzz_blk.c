@@ -126,8 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q->avail = 0x1000;
 	q->used = 0x2000;
 	virtq_set_features(q, (1ULL << VIRTIO_F_VERSION_1) |
-			   ((data[1] & 1) ? 1ULL << VIRTIO_F_INDIRECT_DESC : 0) |
-			   ((data[1] & 2) ? 1ULL << VIRTIO_F_EVENT_IDX : 0));
+			   ((data[1] & 1) ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
+			   ((data[1] & 2) ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0));
 	if (virtq_enable(q) < 0)
 		return 0;
 	memcpy(&idx, data + 2, 2);

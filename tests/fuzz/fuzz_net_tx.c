@@ -105,7 +105,7 @@ static unsigned drain(uint64_t features)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int fbits[] = {
-		VIRTIO_F_INDIRECT_DESC, VIRTIO_F_EVENT_IDX, VIRTIO_NET_F_CSUM,
+		VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX, VIRTIO_NET_F_CSUM,
 		VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_UFO,
 		VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_MTU,
 	};

@@ -113,8 +113,8 @@ static uint32_t submit(const struct d *ds, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct virtq_desc desc = {
 			ds[i].addr, ds[i].len,
-			(uint16_t)((i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
-				   (ds[i].write ? VIRTQ_DESC_F_WRITE : 0)),
+			(uint16_t)((i + 1 < n ? VRING_DESC_F_NEXT : 0) |
+				   (ds[i].write ? VRING_DESC_F_WRITE : 0)),
 			(uint16_t)((head + i + 1) % QSIZE),
 		};
 

@@ -106,7 +106,7 @@ static int setup_plain(void **state)
 static int setup_small_ring(void **state) { open_dev(all_features, 4); return 0; }
 static int setup_event_idx(void **state)
 {
-	open_dev(all_features | F(VIRTIO_F_EVENT_IDX), QSIZE);
+	open_dev(all_features | F(VIRTIO_RING_F_EVENT_IDX), QSIZE);
 	return 0;
 }
 
@@ -149,8 +149,8 @@ static void post(unsigned qi, const struct d *ds, unsigned n)
 		uint16_t at = (uint16_t)((head + i) % vd->vq[qi].size);
 		struct virtq_desc desc = {
 			ds[i].addr, ds[i].len,
-			(uint16_t)((i + 1 < n ? VIRTQ_DESC_F_NEXT : 0) |
-				   (ds[i].write ? VIRTQ_DESC_F_WRITE : 0)),
+			(uint16_t)((i + 1 < n ? VRING_DESC_F_NEXT : 0) |
+				   (ds[i].write ? VRING_DESC_F_WRITE : 0)),
 			(uint16_t)((at + 1) % vd->vq[qi].size),
 		};
 

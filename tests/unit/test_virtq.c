@@ -203,17 +203,17 @@ static uint16_t drv_chain_ind(struct drv *d, const struct buf *b, unsigned n,
 	for (unsigned k = 0; k < total; k++)
 		idx[k] = d->next_desc++ & mask;
 	for (unsigned k = 0; k < n; k++) {
-		uint16_t fl = (b[k].write ? VIRTQ_DESC_F_WRITE : 0) |
-			      (k + 1 < total ? VIRTQ_DESC_F_NEXT : 0);
+		uint16_t fl = (b[k].write ? VRING_DESC_F_WRITE : 0) |
+			      (k + 1 < total ? VRING_DESC_F_NEXT : 0);
 		put_desc(DESC_GPA, idx[k], b[k].gpa, b[k].len, fl,
 			 k + 1 < total ? idx[k + 1] : 0);
 	}
 	if (table) {
 		for (unsigned k = 0; k < nind; k++)
 			put_desc(table, k, ib[k].gpa, ib[k].len,
-				 (ib[k].write ? VIRTQ_DESC_F_WRITE : 0) |
-				 (k + 1 < nind ? VIRTQ_DESC_F_NEXT : 0), k + 1);
-		put_desc(DESC_GPA, idx[n], table, nind * 16, VIRTQ_DESC_F_INDIRECT, 0);
+				 (ib[k].write ? VRING_DESC_F_WRITE : 0) |
+				 (k + 1 < nind ? VRING_DESC_F_NEXT : 0), k + 1);
+		put_desc(DESC_GPA, idx[n], table, nind * 16, VRING_DESC_F_INDIRECT, 0);
 	}
 	return idx[0];
 }
@@ -318,10 +318,10 @@ static void test_features(void **state)
 {
 	struct virtq q = { 0 };
 
-	virtq_set_features(&q, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	virtq_set_features(&q, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	assert_true(q.indirect);
 	assert_false(q.event_idx);
-	virtq_set_features(&q, (1ULL << VIRTIO_F_EVENT_IDX) | (1ULL << VIRTIO_F_VERSION_1));
+	virtq_set_features(&q, (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VIRTIO_F_VERSION_1));
 	assert_false(q.indirect);
 	assert_true(q.event_idx);
 }
@@ -482,16 +482,16 @@ static void test_indirect(void **state)
 	struct buf ib[3];
 	uint16_t head;
 
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	ib[0] = drv_buf(&d, 48, 0x33, false);
 	ib[1] = drv_buf(&d, 100, 0, true);
 	ib[2] = drv_buf(&d, 200, 0, true);
 	/* The table sits above the hole and chains out of order: 0 -> 2 -> 1;
 	 * the WRITE flag on the descriptor naming the table is ignored. */
-	put_desc(HI_GPA, 0, ib[0].gpa, ib[0].len, VIRTQ_DESC_F_NEXT, 2);
-	put_desc(HI_GPA, 2, ib[1].gpa, ib[1].len, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 1);
-	put_desc(HI_GPA, 1, ib[2].gpa, ib[2].len, VIRTQ_DESC_F_WRITE, 0);
-	put_desc(DESC_GPA, 5, HI_GPA, 3 * 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_WRITE, 0);
+	put_desc(HI_GPA, 0, ib[0].gpa, ib[0].len, VRING_DESC_F_NEXT, 2);
+	put_desc(HI_GPA, 2, ib[1].gpa, ib[1].len, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+	put_desc(HI_GPA, 1, ib[2].gpa, ib[2].len, VRING_DESC_F_WRITE, 0);
+	put_desc(DESC_GPA, 5, HI_GPA, 3 * 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE, 0);
 	drv_offer(&d, 5);
 	drv_kick(&d);
 
@@ -526,7 +526,7 @@ static void test_direct_then_indirect(void **state)
 	struct buf b[2], ib[3];
 	uint16_t head;
 
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	b[0] = drv_buf(&d, 16, 1, false);
 	b[1] = drv_buf(&d, 32, 2, false);
 	ib[0] = drv_buf(&d, 64, 3, false);
@@ -557,12 +557,12 @@ static void test_indirect_longest(void **state)
 	struct buf b;
 
 	/* VIRTQ_MAX_CHAIN descriptors in all, the indirect one included. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	b = drv_buf(&d, 4, 9, false);
 	for (unsigned k = 0; k < VIRTQ_MAX_CHAIN - 1; k++)
 		put_desc(TABLE_GPA, k, b.gpa, b.len,
-			 k + 2 < VIRTQ_MAX_CHAIN ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(k + 1));
-	put_desc(DESC_GPA, 0, TABLE_GPA, (VIRTQ_MAX_CHAIN - 1) * 16, VIRTQ_DESC_F_INDIRECT, 0);
+			 k + 2 < VIRTQ_MAX_CHAIN ? VRING_DESC_F_NEXT : 0, (uint16_t)(k + 1));
+	put_desc(DESC_GPA, 0, TABLE_GPA, (VIRTQ_MAX_CHAIN - 1) * 16, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	drv_kick(&d);
 	assert_int_equal(virtq_pop(&q, &chain), 1);
@@ -672,7 +672,7 @@ static void test_event_idx_notify(void **state)
 	struct virtq q;
 	struct drv d;
 
-	drv_init(&d, &q, 8, 1ULL << VIRTIO_F_EVENT_IDX);
+	drv_init(&d, &q, 8, 1ULL << VIRTIO_RING_F_EVENT_IDX);
 	set_used_event(&d, 100);
 	one_round(&d);				/* used idx 1 */
 	/* The first decision has nothing to compare with: notify. */
@@ -702,7 +702,7 @@ static void test_event_idx_notify(void **state)
 	assert_true(virtq_should_notify(&q));
 
 	/* With EVENT_IDX the NO_INTERRUPT flag is ignored. */
-	w16(AVAIL_GPA, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	w16(AVAIL_GPA, VRING_AVAIL_F_NO_INTERRUPT);
 	set_used_event(&d, 9);
 	one_round(&d);
 	assert_true(virtq_should_notify(&q));
@@ -713,7 +713,7 @@ static void test_event_idx_wrap(void **state)
 	struct virtq q;
 	struct drv d;
 
-	drv_init(&d, &q, 8, 1ULL << VIRTIO_F_EVENT_IDX);
+	drv_init(&d, &q, 8, 1ULL << VIRTIO_RING_F_EVENT_IDX);
 	drv_start_at(&d, 65534);
 	set_used_event(&d, 65535);
 	one_round(&d);				/* 65535 */
@@ -737,7 +737,7 @@ static void test_no_interrupt_flag(void **state)
 	set_used_event(&d, 1000);		/* ignored without EVENT_IDX */
 	one_round(&d);
 	assert_true(virtq_should_notify(&q));
-	w16(AVAIL_GPA, VIRTQ_AVAIL_F_NO_INTERRUPT);
+	w16(AVAIL_GPA, VRING_AVAIL_F_NO_INTERRUPT);
 	one_round(&d);
 	assert_false(virtq_should_notify(&q));
 	w16(AVAIL_GPA, 0);
@@ -750,7 +750,7 @@ static void test_avail_event(void **state)
 	struct drv d;
 	struct buf b = { BUF_GPA, 4, false };
 
-	drv_init(&d, &q, 8, 1ULL << VIRTIO_F_EVENT_IDX);
+	drv_init(&d, &q, 8, 1ULL << VIRTIO_RING_F_EVENT_IDX);
 	drv_start_at(&d, 65535);
 	one_round(&d);
 	one_round(&d);
@@ -773,7 +773,7 @@ static void test_avail_event(void **state)
 	drv_init(&d, &q, 8, 0);
 	w16(USED_GPA + 4 + 8 * 8, 0x4242);
 	virtq_suppress_notify(&q);
-	assert_int_equal(r16(USED_GPA), VIRTQ_USED_F_NO_NOTIFY);
+	assert_int_equal(r16(USED_GPA), VRING_USED_F_NO_NOTIFY);
 	virtq_set_avail_event(&q);
 	assert_int_equal(r16(USED_GPA), 0);
 	assert_int_equal(avail_event(&d), 0x4242);
@@ -832,29 +832,29 @@ static void test_bad_loop(void **state)
 	struct virtq q;
 	struct drv d;
 
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
-	put_desc(DESC_GPA, 0, BUF_GPA, 8, VIRTQ_DESC_F_NEXT, 0);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	put_desc(DESC_GPA, 0, BUF_GPA, 8, VRING_DESC_F_NEXT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "loop");
 
 	drv_init(&d, &q, 16, 0);
-	put_desc(DESC_GPA, 3, BUF_GPA, 8, VIRTQ_DESC_F_NEXT, 7);
-	put_desc(DESC_GPA, 7, BUF_GPA, 8, VIRTQ_DESC_F_NEXT, 3);
+	put_desc(DESC_GPA, 3, BUF_GPA, 8, VRING_DESC_F_NEXT, 7);
+	put_desc(DESC_GPA, 7, BUF_GPA, 8, VRING_DESC_F_NEXT, 3);
 	drv_offer(&d, 3);
 	expect_broken(&d, "loop");
 
 	/* Inside an indirect table. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
-	put_desc(TABLE_GPA, 0, BUF_GPA, 8, VIRTQ_DESC_F_NEXT, 1);
-	put_desc(TABLE_GPA, 1, BUF_GPA, 8, VIRTQ_DESC_F_NEXT, 0);
-	put_desc(DESC_GPA, 0, TABLE_GPA, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	put_desc(TABLE_GPA, 0, BUF_GPA, 8, VRING_DESC_F_NEXT, 1);
+	put_desc(TABLE_GPA, 1, BUF_GPA, 8, VRING_DESC_F_NEXT, 0);
+	put_desc(DESC_GPA, 0, TABLE_GPA, 32, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "loop");
 
 	/* In a queue larger than the chain cap, the cap ends the walk. */
 	drv_init(&d, &q, 32768, 0);
 	for (unsigned k = 0; k < 2000; k++)
-		put_desc(DESC_GPA, k, BUF_GPA, 8, VIRTQ_DESC_F_NEXT, (uint16_t)((k + 1) % 2000));
+		put_desc(DESC_GPA, k, BUF_GPA, 8, VRING_DESC_F_NEXT, (uint16_t)((k + 1) % 2000));
 	drv_offer(&d, 0);
 	expect_broken(&d, "too long");
 }
@@ -897,14 +897,14 @@ static void test_bad_index(void **state)
 
 	/* next out of range. */
 	drv_init(&d, &q, 16, 0);
-	put_desc(DESC_GPA, 0, BUF_GPA, 8, VIRTQ_DESC_F_NEXT, 16);
+	put_desc(DESC_GPA, 0, BUF_GPA, 8, VRING_DESC_F_NEXT, 16);
 	drv_offer(&d, 0);
 	expect_broken(&d, "descriptor index out of range");
 
 	/* next past the end of an indirect table. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
-	put_desc(TABLE_GPA, 0, BUF_GPA, 8, VIRTQ_DESC_F_NEXT, 2);
-	put_desc(DESC_GPA, 0, TABLE_GPA, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	put_desc(TABLE_GPA, 0, BUF_GPA, 8, VRING_DESC_F_NEXT, 2);
+	put_desc(DESC_GPA, 0, TABLE_GPA, 32, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "descriptor index out of range");
 }
@@ -915,11 +915,11 @@ static void test_bad_too_long(void **state)
 	struct drv d;
 
 	/* One past the cap, through an indirect table of distinct entries. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	for (unsigned k = 0; k < VIRTQ_MAX_CHAIN; k++)
 		put_desc(TABLE_GPA, k, BUF_GPA, 4,
-			 k + 1 < VIRTQ_MAX_CHAIN ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(k + 1));
-	put_desc(DESC_GPA, 0, TABLE_GPA, VIRTQ_MAX_CHAIN * 16, VIRTQ_DESC_F_INDIRECT, 0);
+			 k + 1 < VIRTQ_MAX_CHAIN ? VRING_DESC_F_NEXT : 0, (uint16_t)(k + 1));
+	put_desc(DESC_GPA, 0, TABLE_GPA, VIRTQ_MAX_CHAIN * 16, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "too long");
 }
@@ -930,12 +930,12 @@ static void test_bad_length_overflow(void **state)
 	struct drv d;
 
 	/* 600 x 8 MiB, each in RAM, is more than the 32-bit used length. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	for (unsigned k = 0; k < 600; k++)
 		put_desc(TABLE_GPA, k, 0, (uint32_t)(8 * MiB),
-			 VIRTQ_DESC_F_WRITE | (k + 1 < 600 ? VIRTQ_DESC_F_NEXT : 0),
+			 VRING_DESC_F_WRITE | (k + 1 < 600 ? VRING_DESC_F_NEXT : 0),
 			 (uint16_t)(k + 1));
-	put_desc(DESC_GPA, 0, TABLE_GPA, 600 * 16, VIRTQ_DESC_F_INDIRECT, 0);
+	put_desc(DESC_GPA, 0, TABLE_GPA, 600 * 16, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "4 GiB");
 }
@@ -952,40 +952,40 @@ static void test_bad_indirect(void **state)
 	expect_broken(&d, "not negotiated");
 
 	/* A table inside a table. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	put_desc(TABLE_GPA + 0x1000, 0, BUF_GPA, 8, 0, 0);
-	put_desc(TABLE_GPA, 0, TABLE_GPA + 0x1000, 16, VIRTQ_DESC_F_INDIRECT, 0);
-	put_desc(DESC_GPA, 0, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	put_desc(TABLE_GPA, 0, TABLE_GPA + 0x1000, 16, VRING_DESC_F_INDIRECT, 0);
+	put_desc(DESC_GPA, 0, TABLE_GPA, 16, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "nested");
 
 	/* Lengths: empty, not a whole number of descriptors. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
-	put_desc(DESC_GPA, 0, TABLE_GPA, 0, VIRTQ_DESC_F_INDIRECT, 0);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	put_desc(DESC_GPA, 0, TABLE_GPA, 0, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "bad indirect table length");
 
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	put_desc(TABLE_GPA, 0, BUF_GPA, 8, 0, 0);
-	put_desc(DESC_GPA, 0, TABLE_GPA, 24, VIRTQ_DESC_F_INDIRECT, 0);
+	put_desc(DESC_GPA, 0, TABLE_GPA, 24, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "bad indirect table length");
 
 	/* A table that runs off the end of region 0 or sits in the hole. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
-	put_desc(DESC_GPA, 0, HOLE_S - 16, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	put_desc(DESC_GPA, 0, HOLE_S - 16, 32, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "indirect table outside guest RAM");
 
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
-	put_desc(DESC_GPA, 0, HOLE_S, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	put_desc(DESC_GPA, 0, HOLE_S, 16, VRING_DESC_F_INDIRECT, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "indirect table outside guest RAM");
 
 	/* The table must end the chain. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	put_desc(TABLE_GPA, 0, BUF_GPA, 8, 0, 0);
-	put_desc(DESC_GPA, 0, TABLE_GPA, 16, VIRTQ_DESC_F_INDIRECT | VIRTQ_DESC_F_NEXT, 1);
+	put_desc(DESC_GPA, 0, TABLE_GPA, 16, VRING_DESC_F_INDIRECT | VRING_DESC_F_NEXT, 1);
 	put_desc(DESC_GPA, 1, BUF_GPA, 8, 0, 0);
 	drv_offer(&d, 0);
 	expect_broken(&d, "indirect descriptor with NEXT");
@@ -997,7 +997,7 @@ static void test_bad_order(void **state)
 	struct drv d;
 	struct buf b[3], ib[2];
 
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	b[0] = drv_buf(&d, 8, 0, false);
 	b[1] = drv_buf(&d, 8, 0, true);
 	b[2] = drv_buf(&d, 8, 0, false);
@@ -1005,7 +1005,7 @@ static void test_bad_order(void **state)
 	expect_broken(&d, "readable descriptor after a writable one");
 
 	/* Across the step from the main table into an indirect one. */
-	drv_init(&d, &q, 16, 1ULL << VIRTIO_F_INDIRECT_DESC);
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	ib[0] = b[2];
 	ib[1] = b[1];
 	drv_offer(&d, drv_chain_ind(&d, &b[1], 1, TABLE_GPA, ib, 2));
@@ -1079,6 +1079,118 @@ static void test_push_checks(void **state)
 	assert_int_equal(used_idx(), 1);
 }
 
+/* ---- virtq_chain_iov and the copies built on it ---- */
+
+/* The iovec must be the host view of [gpa, gpa + len) inside one region. */
+static void assert_iov_is(const struct iovec *v, uint64_t gpa, size_t len)
+{
+	assert_ptr_equal(v->iov_base, gm_ptr(&gm, gpa, len));
+	assert_int_equal(v->iov_len, len);
+}
+
+static void test_chain_iov(void **state)
+{
+	struct virtq q;
+	struct drv d;
+	struct buf b[4];
+	struct iovec iov[8];
+	uint64_t bytes;
+
+	drv_init(&d, &q, 16, 0);
+	b[0] = drv_buf(&d, 16, 0x11, false);
+	b[1] = (struct buf){ HI_GPA, 512, false };	/* region 1, past the hole */
+	b[2] = drv_buf(&d, 1, 0, true);
+	b[3] = drv_buf(&d, 4096, 0, true);
+	drv_offer(&d, drv_chain(&d, b, 4));
+	drv_kick(&d);
+	assert_int_equal(virtq_pop(&q, &chain), 1);
+
+	/* Whole parts, each buffer in its own region. */
+	assert_int_equal(virtq_chain_iov(&chain, false, 0, UINT64_MAX, iov, 8, &bytes), 2);
+	assert_int_equal(bytes, 528);
+	assert_iov_is(&iov[0], b[0].gpa, 16);
+	assert_iov_is(&iov[1], HI_GPA, 512);
+	assert_int_equal(virtq_chain_iov(&chain, true, 0, UINT64_MAX, iov, 8, &bytes), 2);
+	assert_int_equal(bytes, 4097);
+	assert_iov_is(&iov[0], b[2].gpa, 1);
+	assert_iov_is(&iov[1], b[3].gpa, 4096);
+
+	/* A slice straddling two buffers. */
+	assert_int_equal(virtq_chain_iov(&chain, false, 10, 20, iov, 8, &bytes), 2);
+	assert_int_equal(bytes, 20);
+	assert_iov_is(&iov[0], b[0].gpa + 10, 6);
+	assert_iov_is(&iov[1], HI_GPA, 14);
+
+	/* The wrong direction: a range past the readable part stops at its
+	 * end and never reaches the writable buffers, nor the reverse. */
+	assert_int_equal(virtq_chain_iov(&chain, false, 520, 100, iov, 8, &bytes), 1);
+	assert_int_equal(bytes, 8);
+	assert_iov_is(&iov[0], HI_GPA + 504, 8);
+	assert_int_equal(virtq_chain_iov(&chain, false, 528, 1, iov, 8, &bytes), 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(virtq_chain_iov(&chain, true, 4097, 1, iov, 8, &bytes), 0);
+	assert_int_equal(bytes, 0);
+
+	/* Too many buffers for max: -E2BIG, with the start of the range. */
+	assert_int_equal(virtq_chain_iov(&chain, true, 0, 4097, iov, 1, &bytes), -E2BIG);
+	assert_int_equal(bytes, 1);
+	assert_iov_is(&iov[0], b[2].gpa, 1);
+	assert_int_equal(virtq_chain_iov(&chain, false, 0, 1, iov, 0, &bytes), -E2BIG);
+	assert_int_equal(bytes, 0);
+	/* Exactly max is fine, and an empty range needs none. */
+	assert_int_equal(virtq_chain_iov(&chain, true, 0, 4097, iov, 2, NULL), 2);
+	assert_int_equal(virtq_chain_iov(&chain, true, 0, 0, iov, 0, &bytes), 0);
+
+	/* Lengths and offsets that would overflow a sum. */
+	assert_int_equal(virtq_chain_iov(&chain, false, 10, UINT64_MAX, iov, 8, &bytes), 2);
+	assert_int_equal(bytes, 518);
+	assert_int_equal(virtq_chain_iov(&chain, false, UINT64_MAX, UINT64_MAX, iov, 8,
+					 &bytes), 0);
+	assert_int_equal(virtq_chain_iov(&chain, true, UINT64_MAX - 2, 8, iov, 8, &bytes), 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(virtq_chain_read(&chain, UINT64_MAX, iov, 8), 0);
+}
+
+static void test_chain_iov_outside_ram(void **state)
+{
+	struct virtq q;
+	struct drv d;
+	struct buf b[2];
+
+	/* A buffer outside RAM never becomes an iovec: the pop refuses the
+	 * whole chain and breaks the queue. */
+	drv_init(&d, &q, 16, 0);
+	b[0] = drv_buf(&d, 8, 0, true);
+	b[1] = (struct buf){ HOLE_S - 8, 16, true };
+	drv_offer(&d, drv_chain(&d, b, 2));
+	expect_broken(&d, "outside guest RAM");
+}
+
+static void test_chain_copy_wide(void **state)
+{
+	struct virtq q;
+	struct drv d;
+	struct buf b[300];
+	uint8_t got[1200], want[1200];
+
+	/* Wider than one round of the copy's iovec batch. */
+	drv_init(&d, &q, 16, 1ULL << VIRTIO_RING_F_INDIRECT_DESC);
+	for (unsigned k = 0; k < 300; k++) {
+		b[k] = drv_buf(&d, 4, (uint8_t)k, false);
+		memset(want + 4 * k, (uint8_t)k, 4);
+		put_desc(TABLE_GPA, k, b[k].gpa, 4, k + 1 < 300 ? VRING_DESC_F_NEXT : 0,
+			 (uint16_t)(k + 1));
+	}
+	put_desc(DESC_GPA, 0, TABLE_GPA, 300 * 16, VRING_DESC_F_INDIRECT, 0);
+	drv_offer(&d, 0);
+	drv_kick(&d);
+	assert_int_equal(virtq_pop(&q, &chain), 1);
+	assert_int_equal(virtq_chain_read(&chain, 0, got, sizeof(got)), 1200);
+	assert_memory_equal(got, want, 1200);
+	assert_int_equal(virtq_chain_read(&chain, 402, got, sizeof(got)), 798);
+	assert_memory_equal(got, want + 402, 798);
+}
+
 #define T(f) cmocka_unit_test_setup(f, zero_ram)
 #define M(f) cmocka_unit_test_setup_teardown(f, malformed_setup, malformed_teardown)
 
@@ -1110,6 +1222,9 @@ int main(void)
 		M(test_bad_avail_idx),
 		T(test_reset_after_broken),
 		T(test_push_checks),
+		T(test_chain_iov),
+		M(test_chain_iov_outside_ram),
+		T(test_chain_copy_wide),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
