@@ -227,7 +227,7 @@ static void op_done(struct blk *b, struct blk_req *r, unsigned seg, int64_t res)
 	if (res < 0 || ((r->type == VIRTIO_BLK_T_IN || r->type == VIRTIO_BLK_T_OUT) &&
 			(uint64_t)res != r->len)) {
 		if (r->result == VIRTIO_BLK_S_OK)
-			log_warn("%s: %s: type %u request failed: %s", b->name, b->path,
+			log_warn_limited("%s: %s: type %u request failed: %s", b->name, b->path,
 				 r->type, res < 0 ? strerror((int)-res) : "short transfer");
 		r->result = VIRTIO_BLK_S_IOERR;
 	}

@@ -139,7 +139,7 @@ static int stash_one(struct net *n)
 		if (r <= 0)
 			return r;
 		if (n->stashed[c->head]) {
-			log_warn("%s: driver made RX buffer %u available twice", n->name,
+			log_warn_limited("%s: driver made RX buffer %u available twice", n->name,
 				 c->head);
 			q->broken = true;
 			q->error = "RX chain made available while in use";

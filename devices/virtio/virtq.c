@@ -42,7 +42,7 @@ static int fail(struct virtq *q, const char *why, unsigned head)
 	if (!q->broken) {
 		q->broken = true;
 		q->error = why;
-		log_warn("%s: driver broke the virtqueue: %s (head %u)",
+		log_warn_limited("%s: driver broke the virtqueue: %s (head %u)",
 			 q->name ? q->name : "virtq", why, head);
 	}
 	return -EIO;
