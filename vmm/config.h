@@ -172,13 +172,6 @@ void config_print(const struct vm_config *cfg, FILE *out);
  * may accept more than vmm can start. */
 int config_check_startable(const struct vm_config *cfg);
 
-/* The guest kernel command line: `boot.cmdline`, plus
- * " ip=GUEST::GATEWAY:MASK::ethN:off" for the first [[net]] entry with a
- * subnet (N = its index), unless cmdline already has an ip= parameter.
- * The loader has checked that it fits in VM_CMDLINE_MAX. Caller frees;
- * NULL on ENOMEM. */
-char *config_kernel_cmdline(const struct vm_config *cfg);
-
 /* Where control sockets live: $VMM_RUNTIME_DIR, else /run/vmm for root,
  * else $XDG_RUNTIME_DIR/vmm. Returns 0, or -ENOENT when none applies
  * (a user without XDG_RUNTIME_DIR) or it does not fit in `len`. */
