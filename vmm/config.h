@@ -118,7 +118,7 @@ struct vm_config {
 	char *group;			/* and group (name or gid); NULL: the user's */
 	bool seccomp;			/* per-thread seccomp filters, default true */
 	enum ready_mark ready;		/* key `ready`, default "started" */
-	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default false */
+	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default true */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */
@@ -135,8 +135,8 @@ struct vm_config {
 	size_t n_cpu_hide;
 
 	/* [[disk]]: the first is /dev/vda in a Linux guest */
-	struct disk_config *disks;
-	size_t ndisks;
+	struct disk_config *disk;
+	size_t n_disk;
 
 	/* [rng] */
 	bool rng_enabled;		/* key `enabled`, default true */

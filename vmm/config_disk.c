@@ -69,8 +69,8 @@ void cfg_load_disks(struct ctx *c, const struct toml_value *arr, struct vm_confi
 		cfg_err(c, arr->line, "disk", NULL, "%zu disks; the limit is %d", n, VM_DISKS_MAX);
 		return;
 	}
-	cfg->disks = calloc(n ? n : 1, sizeof(*cfg->disks));
-	if (!cfg->disks) {
+	cfg->disk = calloc(n ? n : 1, sizeof(*cfg->disk));
+	if (!cfg->disk) {
 		cfg_err(c, arr->line, "disk", NULL, "out of memory");
 		return;
 	}
@@ -82,22 +82,22 @@ void cfg_load_disks(struct ctx *c, const struct toml_value *arr, struct vm_confi
 				i + 1, toml_kind_name(t->kind));
 			continue;
 		}
-		load_disk(c, t, &cfg->disks[cfg->ndisks++]);
+		load_disk(c, t, &cfg->disk[cfg->n_disk++]);
 	}
 	/* Two disks on one image would corrupt it (and the lock would stop
 	 * the second anyway, with a less helpful message). */
-	for (size_t i = 0; i < cfg->ndisks; i++) {
+	for (size_t i = 0; i < cfg->n_disk; i++) {
 		for (size_t k = 0; k < i; k++) {
-			const char *a = cfg->disks[i].path, *b = cfg->disks[k].path;
+			const char *a = cfg->disk[i].path, *b = cfg->disk[k].path;
 			struct stat sa, sb;
 
 			if (!a || !b)
 				continue;
 			if (!strcmp(a, b) || (stat(a, &sa) == 0 && stat(b, &sb) == 0 &&
 					       sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino)) {
-				cfg_err(c, cfg->disks[i].line, "disk", "path",
+				cfg_err(c, cfg->disk[i].line, "disk", "path",
 					"%s is already the image of the disk on line %u",
-					a, cfg->disks[k].line);
+					a, cfg->disk[k].line);
 				break;
 			}
 		}

@@ -150,8 +150,8 @@ void config_print(const struct vm_config *cfg, FILE *f)
 		print_str(f, cfg->cpu_hide[i]);
 	}
 	fprintf(f, "]\n\n[rng]\nenabled = %s\n", cfg->rng_enabled ? "true" : "false");
-	for (size_t i = 0; i < cfg->ndisks; i++) {
-		const struct disk_config *d = &cfg->disks[i];
+	for (size_t i = 0; i < cfg->n_disk; i++) {
+		const struct disk_config *d = &cfg->disk[i];
 
 		fprintf(f, "\n[[disk]]\npath = ");
 		print_str(f, d->path ? d->path : "");
