@@ -360,6 +360,9 @@ void config_free(struct vm_config *cfg)
 	for (size_t i = 0; i < cfg->n_cpu_hide; i++)
 		free(cfg->cpu_hide[i]);
 	free(cfg->cpu_hide);
+	for (size_t i = 0; i < cfg->n_disk; i++)
+		free(cfg->disk[i].path);
+	free(cfg->disk);
 	for (size_t i = 0; i < cfg->n_net; i++) {
 		free(cfg->net[i].uplink);
 		free(cfg->net[i].owner);
