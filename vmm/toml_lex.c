@@ -412,6 +412,10 @@ static int parse_int(struct parser *ps, const char *s, size_t n, int64_t *out)
 				       shown, s);
 		base = s[i + 1] == 'x' ? 16 : s[i + 1] == 'o' ? 8 : 2;
 		i += 2;
+	} else if (n - i > 1 && s[i] == '0' && (s[i + 1] == 'X' || s[i + 1] == 'O' ||
+						s[i + 1] == 'B')) {
+		return tp_perr(ps, "'%.*s': uppercase base prefix not allowed in TOML "
+			       "(0x, 0o or 0b)", shown, s);
 	} else if (n - i > 1 && s[i] == '0') {
 		return tp_perr(ps, "'%.*s': leading zeros are not allowed", shown, s);
 	}
@@ -493,7 +497,10 @@ struct toml_value *tp_parse_scalar(struct parser *ps, unsigned depth)
 		tp_perr(ps, "invalid value '%.*s' (strings must be quoted)", shown, s);
 		return NULL;
 	}
-	if (!(bn > 1 && body[0] == '0' && (body[1] == 'x' || body[1] == 'o' || body[1] == 'b'))) {
+	/* A base prefix, in either case (parse_int refuses uppercase): "0xE" is
+	 * not a float. */
+	if (!(bn > 1 && body[0] == '0' && ((body[1] | 0x20) == 'x' || (body[1] | 0x20) == 'o' ||
+					   (body[1] | 0x20) == 'b'))) {
 		if (memchr(s, ':', n) || (bn > 4 && all_digits(body, 4) && body[4] == '-')) {
 			tp_perr(ps, "'%.*s': dates and times are not supported", shown, s);
 			return NULL;
