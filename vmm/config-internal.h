@@ -81,6 +81,18 @@ void cfg_load_disks(struct ctx *c, const struct toml_value *arr, struct vm_confi
 void cfg_load_net(struct ctx *c, const struct toml_value *arr, struct vm_config *cfg);
 void cfg_load_fs(struct ctx *c, const struct toml_value *arr, struct vm_config *cfg);
 
+/* The keys each table accepts, NULL-terminated: each loader checks its
+ * table against its list, and config_known_keys hands them out. */
+extern const char *const cfg_vm_keys[];
+extern const char *const cfg_boot_keys[];
+extern const char *const cfg_console_keys[];
+extern const char *const cfg_cpu_keys[];
+extern const char *const cfg_rng_keys[];
+extern const char *const cfg_log_keys[];
+extern const char *const cfg_disk_keys[];
+extern const char *const cfg_net_keys[];
+extern const char *const cfg_fs_keys[];
+
 /* Value names, indexed by the enum they spell; NULL-terminated. The
  * printer (config_print.c) writes them back. */
 extern const char *const cfg_ready_marks[];	/* enum ready_mark */

@@ -321,6 +321,37 @@ static const struct section {
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
+/* Every table the loader accepts, with its keys, in docs/config.md's order. */
+static const struct known_table {
+	const char *name;
+	const char *const *keys;
+} known_tables[] = {
+	{ "vm", cfg_vm_keys },
+	{ "boot", cfg_boot_keys },
+	{ "console", cfg_console_keys },
+	{ "cpu", cfg_cpu_keys },
+	{ "log", cfg_log_keys },
+	{ "net", cfg_net_keys },
+	{ "disk", cfg_disk_keys },
+	{ "rng", cfg_rng_keys },
+	{ "fs", cfg_fs_keys },
+};
+
+#define NKNOWN (sizeof(known_tables) / sizeof(known_tables[0]))
+
+const char *config_known_table(size_t i)
+{
+	return i < NKNOWN ? known_tables[i].name : NULL;
+}
+
+const char *const *config_known_keys(const char *table)
+{
+	for (size_t i = 0; i < NKNOWN; i++)
+		if (!strcmp(known_tables[i].name, table))
+			return known_tables[i].keys;
+	return NULL;
+}
+
 /* Planned tables: named in the error so that users know they are coming. */
 static const char *const later[] = { NULL };
 
@@ -428,8 +459,8 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 			}
 			continue;
 		}
-		if (!strcmp(v->key, "net") || !strcmp(v->key, "fs"))
-			continue;	/* cfg_load_net, once [vm] name is known; cfg_load_fs */
+		if (config_known_keys(v->key))
+			continue;	/* [[net]] and [[fs]]: loaded below, net once [vm] name is known */
 		for (k = 0; later[k]; k++)
 			if (!strcmp(later[k], v->key))
 				break;

@@ -164,6 +164,14 @@ int config_parse(const char *name, const char *text, size_t len,
 
 void config_free(struct vm_config *cfg);
 
+/* The i-th table a config may have, named without brackets ("vm", "disk"),
+ * NULL past the last; and the keys the loader accepts in one of them,
+ * NULL-terminated (NULL for a table it does not know). These are the lists
+ * the loader checks every table against; test_config_docs holds
+ * docs/config.md to them. */
+const char *config_known_table(size_t i);
+const char *const *config_known_keys(const char *table);
+
 /* Human-readable dump used by `vmm --check`. */
 void config_print(const struct vm_config *cfg, FILE *out);
 

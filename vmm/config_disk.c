@@ -13,17 +13,19 @@
 
 #define DISK_SIZE_MIB_MAX (1ULL << 30)	/* 1 PiB */
 
+/* [[disk]] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_disk_keys[] = {
+	"path", "read_only", "serial", "size_mib", "direct", NULL
+};
+
 static void load_disk(struct ctx *c, const struct toml_value *tab, struct disk_config *d)
 {
-	static const char *const known[] = {
-		"path", "read_only", "serial", "size_mib", "direct", NULL
-	};
 	const char *s;
 	unsigned line;
 	int64_t i;
 
 	d->line = tab->line;
-	cfg_check_keys(c, tab, "disk", known);
+	cfg_check_keys(c, tab, "disk", cfg_disk_keys);
 	cfg_get_bool(c, tab, "disk", "read_only", &d->read_only);
 	cfg_get_bool(c, tab, "disk", "direct", &d->direct);
 	if (cfg_get_int(c, tab, "disk", "size_mib", 1, (int64_t)DISK_SIZE_MIB_MAX, &i))

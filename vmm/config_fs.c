@@ -15,13 +15,15 @@
 const char *const cfg_fs_caches[] = { "auto", "always", "none", NULL };
 const char *const cfg_fs_sandboxes[] = { "namespace", "chroot", NULL };
 
+/* [[fs]] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_fs_keys[] = {
+	"tag", "source", "socket", "read_only", "virtiofsd", "cache", "sandbox",
+	"thread_pool_size", NULL
+};
+
 static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t index,
 			  struct vm_config *cfg)
 {
-	static const char *const known[] = {
-		"tag", "source", "socket", "read_only", "virtiofsd", "cache", "sandbox",
-		"thread_pool_size", NULL
-	};
 	/* Options of the virtiofsd vmm starts: meaningless for an admin's socket. */
 	static const char *const need_source[] = {
 		"read_only", "virtiofsd", "cache", "sandbox", "thread_pool_size", NULL
@@ -37,7 +39,7 @@ static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t in
 
 	snprintf(table, sizeof(table), "fs[%zu]", index);
 	f->line = tab->line;
-	cfg_check_keys(c, tab, table, known);
+	cfg_check_keys(c, tab, table, cfg_fs_keys);
 
 	if (!toml_get(tab, "tag")) {
 		cfg_missing(c, tab, table, "tag");

@@ -232,13 +232,15 @@ static void load_forward(struct ctx *c, const struct toml_value *fw, const char 
 	}
 }
 
+/* [[net]] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_net_keys[] = {
+	"tap", "mac", "tap_fd", "bridge", "subnet", "gateway", "guest_ip",
+	"uplink", "owner", "group", "forward", NULL
+};
+
 static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t index,
 			   struct vm_config *cfg)
 {
-	static const char *const known[] = {
-		"tap", "mac", "tap_fd", "bridge", "subnet", "gateway", "guest_ip",
-		"uplink", "owner", "group", "forward", NULL
-	};
 	/* Keys that describe the host network: meaningless without a subnet. */
 	static const char *const need_subnet[] = {
 		"bridge", "gateway", "guest_ip", "uplink", "forward", NULL
@@ -253,7 +255,7 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 	snprintf(table, sizeof(table), "net[%zu]", index);
 	n->line = tab->line;
 	n->tap_fd = -1;
-	cfg_check_keys(c, tab, table, known);
+	cfg_check_keys(c, tab, table, cfg_net_keys);
 
 	/* 0-2 are stdio, never a TAP. */
 	if (cfg_get_int(c, tab, table, "tap_fd", 3, INT32_MAX, &fd))

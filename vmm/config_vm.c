@@ -71,17 +71,19 @@ const char *const cfg_ready_marks[] = {
 	[READY_STARTED] = "started", [READY_USERSPACE] = "userspace", NULL
 };
 
+/* [vm] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_vm_keys[] = {
+	"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
+	"user", "group", "seccomp", "ready", "huge_pages", NULL
+};
+
 void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
-	static const char *const known[] = {
-		"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
-		"user", "group", "seccomp", "ready", "huge_pages", NULL
-	};
 	unsigned line;
 	const char *name;
 	int64_t i;
 
-	cfg_check_keys(c, tab, "vm", known);
+	cfg_check_keys(c, tab, "vm", cfg_vm_keys);
 
 	if (!toml_get(tab, "name")) {
 		cfg_missing(c, tab, "vm", "name");
@@ -116,13 +118,15 @@ void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *
 	load_vm_ops(c, tab, cfg);
 }
 
+/* [boot] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_boot_keys[] = { "kernel", "initrd", "cmdline", NULL };
+
 void cfg_load_boot(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
-	static const char *const known[] = { "kernel", "initrd", "cmdline", NULL };
 	const char *s;
 	unsigned line;
 
-	cfg_check_keys(c, tab, "boot", known);
+	cfg_check_keys(c, tab, "boot", cfg_boot_keys);
 
 	if (!toml_get(tab, "kernel"))
 		cfg_missing(c, tab, "boot", "kernel");
@@ -148,15 +152,17 @@ const char *const cfg_console_modes[] = {
 	[CONSOLE_STDIO] = "stdio", [CONSOLE_FILE] = "file", [CONSOLE_OFF] = "off", NULL
 };
 
+/* [console] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_console_keys[] = { "mode", "path", NULL };
+
 void cfg_load_console(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
-	static const char *const known[] = { "mode", "path", NULL };
 	const struct toml_value *pv;
 	const char *s;
 	unsigned line;
 	int mode;
 
-	cfg_check_keys(c, tab, "console", known);
+	cfg_check_keys(c, tab, "console", cfg_console_keys);
 
 	mode = cfg_get_enum(c, tab, "console", "mode", cfg_console_modes);
 	if (mode >= 0)
@@ -221,13 +227,15 @@ static void unknown_feature(struct ctx *c, unsigned line, const char *name)
 		"%s%s; see docs/config.md)", name, list, more ? ", ..." : "");
 }
 
+/* [cpu] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_cpu_keys[] = { "template", "hide", NULL };
+
 void cfg_load_cpu(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
-	static const char *const known[] = { "template", "hide", NULL };
 	const struct toml_value *hide;
 	int t;
 
-	cfg_check_keys(c, tab, "cpu", known);
+	cfg_check_keys(c, tab, "cpu", cfg_cpu_keys);
 
 	t = cfg_get_enum(c, tab, "cpu", "template", cfg_cpu_templates);
 	if (t >= 0)
@@ -274,11 +282,12 @@ void cfg_load_cpu(struct ctx *c, const struct toml_value *tab, struct vm_config 
 	}
 }
 
+/* [rng] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_rng_keys[] = { "enabled", NULL };
+
 void cfg_load_rng(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
-	static const char *const known[] = { "enabled", NULL };
-
-	cfg_check_keys(c, tab, "rng", known);
+	cfg_check_keys(c, tab, "rng", cfg_rng_keys);
 	cfg_get_bool(c, tab, "rng", "enabled", &cfg->rng_enabled);
 }
 
@@ -290,12 +299,14 @@ const int cfg_log_level_values[] = {
 	LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_NOTICE, LOG_LVL_INFO, LOG_LVL_DEBUG
 };
 
+/* [log] keys; the loader refuses any other (config_known_keys). */
+const char *const cfg_log_keys[] = { "level", NULL };
+
 void cfg_load_log(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
-	static const char *const known[] = { "level", NULL };
 	int l;
 
-	cfg_check_keys(c, tab, "log", known);
+	cfg_check_keys(c, tab, "log", cfg_log_keys);
 	l = cfg_get_enum(c, tab, "log", "level", cfg_log_levels);
 	if (l >= 0)
 		cfg->log_level = cfg_log_level_values[l];
