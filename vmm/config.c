@@ -275,7 +275,8 @@ bool cfg_get_bool(struct ctx *c, const struct toml_value *tab, const char *table
 #define USER_NAME_MAX 32
 
 /* A string naming a user or group: a name from the usual character set or a
- * numeric id. Resolved by netsetup, on the host where the TAP is made. */
+ * numeric id. Resolved where it is used: by netsetup for a TAP's owner and
+ * group (on the host where the TAP is made), by vmm at start for [vm]. */
 char *cfg_get_user(struct ctx *c, const struct toml_value *tab, const char *table,
 		   const char *key)
 {

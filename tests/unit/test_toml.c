@@ -1,4 +1,4 @@
-/* Unit tests for vmm/toml.c: each supported TOML feature value by value, each
+/* Unit tests for vmm/toml*.c: each supported TOML feature value by value, each
  * error class with its file:line, and robustness on truncated input. */
 #include <setjmp.h>
 #include <stdarg.h>
