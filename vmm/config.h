@@ -118,7 +118,7 @@ struct vm_config {
 	char *group;			/* and group (name or gid); NULL: the user's */
 	bool seccomp;			/* per-thread seccomp filters, default true */
 	enum ready_mark ready;		/* key `ready`, default "started" */
-	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default false */
+	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default true */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */
@@ -135,8 +135,8 @@ struct vm_config {
 	size_t n_cpu_hide;
 
 	/* [[disk]]: the first is /dev/vda in a Linux guest */
-	struct disk_config *disks;
-	size_t ndisks;
+	struct disk_config *disk;
+	size_t n_disk;
 
 	/* [rng] */
 	bool rng_enabled;		/* key `enabled`, default true */
@@ -164,6 +164,14 @@ int config_parse(const char *name, const char *text, size_t len,
 
 void config_free(struct vm_config *cfg);
 
+/* The i-th table a config may have, named without brackets ("vm", "disk"),
+ * NULL past the last; and the keys the loader accepts in one of them,
+ * NULL-terminated (NULL for a table it does not know). These are the lists
+ * the loader checks every table against; test_config_docs holds
+ * docs/config.md to them. */
+const char *config_known_table(size_t i);
+const char *const *config_known_keys(const char *table);
+
 /* Human-readable dump used by `vmm --check`. */
 void config_print(const struct vm_config *cfg, FILE *out);
 
@@ -171,13 +179,6 @@ void config_print(const struct vm_config *cfg, FILE *out);
  * the file and line) and returns -ENOTSUP. `--check` and tools/netsetup
  * may accept more than vmm can start. */
 int config_check_startable(const struct vm_config *cfg);
-
-/* The guest kernel command line: `boot.cmdline`, plus
- * " ip=GUEST::GATEWAY:MASK::ethN:off" for the first [[net]] entry with a
- * subnet (N = its index), unless cmdline already has an ip= parameter.
- * The loader has checked that it fits in VM_CMDLINE_MAX. Caller frees;
- * NULL on ENOMEM. */
-char *config_kernel_cmdline(const struct vm_config *cfg);
 
 /* Where control sockets live: $VMM_RUNTIME_DIR, else /run/vmm for root,
  * else $XDG_RUNTIME_DIR/vmm. Returns 0, or -ENOENT when none applies

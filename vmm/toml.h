@@ -1,5 +1,6 @@
-/* A TOML 1.0 reader for vmm's config files: everything but floats and
- * dates, parsed into a tree whose every node remembers its source line. */
+/* A TOML 1.0 reader for vmm's config files: everything but floats, dates
+ * and keys holding U+0000, parsed into a tree whose every node remembers its
+ * source line. */
 #ifndef VMM_TOML_H
 #define VMM_TOML_H
 
@@ -37,8 +38,9 @@ struct toml_value {
 /*
  * Parses `len` bytes of `text` (need not be NUL-terminated). Returns the root
  * table, to be freed with toml_free, or NULL with "name:line: message" in
- * `err` (truncated to `errlen`; `err` may be NULL). Floats and dates are
- * rejected as unsupported. No global state: safe from any thread.
+ * `err` (truncated to `errlen`; `err` may be NULL). Floats, dates and keys
+ * holding U+0000 are rejected as unsupported. No global state: safe from
+ * any thread.
  */
 struct toml_value *toml_parse(const char *name, const char *text, size_t len,
 			      char *err, size_t errlen);

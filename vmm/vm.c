@@ -257,8 +257,8 @@ int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 	int ret = 0;
 
 	/* Disks first, in config order: the first is /dev/vda. */
-	for (size_t i = 0; ret == 0 && i < cfg->ndisks; i++) {
-		ret = virtio_blk_new(&cfg->disks[i], (unsigned)i, &vm->io, &vd);
+	for (size_t i = 0; ret == 0 && i < cfg->n_disk; i++) {
+		ret = virtio_blk_new(&cfg->disk[i], (unsigned)i, &vm->io, &vd);
 		if (ret == 0)
 			ret = add_virtio(vm, vd, virtio_blk_free, attach, "blk", i);
 	}

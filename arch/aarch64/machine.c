@@ -15,6 +15,7 @@
 
 #include "arch.h"
 #include "boot_timer.h"
+#include "cmdline.h"
 #include "devicetree.h"
 #include "image.h"
 #include "layout.h"

@@ -16,6 +16,7 @@
 #include "arch.h"
 #include "boot.h"
 #include "boot_timer.h"
+#include "cmdline.h"
 #include "cpuid.h"
 #include "i8042.h"
 #include "layout.h"

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/config.c: defaults, ranges, enums, path resolution and
+/* Unit tests for vmm/config*.c: defaults, ranges, enums, path resolution and
  * file checks, and the exact "file:line: key: message" of every error. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "config.h"
 #include "plan.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for vmm/toml.c: each supported TOML feature value by value, each
+/* Unit tests for vmm/toml*.c: each supported TOML feature value by value, each
  * error class with its file:line, and robustness on truncated input. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -609,6 +609,11 @@ static void test_err_integers(void **state __attribute__((unused)))
 	fail_parse("a = 0o8\n", "t.toml:1:", "is not a valid integer");
 	fail_parse("a = 0x\n", "t.toml:1:", "'0x' is not a valid integer");
 	fail_parse("a = 0XFF\n", "t.toml:1:", "'0XFF'");
+	/* toml-test: an uppercase prefix is not a leading zero. */
+	fail_parse("a = 0X1\n", "t.toml:1:", "'0X1': uppercase base prefix not allowed in TOML");
+	fail_parse("a = 0XE\n", "t.toml:1:", "'0XE': uppercase base prefix not allowed in TOML");
+	fail_parse("a = 0O7\n", "t.toml:1:", "uppercase base prefix not allowed");
+	fail_parse("a = 0B1\n", "t.toml:1:", "uppercase base prefix not allowed");
 	fail_parse("a = 12abc\n", "t.toml:1:", "'12abc' is not a valid integer");
 	fail_parse("a = +\n", "t.toml:1:", "invalid value '+'");
 	fail_parse("a = ++1\n", "t.toml:1:", "invalid value '++1'");
