@@ -33,6 +33,7 @@ struct blk_seg {
 /* One request in flight, indexed by its chain head. */
 struct blk_req {
 	bool busy;
+	uint32_t gen;		/* bumped per request: stale completions are dropped */
 	uint16_t head;
 	uint32_t type;
 	uint8_t *status;	/* host pointer to the status byte */
@@ -272,7 +273,7 @@ static struct io_uring_sqe *get_sqe(struct blk *b)
 	return sqe;
 }
 
-/* user_data: head << 8 | segment. */
+/* user_data: gen << 32 | head << 8 | segment. */
 static bool queue_uring(struct blk *b, struct blk_req *r)
 {
 	for (unsigned i = 0; i < r->pending; i++) {
@@ -295,7 +296,7 @@ static bool queue_uring(struct blk *b, struct blk_req *r)
 						r->seg[i].off, r->seg[i].len);
 			break;
 		}
-		io_uring_sqe_set_data64(sqe, (uint64_t)r->head << 8 | i);
+		io_uring_sqe_set_data64(sqe, (uint64_t)r->gen << 32 | (uint64_t)r->head << 8 | i);
 		b->queued++;
 	}
 	return true;
@@ -318,11 +319,13 @@ static bool reap(struct blk *b, bool discard)
 
 	while (io_uring_peek_cqe(&b->ring, &cqe) == 0) {
 		uint64_t ud = io_uring_cqe_get_data64(cqe);
-		struct blk_req *r = &b->req[(ud >> 8) % BLK_QUEUE_SIZE];
+		struct blk_req *r = &b->req[((ud >> 8) & 0xffff) % BLK_QUEUE_SIZE];
 		int res = cqe->res;
 
 		io_uring_cqe_seen(&b->ring, cqe);
-		if (!r->busy || !r->pending)
+		/* A completion of an earlier request in this slot is never
+		 * credited to the one there now. */
+		if (!r->busy || !r->pending || (uint32_t)(ud >> 32) != r->gen)
 			continue;
 		op_done(b, r, (unsigned)(ud & 0xff), res);
 		if (r->pending)
@@ -376,6 +379,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned qi)
 				continue;
 			}
 			r->busy = true;
+			r->gen++;
 			if (r->result == VIRTIO_BLK_S_OK && r->pending && b->uring) {
 				if (queue_uring(b, r)) {
 					b->inflight++;
@@ -411,12 +415,24 @@ static void blk_reset(struct virtio_dev *vd)
 	struct blk *b = vd->priv;
 
 	/* Requests in flight write into guest memory the driver is about to
-	 * reuse: wait for them, and answer none of them. */
+	 * reuse (or that is unmapped at VM stop): wait for every one of them,
+	 * and answer none. A vCPU thread gets here with the kick signal
+	 * unblocked and installed without SA_RESTART: the wait returns -EINTR
+	 * then, which is no reason to stop waiting. */
 	while (b->uring && b->inflight) {
 		struct io_uring_cqe *cqe;
+		int ret = io_uring_wait_cqe(&b->ring, &cqe);
 
-		if (io_uring_wait_cqe(&b->ring, &cqe) < 0)
-			break;
+		if (ret == -EINTR || ret == -EAGAIN || ret == -ETIME)
+			continue;
+		if (ret < 0) {
+			/* The ring itself is broken: keep the slots busy, so
+			 * that the driver cannot have them back; it sees
+			 * NEEDS_RESET when it tries. */
+			log_err("%s: waiting for %u request(s) in flight at reset: %s", b->name,
+				b->inflight, strerror(-ret));
+			return;
+		}
 		reap(b, true);
 	}
 	for (unsigned i = 0; i < BLK_QUEUE_SIZE; i++)
