@@ -86,7 +86,13 @@ static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t in
 		f->thread_pool_size = (unsigned)i;
 	if ((s = cfg_get_str(c, tab, table, "source", &line))) {
 		f->source = cfg_resolve_path(c, s, line, table, "source");
-		if (f->source && stat(f->source, &st) < 0)
+		/* virtiofsd takes it as `-o source=PATH`, and a comma there starts
+		 * another option (`/srv/a,xattr`, or one that undoes read_only). */
+		if (f->source && strchr(f->source, ','))
+			cfg_err(c, line, table, "source", "%s: a comma cannot be passed to "
+				"virtiofsd (it separates its -o options); rename the "
+				"directory or bind-mount it at a path without one", f->source);
+		else if (f->source && stat(f->source, &st) < 0)
 			cfg_err(c, line, table, "source", "%s: %s", f->source, strerror(errno));
 		else if (f->source && !S_ISDIR(st.st_mode))
 			cfg_err(c, line, table, "source", "%s: not a directory", f->source);

@@ -573,6 +573,16 @@ static void test_unknown(void **state __attribute__((unused)))
 	assert_logged(9, "cpu.flags: unknown key");
 }
 
+/* A comma in a share's path would end virtiofsd's `-o source=` option and
+ * start another one (`xattr`, or one that defeats read_only). */
+static void test_fs_source_comma(void **state __attribute__((unused)))
+{
+	parse_bad(BASE "[[fs]]\ntag = 'x'\nsource = '/srv/a,xattr'\nread_only = true\n", 1, 7,
+		  "fs[0].source: /srv/a,xattr: a comma cannot be passed to virtiofsd (it "
+		  "separates its -o options); rename the directory or bind-mount it at a path "
+		  "without one");
+}
+
 static void test_missing_required(void **state __attribute__((unused)))
 {
 	parse_bad("", 2, 1, "vm.name: missing required key");
@@ -831,6 +841,7 @@ int main(void)
 		cmocka_unit_test(test_console),
 		cmocka_unit_test(test_cpu_hide),
 		cmocka_unit_test(test_unknown),
+		cmocka_unit_test(test_fs_source_comma),
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_syntax_errors),
