@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "safe_open.h"
 #include "serial.h"
 
 int vm_console_open(struct vm *vm)
@@ -18,7 +19,7 @@ int vm_console_open(struct vm *vm)
 		vm->console_out = STDOUT_FILENO;
 		return 0;
 	case CONSOLE_FILE:
-		vm->console_out = open(c->console_path,
+		vm->console_out = safe_open(c->console_path,
 				       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 		if (vm->console_out < 0) {
 			log_err("console.path %s: %m", c->console_path);

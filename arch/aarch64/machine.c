@@ -20,6 +20,7 @@
 #include "image.h"
 #include "layout.h"
 #include "log.h"
+#include "safe_open.h"
 #include "pl031.h"
 #include "pl061.h"
 #include "serial.h"
@@ -253,7 +254,7 @@ static int read_into_guest(struct vm *vm, const char *path, const char *what,
 
 	if (!dst)
 		return -EFAULT;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = safe_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		log_err("%s %s: %m", what, path);
 		return -errno;
@@ -294,7 +295,7 @@ static int file_size(const char *path, const char *what, uint64_t *size)
 static int read_header(const char *path, uint8_t *hdr)
 {
 	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = safe_open(path, O_RDONLY | O_CLOEXEC, 0);
 
 	if (fd < 0) {
 		log_err("kernel %s: %m", path);

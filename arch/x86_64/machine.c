@@ -21,6 +21,7 @@
 #include "i8042.h"
 #include "layout.h"
 #include "log.h"
+#include "safe_open.h"
 #include "pci.h"
 #include "serial.h"
 #include "virtio/pci.h"
@@ -234,7 +235,7 @@ int arch_request_guest_shutdown(struct vm *vm)
 static int map_file(const char *path, const char *what, uint8_t **p, size_t *len)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = safe_open(path, O_RDONLY | O_CLOEXEC, 0);
 
 	if (fd < 0) {
 		log_err("%s %s: %m", what, path);
@@ -295,7 +296,7 @@ static int load_initrd(struct vm *vm, const struct x86_kernel *k,
 	*addr = *len = 0;
 	if (!path)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = safe_open(path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd < 0) {
 		log_err("initrd %s: %m", path);
 		return -errno;

@@ -18,6 +18,7 @@
 
 #include "iothread.h"
 #include "log.h"
+#include "safe_open.h"
 
 #define BLK_MAX_IOV	(BLK_SEG_MAX + 2)	/* header/status may share a buffer */
 /* The request header, and each DISCARD / WRITE_ZEROES range after it. */
@@ -479,7 +480,7 @@ static int open_image(struct blk *b, const struct disk_config *dc)
 			    .l_whence = SEEK_SET };
 	struct stat st;
 
-	b->fd = open(dc->path, flags);
+	b->fd = safe_open(dc->path, flags, 0);
 	if (b->fd < 0 && errno == ENOENT && dc->size_mib) {
 		/* O_EXCL: a file that appeared meanwhile is opened, not clobbered. */
 		b->fd = open(dc->path, flags | O_CREAT | O_EXCL, 0600);
@@ -492,7 +493,7 @@ static int open_image(struct blk *b, const struct disk_config *dc)
 			log_info("%s: created sparse image %s of %llu MiB", b->name,
 				 dc->path, (unsigned long long)dc->size_mib);
 		} else if (errno == EEXIST) {
-			b->fd = open(dc->path, flags);
+			b->fd = safe_open(dc->path, flags, 0);
 		}
 	}
 	if (b->fd < 0) {
