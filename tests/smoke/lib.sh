@@ -18,7 +18,7 @@ fail=0
 export VMM_RUNTIME_DIR=$WORK/run
 
 if [ ! -w /dev/kvm ] || [ ! -r /dev/kvm ]; then
-	echo "SKIP: /dev/kvm is not usable by this user"
+	echo "SKIP: /dev/kvm is not usable by this user; tools/check runs these in the test host (tests/integration/smoke.sh)"
 	exit 77
 fi
 

@@ -31,7 +31,7 @@ for t in /proc/"$pid"/task/*; do
 	[ "$v" = 2 ] || { all=false; echo "  $t ($(cat "$t/comm")): Seccomp: $v"; }
 done
 # main, the I/O thread and two vCPUs at least
-[ "$n" -ge 4 ] && $all && ok "Seccomp: 2 in all $n threads" ||
+[ "$n" -ge 4 ] && $all && ok "Seccomp: 2 in every thread ($n threads)" ||
 	bad "Seccomp: 2 in every thread" "$n threads; see above"
 "$VMM" ctl filtered status > /dev/null && ok "control socket works under the filter" ||
 	bad "control socket under the filter" "$(tail -n 3 "$WORK/filtered.err")"
