@@ -186,7 +186,7 @@ extern void vm_console_rx_space(void *ctx);
 
 static int attach_pci(struct vm *vm, struct virtio_dev *vd)
 {
-	return virtio_pci_create(vm, vm->arch.pci, vd);
+	return virtio_pci_attach(&vm->host, vm->arch.pci, vd);
 }
 
 static int pci_devices_init(struct vm *vm)

@@ -18,12 +18,13 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bus.h"
+#include "host.h"
 #include "iothread.h"
 #include "log.h"
-#include "vm.h"
 
 struct vmmio_queue {
-	struct virtio_mmio *vm_;
+	struct virtio_mmio *m;
 	unsigned index;
 	int kick_fd;
 	int call_fd;		/* backend completions (devices without queue_notify) */
@@ -33,7 +34,7 @@ struct vmmio_queue {
 
 struct virtio_mmio {
 	struct virtio_dev *vd;
-	struct vm *vm;
+	struct dev_host *host;
 	uint64_t base;
 	uint32_t irq;
 	bool line;		/* the level we last gave the interrupt line */
@@ -52,7 +53,7 @@ static void update_line(struct virtio_mmio *m)
 
 	if (want == m->line)
 		return;
-	if (vm_set_irq(m->vm, m->irq, want) == 0)
+	if (dev_host_set_irq(m->host, m->irq, want) == 0)
 		m->line = want;
 }
 
@@ -306,7 +307,7 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 static void kick(void *opaque, uint32_t events)
 {
 	struct vmmio_queue *q = opaque;
-	struct virtio_dev *vd = q->vm_->vd;
+	struct virtio_dev *vd = q->m->vd;
 	uint64_t n;
 
 	(void)events;
@@ -323,7 +324,7 @@ static void kick(void *opaque, uint32_t events)
 static void backend_call(void *opaque, uint32_t events)
 {
 	struct vmmio_queue *q = opaque;
-	struct virtio_dev *vd = q->vm_->vd;
+	struct virtio_dev *vd = q->m->vd;
 	uint64_t n;
 
 	(void)events;
@@ -357,19 +358,21 @@ static int queue_fds_init(struct virtio_mmio *m, unsigned i)
 	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->kick_fd < 0)
 		return -errno;
-	ret = vm_ioeventfd_data(m->vm, m->base + VMMIO_QUEUE_NOTIFY, 4, i, q->kick_fd);
+	ret = dev_host_ioeventfd(m->host, m->base + VMMIO_QUEUE_NOTIFY, 4, true, i,
+				 q->kick_fd);
 	if (ret < 0)
 		return ret;
 	if (vd->ops->queue_notify)
-		return iothread_add(&m->vm->io, q->kick_fd, kick, q);
+		return iothread_add(m->host->io, q->kick_fd, kick, q);
 	/* Served outside the VMM (vhost-user): the backend signals call_fd. */
 	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->call_fd < 0)
 		return -errno;
-	return iothread_add(&m->vm->io, q->call_fd, backend_call, q);
+	return iothread_add(m->host->io, q->call_fd, backend_call, q);
 }
 
-int virtio_mmio_create(struct vm *vm, uint64_t base, uint32_t irq, struct virtio_dev *vd)
+int virtio_mmio_attach(struct dev_host *host, uint64_t base, uint32_t irq,
+		       struct virtio_dev *vd)
 {
 	struct virtio_mmio *m;
 	int ret;
@@ -385,10 +388,10 @@ int virtio_mmio_create(struct vm *vm, uint64_t base, uint32_t irq, struct virtio
 		m->q[i].kick_fd = m->q[i].call_fd = -1;
 	pthread_mutex_init(&vd->lock, NULL);
 	m->vd = vd;
-	m->vm = vm;
+	m->host = host;
 	m->base = base;
 	m->irq = irq;
-	ret = vm_add_cleanup(vm, vmmio_free, m);
+	ret = dev_host_add_cleanup(host, vmmio_free, m);
 	if (ret < 0) {
 		pthread_mutex_destroy(&vd->lock);
 		free(m);
@@ -398,13 +401,13 @@ int virtio_mmio_create(struct vm *vm, uint64_t base, uint32_t irq, struct virtio
 	vd->tops = &vmmio_tops;
 	m->offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
 	for (unsigned i = 0; i < vd->nqueues; i++) {
-		vd->vq[i].mem = &vm->mem;
+		vd->vq[i].mem = host->mem;
 		vd->vq[i].name = vd->name;
-		m->q[i].vm_ = m;
+		m->q[i].m = m;
 		m->q[i].index = i;
 	}
 	device_reset(m);
-	ret = bus_register(&vm->mmio, base, VMMIO_SIZE, vmmio_access, m, vd->name);
+	ret = bus_register(host->mmio, base, VMMIO_SIZE, vmmio_access, m, vd->name);
 	if (ret < 0) {
 		log_err("%s: registering virtio-mmio at 0x%llx: %s", vd->name,
 			(unsigned long long)base, strerror(-ret));

@@ -9,7 +9,7 @@
 
 #include "virtio/virtio.h"
 
-struct vm;
+struct dev_host;
 
 /* Register offsets (virtio 1.2, 4.2.2). Registers are 32 bits wide and take
  * only aligned 32-bit accesses; the device configuration from VMMIO_CONFIG
@@ -52,12 +52,14 @@ struct vm;
 /* The window: registers and up to 256 bytes of device configuration. */
 #define VMMIO_SIZE		0x200
 
-/* Creates the transport for `vd` at guest-physical `base` (VMMIO_SIZE
- * bytes), raising interrupt `irq` (as vm_set_irq takes it) while the
- * interrupt status is not zero. Kicks arrive through one KVM ioeventfd per
- * queue (QueueNotify with the queue's index), watched by the VM's I/O
- * thread. vd must stay valid for the VM's life; the transport is freed by
- * vm_destroy. Returns 0 or -errno. */
-int virtio_mmio_create(struct vm *vm, uint64_t base, uint32_t irq, struct virtio_dev *vd);
+/* Attaches `vd` at guest-physical `base` (VMMIO_SIZE bytes on host->mmio),
+ * raising interrupt `irq` (as the host's set_irq takes it) while the
+ * interrupt status is not zero. Kicks arrive through one datamatch
+ * ioeventfd per queue (QueueNotify with the queue's index), watched by
+ * host->io. vd must stay valid for the host's life; the transport is freed
+ * by the cleanup it registers with the host. Main thread, before vCPUs run.
+ * Returns 0 or -errno. */
+int virtio_mmio_attach(struct dev_host *host, uint64_t base, uint32_t irq,
+		       struct virtio_dev *vd);
 
 #endif

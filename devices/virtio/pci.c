@@ -11,10 +11,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bus.h"
+#include "host.h"
 #include "iothread.h"
 #include "log.h"
 #include "../pci.h"
-#include "vm.h"
 
 #define VIRTIO_PCI_VENDOR	0x1af4
 #define VIRTIO_PCI_DEVICE_BASE	0x1040
@@ -53,7 +54,7 @@ struct msix_entry {
 struct virtio_pci {
 	struct pci_dev pci;
 	struct virtio_dev *vd;
-	struct vm *vm;
+	struct dev_host *host;
 	uint64_t bar;
 	uint64_t offered;		/* device features, VERSION_1 included */
 	uint64_t guest_features;	/* as written, until FEATURES_OK */
@@ -350,7 +351,7 @@ static void msix_write(struct virtio_pci *vp, uint32_t off, const uint8_t *data,
 		e->ctrl &= MSIX_CTRL_MASKED;	/* the rest is reserved */
 		if (e->addr_lo != old[v].addr_lo || e->addr_hi != old[v].addr_hi ||
 		    e->data != old[v].data)
-			vm_msi_route(vp->vm, vp->gsi[v],
+			dev_host_msi_route(vp->host, vp->gsi[v],
 				     (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
 	}
 	flush_pending(vp);
@@ -561,7 +562,7 @@ static uint32_t class_of(uint16_t id)
 	}
 }
 
-int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
+int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_dev *vd)
 {
 	struct virtio_pci *vp;
 	int ret;
@@ -579,9 +580,9 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
 		vp->irq_fd[v] = -1;
 	pthread_mutex_init(&vd->lock, NULL);
 	vp->vd = vd;
-	vp->vm = vm;
+	vp->host = host;
 	vp->nvec = vd->nqueues + 1;
-	ret = vm_add_cleanup(vm, vpci_free, vp);
+	ret = dev_host_add_cleanup(host, vpci_free, vp);
 	if (ret < 0) {
 		free(vp);
 		return ret;
@@ -590,7 +591,7 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
 	vd->tops = &vpci_tops;
 	vp->offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
 	for (unsigned i = 0; i < vd->nqueues; i++) {
-		vd->vq[i].mem = &vm->mem;
+		vd->vq[i].mem = host->mem;
 		vd->vq[i].name = vd->name;
 		vp->q[i].vp = vp;
 		vp->q[i].index = i;
@@ -613,14 +614,14 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
 		return ret;
 	}
 	vp->bar = vp->pci.bar[0].addr;
-	ret = bus_register(&vm->mmio, vp->bar, VPCI_BAR_SIZE, vpci_mmio, vp, vd->name);
+	ret = bus_register(host->mmio, vp->bar, VPCI_BAR_SIZE, vpci_mmio, vp, vd->name);
 	if (ret < 0) {
 		log_err("%s: registering BAR 0 at 0x%llx: %s", vd->name,
 			(unsigned long long)vp->bar, strerror(-ret));
 		return ret;
 	}
 	for (unsigned v = 0; v < vp->nvec; v++) {
-		ret = vm_msi_alloc(vm, &vp->irq_fd[v], &vp->gsi[v]);
+		ret = dev_host_msi_alloc(host, &vp->irq_fd[v], &vp->gsi[v]);
 		if (ret < 0) {
 			log_err("%s: MSI-X vector %u: %s", vd->name, v, strerror(-ret));
 			return ret;
@@ -632,10 +633,10 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (q->kick_fd < 0)
 			return -errno;
-		ret = vm_ioeventfd(vm, vp->bar + VPCI_NOTIFY_OFF + VPCI_NOTIFY_MULT * i,
-				   2, q->kick_fd);
+		ret = dev_host_ioeventfd(host, vp->bar + VPCI_NOTIFY_OFF +
+					 VPCI_NOTIFY_MULT * i, 2, false, 0, q->kick_fd);
 		if (ret == 0 && vd->ops->queue_notify)
-			ret = iothread_add(&vm->io, q->kick_fd, kick, q);
+			ret = iothread_add(host->io, q->kick_fd, kick, q);
 		if (ret < 0) {
 			log_err("%s: queue %u notification: %s", vd->name, i,
 				strerror(-ret));

@@ -1,7 +1,7 @@
 /* Unit tests for devices/virtio/mmio.c: the virtio-mmio version 2 register
  * file as a driver drives it, the interrupt line, and one request end to
  * end through the I/O thread, with virtio-rng as the device and fakes for
- * the KVM helpers of vm.c. */
+ * the fake host of tests/fake. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,42 +19,14 @@
 #include "log.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
-#include "vm.h"
+#include "fake_host.h"
 
 #define RAM	(1 << 20)
 #define BASE	0x0a000000ULL
 #define IRQ	48u
 
-static struct vm vm;
+static struct fake_host fh;
 static struct virtio_dev *rng;
-static atomic_int line = -1;		/* last level given to IRQ */
-static atomic_uint line_calls;
-static unsigned ioeventfds;
-static uint64_t ioeventfd_addr, ioeventfd_data;
-
-/* ---- fakes for vm.c ---- */
-
-int vm_set_irq(struct vm *v, uint32_t irq, int level)
-{
-	assert_int_equal(irq, IRQ);
-	atomic_store(&line, level);
-	atomic_fetch_add(&line_calls, 1);
-	return 0;
-}
-
-int vm_ioeventfd_data(struct vm *v, uint64_t addr, uint32_t len, uint64_t data, int fd)
-{
-	assert_int_equal(len, 4);
-	ioeventfds++;
-	ioeventfd_addr = addr;
-	ioeventfd_data = data;
-	return 0;
-}
-
-int vm_add_cleanup(struct vm *v, void (*fn)(void *), void *opaque)
-{
-	return 0;	/* the test frees what it made */
-}
 
 /* ---- helpers ---- */
 
@@ -62,32 +34,29 @@ static uint32_t rd(uint64_t off)
 {
 	uint32_t v = 0;
 
-	assert_true(bus_access(&vm.mmio, BASE + off, (uint8_t *)&v, 4, false));
+	assert_true(bus_access(&fh.mmio, BASE + off, (uint8_t *)&v, 4, false));
 	return v;
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	assert_true(bus_access(&vm.mmio, BASE + off, (uint8_t *)&v, 4, true));
+	assert_true(bus_access(&fh.mmio, BASE + off, (uint8_t *)&v, 4, true));
 }
 
 static int setup(void **state)
 {
 	log_set_level(LOG_LVL_ERR);
-	memset(&vm, 0, sizeof(vm));
-	bus_init(&vm.mmio, "mmio");
-	if (guest_mem_init(&vm.mem, 0, RAM, 0, 0) < 0 || iothread_init(&vm.io) < 0)
+	if (fake_host_init(&fh, RAM) < 0)
 		return -1;
 	rng = virtio_rng_new();
-	if (!rng || virtio_mmio_create(&vm, BASE, IRQ, rng) < 0)
+	if (!rng || virtio_mmio_attach(&fh.host, BASE, IRQ, rng) < 0)
 		return -1;
-	return iothread_start(&vm.io);
+	return iothread_start(&fh.io);
 }
 
 static int teardown(void **state)
 {
-	iothread_stop(&vm.io);
-	iothread_destroy(&vm.io);
+	fake_host_destroy(&fh);		/* the transport's cleanup runs here */
 	return 0;
 }
 
@@ -127,9 +96,11 @@ static void test_identity(void **state)
 	assert_int_equal(rd(VMMIO_SHM_LEN_LOW), 0xffffffff);
 	assert_int_equal(rd(VMMIO_SHM_LEN_HIGH), 0xffffffff);
 	/* One queue kick register, one ioeventfd per queue matching its index. */
-	assert_int_equal(ioeventfds, 1);
-	assert_int_equal(ioeventfd_addr, BASE + VMMIO_QUEUE_NOTIFY);
-	assert_int_equal(ioeventfd_data, 0);
+	assert_int_equal(fh.ioeventfds, 1);
+	assert_int_equal(fh.ioeventfd_addr, BASE + VMMIO_QUEUE_NOTIFY);
+	assert_int_equal(fh.ioeventfd_len, 4);
+	assert_true(fh.ioeventfd_datamatch);
+	assert_int_equal(fh.ioeventfd_data, 0);
 }
 
 static void test_access_widths(void **state)
@@ -137,20 +108,20 @@ static void test_access_widths(void **state)
 	uint8_t b[8] = { 0xaa, 0xaa };
 
 	/* Registers take aligned 32-bit accesses only. */
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_MAGIC, b, 2, false));
+	assert_true(bus_access(&fh.mmio, BASE + VMMIO_MAGIC, b, 2, false));
 	assert_int_equal(b[0] | b[1], 0);
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_MAGIC + 1, b, 4, false));
+	assert_true(bus_access(&fh.mmio, BASE + VMMIO_MAGIC + 1, b, 4, false));
 	assert_int_equal(b[0] | b[1] | b[2] | b[3], 0);
 	b[0] = VIRTIO_STATUS_ACKNOWLEDGE;
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_STATUS, b, 1, true));
+	assert_true(bus_access(&fh.mmio, BASE + VMMIO_STATUS, b, 1, true));
 	assert_int_equal(rd(VMMIO_STATUS), 0);
 	/* The device config of a device that has none: zeros, writes dropped. */
 	memset(b, 0xaa, sizeof(b));
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_CONFIG, b, 8, false));
+	assert_true(bus_access(&fh.mmio, BASE + VMMIO_CONFIG, b, 8, false));
 	assert_int_equal(b[0] | b[7], 0);
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_SIZE - 4, b, 4, true));
+	assert_true(bus_access(&fh.mmio, BASE + VMMIO_SIZE - 4, b, 4, true));
 	/* The window ends where it should. */
-	assert_false(bus_access(&vm.mmio, BASE + VMMIO_SIZE, b, 4, false));
+	assert_false(bus_access(&fh.mmio, BASE + VMMIO_SIZE, b, 4, false));
 }
 
 static void test_features(void **state)
@@ -203,10 +174,10 @@ static void test_queue_setup(void **state)
 	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
 	assert_true(rd(VMMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
 	assert_int_equal(rd(VMMIO_INTERRUPT_STATUS), VMMIO_INT_CONFIG);
-	assert_int_equal(atomic_load(&line), 1);
+	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 1);
 	wr(VMMIO_INTERRUPT_ACK, VMMIO_INT_CONFIG);
 	assert_int_equal(rd(VMMIO_INTERRUPT_STATUS), 0);
-	assert_int_equal(atomic_load(&line), 0);
+	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 0);
 	/* A ring past the end of RAM, a size over the maximum, a size that is
 	 * not a power of two: refused. */
 	negotiate();
@@ -246,7 +217,7 @@ static void test_queue_setup(void **state)
 static bool wait_line(int level)
 {
 	for (int i = 0; i < 2000; i++) {
-		if (atomic_load(&line) == level)
+		if (atomic_load(&fh.irq_level[IRQ]) == level)
 			return true;
 		usleep(1000);
 	}
@@ -258,7 +229,7 @@ static bool wait_line(int level)
  * and the interrupt as Linux's vm_interrupt() sees them. */
 static void test_request(void **state)
 {
-	uint8_t *ram = gm_ptr(&vm.mem, 0, RAM);
+	uint8_t *ram = gm_ptr(&fh.mem, 0, RAM);
 	uint8_t zero[16] = { 0 };
 	uint16_t idx;
 	uint32_t id, len;
@@ -293,10 +264,10 @@ static void test_request(void **state)
 	assert_memory_not_equal(ram + 0x10000, zero, 16);
 	assert_int_equal(rd(VMMIO_INTERRUPT_STATUS), VMMIO_INT_VRING);
 	wr(VMMIO_INTERRUPT_ACK, VMMIO_INT_VRING);
-	assert_int_equal(atomic_load(&line), 0);
+	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 0);
 	/* A reset lowers nothing further and leaves the line low. */
 	wr(VMMIO_STATUS, 0);
-	assert_int_equal(atomic_load(&line), 0);
+	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 0);
 }
 
 int main(void)

@@ -39,13 +39,6 @@ static int peer = -1;		/* the "TAP" side of the socket pair */
 static unsigned signals;
 static uint16_t avail_idx[2], next_desc[2], used_seen[2];
 
-/* virtio/pci.c (linked for the device helpers) calls these; no KVM here. */
-#include "vm.h"
-int vm_msi_alloc(struct vm *vm, int *fd, uint32_t *gsi) { return -ENOSYS; }
-int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data) { return 0; }
-int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd) { return -ENOSYS; }
-int vm_add_cleanup(struct vm *vm, void (*fn)(void *), void *opaque) { return -ENOSYS; }
-
 static void sig_queue(struct virtio_dev *d, unsigned q) { signals++; }
 static void sig_config(struct virtio_dev *d) { signals++; }
 static const struct virtio_transport_ops tops = { .signal_queue = sig_queue,
