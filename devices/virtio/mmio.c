@@ -377,32 +377,22 @@ int virtio_mmio_attach(struct dev_host *host, uint64_t base, uint32_t irq,
 	struct virtio_mmio *m;
 	int ret;
 
-	if (vd->nqueues == 0 || vd->nqueues > VIRTIO_MAX_QUEUES ||
-	    vd->config_size > VMMIO_SIZE - VMMIO_CONFIG || vd->queue_max == 0 ||
-	    vd->queue_max > VIRTQ_MAX_SIZE || (vd->queue_max & (vd->queue_max - 1)))
-		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		m->q[i].kick_fd = m->q[i].call_fd = -1;
-	pthread_mutex_init(&vd->lock, NULL);
 	m->vd = vd;
 	m->host = host;
 	m->base = base;
 	m->irq = irq;
-	ret = dev_host_add_cleanup(host, vmmio_free, m);
+	ret = virtio_transport_attach(vd, host, VMMIO_SIZE - VMMIO_CONFIG, &vmmio_tops, m,
+				      vmmio_free, &m->offered);
 	if (ret < 0) {
-		pthread_mutex_destroy(&vd->lock);
 		free(m);
 		return ret;
 	}
-	vd->transport = m;
-	vd->tops = &vmmio_tops;
-	m->offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
 	for (unsigned i = 0; i < vd->nqueues; i++) {
-		vd->vq[i].mem = host->mem;
-		vd->vq[i].name = vd->name;
 		m->q[i].m = m;
 		m->q[i].index = i;
 	}

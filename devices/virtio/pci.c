@@ -1,8 +1,8 @@
-/* The modern virtio-pci transport (virtio 1.2, 4.1) and the transport-
- * independent device helpers. Every register value comes from the guest
- * and is checked here; devices see only validated queues and in-range
- * config offsets. Register accesses arrive on vCPU threads, kicks in the
- * I/O thread; vd->lock serialises both. */
+/* The modern virtio-pci transport (virtio 1.2, 4.1), attached through a
+ * struct dev_host (host.h). Every register value comes from the guest and
+ * is checked here; devices see only validated queues and in-range config
+ * offsets. Register accesses arrive on vCPU threads, kicks in the I/O
+ * thread; vd->lock serialises both. */
 #include "virtio/pci.h"
 
 #include <errno.h>
@@ -567,10 +567,6 @@ int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_
 	struct virtio_pci *vp;
 	int ret;
 
-	if (vd->nqueues == 0 || vd->nqueues > VIRTIO_MAX_QUEUES ||
-	    vd->config_size > VPCI_DEVCFG_MAX || vd->queue_max == 0 ||
-	    vd->queue_max > VIRTQ_MAX_SIZE || (vd->queue_max & (vd->queue_max - 1)))
-		return -EINVAL;
 	vp = calloc(1, sizeof(*vp));
 	if (!vp)
 		return -ENOMEM;
@@ -578,21 +574,16 @@ int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_
 		vp->q[i].kick_fd = -1;
 	for (unsigned v = 0; v < NVEC_MAX; v++)
 		vp->irq_fd[v] = -1;
-	pthread_mutex_init(&vd->lock, NULL);
 	vp->vd = vd;
 	vp->host = host;
-	vp->nvec = vd->nqueues + 1;
-	ret = dev_host_add_cleanup(host, vpci_free, vp);
+	ret = virtio_transport_attach(vd, host, VPCI_DEVCFG_MAX, &vpci_tops, vp, vpci_free,
+				      &vp->offered);
 	if (ret < 0) {
 		free(vp);
 		return ret;
 	}
-	vd->transport = vp;
-	vd->tops = &vpci_tops;
-	vp->offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
+	vp->nvec = vd->nqueues + 1;
 	for (unsigned i = 0; i < vd->nqueues; i++) {
-		vd->vq[i].mem = host->mem;
-		vd->vq[i].name = vd->name;
 		vp->q[i].vp = vp;
 		vp->q[i].index = i;
 	}

@@ -4,6 +4,9 @@
  * their registers and call these with vd->lock held. */
 #include "virtio/virtio.h"
 
+#include <errno.h>
+
+#include "host.h"
 #include "log.h"
 
 void virtio_dev_used(struct virtio_dev *vd, unsigned q)
@@ -92,6 +95,33 @@ void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned i)
 		q->ready = false;
 		virtio_dev_needs_reset(vd);
 	}
+}
+
+int virtio_transport_attach(struct virtio_dev *vd, struct dev_host *host,
+			    uint32_t config_max, const struct virtio_transport_ops *tops,
+			    void *transport, void (*free_fn)(void *opaque),
+			    uint64_t *offered)
+{
+	int ret;
+
+	if (vd->nqueues == 0 || vd->nqueues > VIRTIO_MAX_QUEUES ||
+	    vd->config_size > config_max || vd->queue_max == 0 ||
+	    vd->queue_max > VIRTQ_MAX_SIZE || (vd->queue_max & (vd->queue_max - 1)))
+		return -EINVAL;
+	pthread_mutex_init(&vd->lock, NULL);
+	ret = dev_host_add_cleanup(host, free_fn, transport);
+	if (ret < 0) {
+		pthread_mutex_destroy(&vd->lock);
+		return ret;
+	}
+	vd->transport = transport;
+	vd->tops = tops;
+	*offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		vd->vq[i].mem = host->mem;
+		vd->vq[i].name = vd->name;
+	}
+	return 0;
 }
 
 size_t virtio_dev_describe(struct virtio_dev *vd, const char *tag, char *buf, size_t len)

@@ -123,4 +123,21 @@ bool virtio_dev_set_status(struct virtio_dev *vd, uint64_t offered,
  * the layout, sets NEEDS_RESET for an invalid one. */
 void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned q);
 
+/* ---- for transports, at attach (main thread, before vCPUs run) ---- */
+
+struct dev_host;
+
+/* What every transport does to take on `vd`: checks its queue count and
+ * sizes and that its config space fits in `config_max` bytes (-EINVAL),
+ * initialises vd->lock, registers free_fn(transport) with the host's
+ * cleanups (it must destroy vd->lock), installs `tops` and `transport`,
+ * points the queues at the host's guest memory and the device's name, and
+ * sets *offered to the device's features plus VIRTIO_F_VERSION_1. On error
+ * nothing is registered and the caller frees `transport`. Returns 0 or
+ * -errno. */
+int virtio_transport_attach(struct virtio_dev *vd, struct dev_host *host,
+			    uint32_t config_max, const struct virtio_transport_ops *tops,
+			    void *transport, void (*free_fn)(void *opaque),
+			    uint64_t *offered);
+
 #endif
