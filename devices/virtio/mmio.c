@@ -192,7 +192,7 @@ static void reg_write(struct virtio_mmio *m, uint32_t off, uint32_t v)
 		m->dfsel = v;
 		break;
 	case VMMIO_DRIVER_FEATURES:
-		if (m->gfsel < 2 && !(vd->status & VIRTIO_STATUS_FEATURES_OK)) {
+		if (m->gfsel < 2 && !(vd->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			unsigned sh = 32 * m->gfsel;
 
 			m->driver_features &= ~(0xffffffffULL << sh);

@@ -262,7 +262,7 @@ static void common_field(struct virtio_pci *vp, unsigned off, uint64_t v)
 		vp->gfselect = (uint32_t)v;
 		break;
 	case VPCI_GF:
-		if (vp->gfselect < 2 && !(vd->status & VIRTIO_STATUS_FEATURES_OK)) {
+		if (vp->gfselect < 2 && !(vd->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			unsigned sh = 32 * vp->gfselect;
 
 			vp->guest_features &= ~(0xffffffffULL << sh);

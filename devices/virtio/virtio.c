@@ -17,11 +17,11 @@ void virtio_dev_used(struct virtio_dev *vd, unsigned q)
 
 void virtio_dev_needs_reset(struct virtio_dev *vd)
 {
-	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
+	if (vd->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
 	log_warn("%s: device needs reset (the driver must reset it to use it again)",
 		 vd->name);
-	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vd->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	vd->config_gen++;
 	vd->tops->signal_config(vd);
 }
@@ -29,8 +29,8 @@ void virtio_dev_needs_reset(struct virtio_dev *vd)
 bool virtio_dev_queue_live(const struct virtio_dev *vd, unsigned q)
 {
 	return q < vd->nqueues && vd->vq[q].ready && !vd->vq[q].broken &&
-	       (vd->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
-	       VIRTIO_STATUS_DRIVER_OK;
+	       (vd->status & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET)) ==
+	       VIRTIO_CONFIG_S_DRIVER_OK;
 }
 
 void virtio_dev_reset(struct virtio_dev *vd)
@@ -51,26 +51,26 @@ bool virtio_dev_set_status(struct virtio_dev *vd, uint64_t offered,
 	uint8_t old = vd->status;
 
 	/* Only a reset clears bits; NEEDS_RESET is the device's to set. */
-	v = (uint8_t)((v | old) & ~VIRTIO_STATUS_NEEDS_RESET) |
-	    (old & VIRTIO_STATUS_NEEDS_RESET);
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+	v = (uint8_t)((v | old) & ~VIRTIO_CONFIG_S_NEEDS_RESET) |
+	    (old & VIRTIO_CONFIG_S_NEEDS_RESET);
+	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		uint64_t f = driver_features;
 
 		if ((f & ~offered) || !(f & (1ULL << VIRTIO_F_VERSION_1))) {
 			log_warn("%s: driver accepted features 0x%llx, offered 0x%llx: "
 				 "refusing FEATURES_OK", vd->name,
 				 (unsigned long long)f, (unsigned long long)offered);
-			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+			v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 		} else {
 			vd->features = f;
 			for (unsigned i = 0; i < vd->nqueues; i++)
 				virtq_set_features(&vd->vq[i], f);
 		}
 	}
-	if (!(v & VIRTIO_STATUS_FEATURES_OK))
-		v &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	if (!(v & VIRTIO_CONFIG_S_FEATURES_OK))
+		v &= (uint8_t)~VIRTIO_CONFIG_S_DRIVER_OK;
 	vd->status = v;
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		if (vd->ops->activate && vd->ops->activate(vd) < 0) {
 			virtio_dev_needs_reset(vd);
 			return false;
@@ -86,7 +86,7 @@ void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned i)
 
 	if (q->ready)
 		return;
-	if (!(vd->status & VIRTIO_STATUS_FEATURES_OK) || q->size > vd->queue_max ||
+	if (!(vd->status & VIRTIO_CONFIG_S_FEATURES_OK) || q->size > vd->queue_max ||
 	    virtq_enable(q) < 0) {
 		log_warn("%s: driver enabled queue %u with an invalid layout "
 			 "(size %u, rings 0x%llx/0x%llx/0x%llx)", vd->name, i, q->size,

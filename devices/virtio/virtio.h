@@ -13,20 +13,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Device status bits VIRTIO_CONFIG_S_* (virtio 1.2, 2.1), VIRTIO_F_VERSION_1,
+ * device IDs VIRTIO_ID_*: the kernel's definitions. */
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+
 #include "virtio/virtq.h"
-
-/* Device status bits (virtio 1.2, 2.1). */
-#define VIRTIO_STATUS_ACKNOWLEDGE	0x01
-#define VIRTIO_STATUS_DRIVER		0x02
-#define VIRTIO_STATUS_DRIVER_OK		0x04
-#define VIRTIO_STATUS_FEATURES_OK	0x08
-#define VIRTIO_STATUS_NEEDS_RESET	0x40
-#define VIRTIO_STATUS_FAILED		0x80
-
-#define VIRTIO_ID_NET		1
-#define VIRTIO_ID_BLOCK		2
-#define VIRTIO_ID_RNG		4
-#define VIRTIO_ID_FS		26
 
 #define VIRTIO_NO_VECTOR	0xffff
 #define VIRTIO_MAX_QUEUES	8

@@ -91,7 +91,7 @@ static void init(void)
 	}
 	for (int i = 0; i < 2; i++) {
 		dev[i]->tops = &tops;
-		dev[i]->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+		dev[i]->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	}
 }
 
@@ -133,7 +133,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(&idx, data + 2, 2);
 	memcpy((uint8_t *)gm.regions[0].hva + 0x1002, &idx, 2);
-	vd->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	vd->ops->queue_notify(vd, 0);
 	/* No oracle on the rings: the driver's buffers may overlap them, and
 	 * a read from the image may rewrite avail->idx mid-kick (legal). */

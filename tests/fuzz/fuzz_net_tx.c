@@ -147,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(&idx, data + 2, 2);
 	memcpy((uint8_t *)gm.regions[0].hva + 0x1002, &idx, 2);
 	dev->features = features;
-	dev->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	dev->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	virtio_net_get_stats(dev, &before);
 	dev->ops->queue_notify(dev, NET_TXQ);
 	virtio_net_get_stats(dev, &after);

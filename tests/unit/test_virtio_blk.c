@@ -85,7 +85,7 @@ static void open_dev(bool ro)
 	q->used = USED_GPA;
 	virtq_set_features(q, 1ULL << VIRTIO_F_VERSION_1);
 	assert_int_equal(virtq_enable(q), 0);
-	vd->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	avail_idx = 0;
 	signals = 0;
 }

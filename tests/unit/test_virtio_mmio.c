@@ -63,7 +63,7 @@ static int teardown(void **state)
 static void negotiate(void)
 {
 	wr(VMMIO_STATUS, 0);
-	wr(VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(VMMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	wr(VMMIO_DRIVER_FEATURES_SEL, 1);
 	wr(VMMIO_DRIVER_FEATURES, 1);		/* VERSION_1 */
 	wr(VMMIO_DRIVER_FEATURES_SEL, 0);
@@ -112,7 +112,7 @@ static void test_access_widths(void **state)
 	assert_int_equal(b[0] | b[1], 0);
 	assert_true(bus_access(&fh.mmio, BASE + VMMIO_MAGIC + 1, b, 4, false));
 	assert_int_equal(b[0] | b[1] | b[2] | b[3], 0);
-	b[0] = VIRTIO_STATUS_ACKNOWLEDGE;
+	b[0] = VIRTIO_CONFIG_S_ACKNOWLEDGE;
 	assert_true(bus_access(&fh.mmio, BASE + VMMIO_STATUS, b, 1, true));
 	assert_int_equal(rd(VMMIO_STATUS), 0);
 	/* The device config of a device that has none: zeros, writes dropped. */
@@ -131,16 +131,16 @@ static void test_features(void **state)
 	assert_int_equal(rd(VMMIO_DEVICE_FEATURES), 1);		/* VERSION_1 is bit 32 */
 	wr(VMMIO_DEVICE_FEATURES_SEL, 2);
 	assert_int_equal(rd(VMMIO_DEVICE_FEATURES), 0);
-	wr(VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(VMMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	/* Without VERSION_1: no FEATURES_OK. */
 	wr(VMMIO_DRIVER_FEATURES_SEL, 1);
 	wr(VMMIO_DRIVER_FEATURES, 0);
 	wr(VMMIO_STATUS, 0x0b);
-	assert_int_equal(rd(VMMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(rd(VMMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	/* A feature not offered: no FEATURES_OK either. */
 	wr(VMMIO_DRIVER_FEATURES, 1 | 1 << 20);
 	wr(VMMIO_STATUS, 0x0b);
-	assert_int_equal(rd(VMMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(rd(VMMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	wr(VMMIO_DRIVER_FEATURES, 1);
 	wr(VMMIO_STATUS, 0x0b);
 	assert_int_equal(rd(VMMIO_STATUS), 0x0b);
@@ -168,11 +168,11 @@ static void test_queue_setup(void **state)
 	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
 	/* Enabling before FEATURES_OK breaks the device: NEEDS_RESET and a
 	 * configuration interrupt, which the driver acknowledges. */
-	wr(VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(VMMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	queue_at(0x2000, 0x3000, 0x4000, 64);
 	wr(VMMIO_QUEUE_READY, 1);
 	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
-	assert_true(rd(VMMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(rd(VMMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	assert_int_equal(rd(VMMIO_INTERRUPT_STATUS), VMMIO_INT_CONFIG);
 	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 1);
 	wr(VMMIO_INTERRUPT_ACK, VMMIO_INT_CONFIG);

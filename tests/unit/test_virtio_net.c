@@ -80,7 +80,7 @@ static void open_dev(uint64_t features, uint16_t qsize)
 		avail_idx[i] = next_desc[i] = used_seen[i] = 0;
 	}
 	vd->features = features | F(VIRTIO_F_VERSION_1);
-	vd->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	signals = 0;
 }
 
@@ -540,7 +540,7 @@ static void test_rx_hostile(void **state)
 	}
 	tap_send(&h, 100);
 	virtio_net_rx_ready(vd);
-	assert_true(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 /* A frame from the TAP with an offload the guest did not negotiate. */
@@ -658,7 +658,7 @@ static void test_tx_bad(void **state)
 	assert_int_equal(st.tx_packets, 1);
 	assert_int_equal(tap_recv(&out, got, sizeof(got)), 1518);
 	assert_int_equal(tap_recv(&out, got, sizeof(got)), -EAGAIN);
-	assert_false(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 /* A frame scattered over more buffers than writev takes at once. */

@@ -176,16 +176,16 @@ static void test_features(void **state)
 	assert_int_equal(rd(VPCI_DF, 4), 1);		/* VERSION_1 is bit 32 */
 	wr(VPCI_DFSELECT, 2, 4);
 	assert_int_equal(rd(VPCI_DF, 4), 0);
-	wr(VPCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	wr(VPCI_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, 1);
 	/* Without VERSION_1, or with a feature not offered: no FEATURES_OK. */
 	wr(VPCI_GFSELECT, 0, 4);
 	wr(VPCI_GF, 0, 4);
 	wr(VPCI_STATUS, 0x0b, 1);
-	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	wr(VPCI_GFSELECT, 1, 4);
 	wr(VPCI_GF, 1 | 1 << 20, 4);
 	wr(VPCI_STATUS, 0x0b, 1);
-	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	wr(VPCI_GF, 1, 4);
 	wr(VPCI_STATUS, 0x0b, 1);
 	assert_int_equal(rd(VPCI_STATUS, 1), 0x0b);
@@ -234,7 +234,7 @@ static void test_queue_registers(void **state)
 	/* Enabling before FEATURES_OK breaks the device: NEEDS_RESET. */
 	wr(VPCI_Q_ENABLE, 1, 2);
 	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
-	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	wr(VPCI_STATUS, 0, 1);
 	assert_int_equal(rd(VPCI_STATUS, 1), 0);
 	assert_int_equal(rd(VPCI_Q_SIZE, 2), 256);
@@ -245,7 +245,7 @@ static void test_queue_registers(void **state)
 static void negotiate(void)
 {
 	wr(VPCI_STATUS, 0, 1);
-	wr(VPCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	wr(VPCI_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, 1);
 	wr(VPCI_GFSELECT, 1, 4);
 	wr(VPCI_GF, 1, 4);
 	wr(VPCI_STATUS, 0x0b, 1);
@@ -260,7 +260,7 @@ static void test_queue_enable(void **state)
 	wr(VPCI_Q_USED, 0x4000, 8);
 	wr(VPCI_Q_ENABLE, 1, 2);
 	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
-	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	/* A size over the maximum, or not a power of two: refused. */
 	negotiate();
 	wr(VPCI_Q_DESC, 0x2000, 8);
