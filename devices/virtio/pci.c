@@ -5,11 +5,15 @@
  * thread; vd->lock serialises both. */
 #include "virtio/pci.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <linux/virtio_pci.h>
 
 #include "bus.h"
 #include "host.h"
@@ -21,21 +25,12 @@
 #define VIRTIO_PCI_DEVICE_BASE	0x1040
 #define VIRTIO_PCI_SUBSYS	0x1100
 
-/* Capability types (virtio 1.2, 4.1.4). */
-#define CAP_COMMON	1
-#define CAP_NOTIFY	2
-#define CAP_ISR		3
-#define CAP_DEVICE	4
-#define CAP_PCI_CFG	5
-
-#define PCI_CAP_ID_VNDR	0x09
-#define PCI_CAP_ID_MSIX	0x11
-#define MSIX_ENABLE	0x8000
-#define MSIX_MASKALL	0x4000
-#define MSIX_CTRL_MASKED 1u
-
+/* The ISR bit for a used-buffer interrupt; the kernel's header names only
+ * the configuration-change one (VIRTIO_PCI_ISR_CONFIG). */
 #define ISR_QUEUE	1
-#define ISR_CONFIG	2
+
+/* Where the VIRTIO_PCI_CAP_PCI_CFG window's data lies in its capability. */
+#define CFG_DATA	offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)
 
 #define NVEC_MAX	(VIRTIO_MAX_QUEUES + 1)
 
@@ -80,19 +75,20 @@ _Static_assert(VPCI_NOTIFY_MULT * VIRTIO_MAX_QUEUES <= VPCI_MSIX_OFF - VPCI_NOTI
 	       "notify region fits");
 _Static_assert(16 * NVEC_MAX <= VPCI_PBA_OFF - VPCI_MSIX_OFF, "MSI-X table fits");
 
+/* The n (1..8) low bytes of a little-endian register at p. */
 static uint64_t getle(const uint8_t *p, unsigned n)
 {
 	uint64_t v = 0;
 
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	memcpy(&v, p, n);
+	return le64toh(v);
 }
 
+/* Stores the n (1..8) low bytes of v at p, little-endian. */
 static void putle(uint8_t *p, uint64_t v, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	v = htole64(v);
+	memcpy(p, &v, n);
 }
 
 /* ---- interrupts ---- */
@@ -111,7 +107,7 @@ static void signal_vector(struct virtio_pci *vp, uint16_t vec)
 {
 	if (vec >= vp->nvec || !vp->msix_on)
 		return;		/* no vector, or MSI-X off: no INTx pin either */
-	if (vp->msix_fmask || (vp->msix[vec].ctrl & MSIX_CTRL_MASKED)) {
+	if (vp->msix_fmask || (vp->msix[vec].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT)) {
 		vp->pba |= 1ULL << vec;
 		return;
 	}
@@ -124,7 +120,7 @@ static void flush_pending(struct virtio_pci *vp)
 	if (!vp->msix_on || vp->msix_fmask)
 		return;
 	for (unsigned v = 0; v < vp->nvec; v++) {
-		if ((vp->pba & (1ULL << v)) && !(vp->msix[v].ctrl & MSIX_CTRL_MASKED)) {
+		if ((vp->pba & (1ULL << v)) && !(vp->msix[v].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT)) {
 			vp->pba &= ~(1ULL << v);
 			fire(vp, v);
 		}
@@ -143,7 +139,7 @@ static void vpci_signal_config(struct virtio_dev *vd)
 {
 	struct virtio_pci *vp = vd->transport;
 
-	vp->isr |= ISR_CONFIG;
+	vp->isr |= VIRTIO_PCI_ISR_CONFIG;
 	signal_vector(vp, vp->config_vector);
 }
 
@@ -169,7 +165,7 @@ static size_t vpci_describe_queue(struct virtio_dev *vd, unsigned q, char *buf, 
 	return fmt_into(buf, len, ",kicks=%llu,vector=%u,irqs=%llu,masked=%d,pending=%d",
 			(unsigned long long)vp->q[q].kicks, vec,
 			(unsigned long long)vp->fired[vec],
-			vp->msix_fmask || (vp->msix[vec].ctrl & MSIX_CTRL_MASKED) || !vp->msix_on,
+			vp->msix_fmask || (vp->msix[vec].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT) || !vp->msix_on,
 			(int)((vp->pba >> vec) & 1));
 }
 
@@ -348,7 +344,7 @@ static void msix_write(struct virtio_pci *vp, uint32_t off, const uint8_t *data,
 	for (unsigned v = off / 16; v <= (off + len - 1) / 16; v++) {
 		struct msix_entry *e = &vp->msix[v];
 
-		e->ctrl &= MSIX_CTRL_MASKED;	/* the rest is reserved */
+		e->ctrl &= PCI_MSIX_ENTRY_CTRL_MASKBIT;	/* the rest is reserved */
 		if (e->addr_lo != old[v].addr_lo || e->addr_hi != old[v].addr_hi ||
 		    e->data != old[v].data)
 			dev_host_msi_route(vp->host, vp->gsi[v],
@@ -436,9 +432,9 @@ static bool cfg_window(struct virtio_pci *vp, uint32_t *off, uint32_t *len)
 {
 	const uint8_t *c = vp->pci.cfg + vp->cfg_cap;
 
-	*off = (uint32_t)getle(c + 8, 4);
-	*len = (uint32_t)getle(c + 12, 4);
-	return c[4] == 0 && (*len == 1 || *len == 2 || *len == 4) &&
+	*off = (uint32_t)getle(c + VIRTIO_PCI_CAP_OFFSET, 4);
+	*len = (uint32_t)getle(c + VIRTIO_PCI_CAP_LENGTH, 4);
+	return c[VIRTIO_PCI_CAP_BAR] == 0 && (*len == 1 || *len == 2 || *len == 4) &&
 	       !(*off & (*len - 1)) && *off <= VPCI_BAR_SIZE - *len;
 }
 
@@ -447,17 +443,17 @@ static void vpci_cfg_write(struct pci_dev *d, uint32_t off, uint32_t len)
 	struct virtio_pci *vp = d->opaque;
 	uint32_t o, l;
 
-	if (overlaps(off, len, vp->msix_cap + 2u, 2)) {
-		uint16_t ctl = (uint16_t)getle(d->cfg + vp->msix_cap + 2, 2);
+	if (overlaps(off, len, vp->msix_cap + PCI_MSIX_FLAGS, 2)) {
+		uint16_t ctl = (uint16_t)getle(d->cfg + vp->msix_cap + PCI_MSIX_FLAGS, 2);
 
 		pthread_mutex_lock(&vp->vd->lock);
-		vp->msix_on = ctl & MSIX_ENABLE;
-		vp->msix_fmask = ctl & MSIX_MASKALL;
+		vp->msix_on = ctl & PCI_MSIX_FLAGS_ENABLE;
+		vp->msix_fmask = ctl & PCI_MSIX_FLAGS_MASKALL;
 		flush_pending(vp);
 		pthread_mutex_unlock(&vp->vd->lock);
 	}
-	if (overlaps(off, len, vp->cfg_cap + 16u, 4) && cfg_window(vp, &o, &l))
-		bar_access(vp, o, d->cfg + vp->cfg_cap + 16, l, true);
+	if (overlaps(off, len, vp->cfg_cap + CFG_DATA, 4) && cfg_window(vp, &o, &l))
+		bar_access(vp, o, d->cfg + vp->cfg_cap + CFG_DATA, l, true);
 }
 
 static void vpci_cfg_read(struct pci_dev *d, uint32_t off, uint8_t *data, uint32_t len)
@@ -466,13 +462,13 @@ static void vpci_cfg_read(struct pci_dev *d, uint32_t off, uint8_t *data, uint32
 	uint8_t win[4] = { 0 };
 	uint32_t o, l;
 
-	if (!overlaps(off, len, vp->cfg_cap + 16u, 4))
+	if (!overlaps(off, len, vp->cfg_cap + CFG_DATA, 4))
 		return;
 	if (cfg_window(vp, &o, &l))
 		bar_access(vp, o, win, l, false);
 	for (uint32_t i = 0; i < len; i++)
-		if (off + i >= vp->cfg_cap + 16u && off + i < vp->cfg_cap + 20u)
-			data[i] = win[off + i - (vp->cfg_cap + 16u)];
+		if (off + i >= vp->cfg_cap + CFG_DATA && off + i < vp->cfg_cap + CFG_DATA + 4)
+			data[i] = win[off + i - (vp->cfg_cap + CFG_DATA)];
 }
 
 static const struct pci_dev_ops vpci_pci_ops = {
@@ -511,15 +507,23 @@ static void vpci_free(void *opaque)
 	free(vp);
 }
 
-/* struct virtio_pci_cap, with room for notify_off_multiplier / pci_cfg_data. */
+/* struct virtio_pci_cap (caplen VCAP), or with the 4 bytes after it that
+ * hold notify_off_multiplier or pci_cfg_data (caplen VCAP_EXTRA). */
+#define VCAP		sizeof(struct virtio_pci_cap)
+#define VCAP_EXTRA	sizeof(struct virtio_pci_notify_cap)
+_Static_assert(sizeof(struct virtio_pci_cfg_cap) == VCAP_EXTRA, "same room after the cap");
+
 static uint8_t add_vcap(struct virtio_pci *vp, uint8_t type, uint32_t off,
 			uint32_t len, uint8_t caplen, uint32_t extra)
 {
-	uint8_t c[20] = { PCI_CAP_ID_VNDR, 0, caplen, type, 0 };
+	uint8_t c[VCAP_EXTRA] = { 0 };
 
-	putle(c + 8, off, 4);
-	putle(c + 12, len, 4);
-	putle(c + 16, extra, 4);
+	c[VIRTIO_PCI_CAP_VNDR] = PCI_CAP_ID_VNDR;
+	c[VIRTIO_PCI_CAP_LEN] = caplen;
+	c[VIRTIO_PCI_CAP_CFG_TYPE] = type;
+	putle(c + VIRTIO_PCI_CAP_OFFSET, off, 4);
+	putle(c + VIRTIO_PCI_CAP_LENGTH, len, 4);
+	putle(c + VCAP, extra, 4);
 	return pci_dev_add_cap(&vp->pci, c, caplen);
 }
 
@@ -528,25 +532,26 @@ static int add_caps(struct virtio_pci *vp)
 	struct virtio_dev *vd = vp->vd;
 	uint8_t msix[12] = { PCI_CAP_ID_MSIX, 0 };
 
-	putle(msix + 2, vp->nvec - 1, 2);
-	putle(msix + 4, VPCI_MSIX_OFF | 0, 4);	/* BIR 0 */
-	putle(msix + 8, VPCI_PBA_OFF | 0, 4);
+	putle(msix + PCI_MSIX_FLAGS, vp->nvec - 1, 2);
+	putle(msix + PCI_MSIX_TABLE, VPCI_MSIX_OFF | 0, 4);	/* BIR 0 */
+	putle(msix + PCI_MSIX_PBA, VPCI_PBA_OFF | 0, 4);
 	vp->msix_cap = pci_dev_add_cap(&vp->pci, msix, sizeof(msix));
 	if (!vp->msix_cap ||
-	    !add_vcap(vp, CAP_COMMON, VPCI_COMMON_OFF, VPCI_COMMON_LEN, 16, 0) ||
-	    !add_vcap(vp, CAP_NOTIFY, VPCI_NOTIFY_OFF,
-		      VPCI_NOTIFY_MULT * vd->nqueues, 20, VPCI_NOTIFY_MULT) ||
-	    !add_vcap(vp, CAP_ISR, VPCI_ISR_OFF, 1, 16, 0) ||
+	    !add_vcap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF, VPCI_COMMON_LEN, VCAP, 0) ||
+	    !add_vcap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY_OFF,
+		      VPCI_NOTIFY_MULT * vd->nqueues, VCAP_EXTRA, VPCI_NOTIFY_MULT) ||
+	    !add_vcap(vp, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR_OFF, 1, VCAP, 0) ||
 	    (vd->config_size &&
-	     !add_vcap(vp, CAP_DEVICE, VPCI_DEVCFG_OFF, vd->config_size, 16, 0)))
+	     !add_vcap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVCFG_OFF, vd->config_size, VCAP, 0)))
 		return -ENOSPC;
-	vp->cfg_cap = add_vcap(vp, CAP_PCI_CFG, 0, 0, 20, 0);
+	vp->cfg_cap = add_vcap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, VCAP_EXTRA, 0);
 	if (!vp->cfg_cap)
 		return -ENOSPC;
 	/* Function mask and enable; the window's bar, offset, length, data. */
-	vp->pci.wmask[vp->msix_cap + 3] = (uint8_t)((MSIX_ENABLE | MSIX_MASKALL) >> 8);
-	vp->pci.wmask[vp->cfg_cap + 4] = 0xff;
-	memset(vp->pci.wmask + vp->cfg_cap + 8, 0xff, 12);
+	vp->pci.wmask[vp->msix_cap + PCI_MSIX_FLAGS + 1] =
+		(uint8_t)((PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
+	vp->pci.wmask[vp->cfg_cap + VIRTIO_PCI_CAP_BAR] = 0xff;
+	memset(vp->pci.wmask + vp->cfg_cap + VIRTIO_PCI_CAP_OFFSET, 0xff, 12);
 	return 0;
 }
 
@@ -589,7 +594,7 @@ int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_
 	}
 	device_reset(vp);
 	for (unsigned v = 0; v < vp->nvec; v++)
-		vp->msix[v].ctrl = MSIX_CTRL_MASKED;
+		vp->msix[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 
 	pci_dev_init(&vp->pci, VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_BASE + vd->id,
 		     class_of(vd->id), VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS);

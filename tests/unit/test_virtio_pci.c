@@ -111,17 +111,17 @@ static void test_config_mechanism(void **state)
 
 static void test_bar_sizing(void **state)
 {
-	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)WIN | 4);
-	cfg_wr(1, PCI_BAR0, 0xffffffff, 4);
-	cfg_wr(1, PCI_BAR0 + 4, 0xffffffff, 4);
-	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)~(VPCI_BAR_SIZE - 1) | 4);
-	assert_int_equal(cfg_rd(1, PCI_BAR0 + 4, 4), 0xffffffff);
-	cfg_wr(1, PCI_BAR0, (uint32_t)WIN, 4);
-	cfg_wr(1, PCI_BAR0 + 4, 0, 4);
-	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)WIN | 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0, 4), (uint32_t)WIN | 4);
+	cfg_wr(1, PCI_BASE_ADDRESS_0, 0xffffffff, 4);
+	cfg_wr(1, PCI_BASE_ADDRESS_0 + 4, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0, 4), (uint32_t)~(VPCI_BAR_SIZE - 1) | 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0 + 4, 4), 0xffffffff);
+	cfg_wr(1, PCI_BASE_ADDRESS_0, (uint32_t)WIN, 4);
+	cfg_wr(1, PCI_BASE_ADDRESS_0 + 4, 0, 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0, 4), (uint32_t)WIN | 4);
 	/* Unimplemented BARs and the ROM BAR stay 0. */
-	cfg_wr(1, PCI_BAR0 + 8, 0xffffffff, 4);
-	assert_int_equal(cfg_rd(1, PCI_BAR0 + 8, 4), 0);
+	cfg_wr(1, PCI_BASE_ADDRESS_0 + 8, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0 + 8, 4), 0);
 	cfg_wr(1, PCI_ROM_ADDRESS, 0xffffffff, 4);
 	assert_int_equal(cfg_rd(1, PCI_ROM_ADDRESS, 4), 0);
 	/* Read-only IDs. */
