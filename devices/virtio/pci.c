@@ -70,6 +70,24 @@ struct virtio_pci {
 	uint8_t msix_cap, cfg_cap;
 };
 
+#define COMMON(field)	offsetof(struct virtio_pci_common_cfg, field)
+_Static_assert(VPCI_DFSELECT == COMMON(device_feature_select) &&
+	       VPCI_DF == COMMON(device_feature) &&
+	       VPCI_GFSELECT == COMMON(guest_feature_select) &&
+	       VPCI_GF == COMMON(guest_feature) &&
+	       VPCI_MSIX_CONFIG == COMMON(msix_config) &&
+	       VPCI_NUM_QUEUES == COMMON(num_queues) &&
+	       VPCI_STATUS == COMMON(device_status) &&
+	       VPCI_CFG_GENERATION == COMMON(config_generation) &&
+	       VPCI_Q_SELECT == COMMON(queue_select) &&
+	       VPCI_Q_SIZE == COMMON(queue_size) &&
+	       VPCI_Q_MSIX == COMMON(queue_msix_vector) &&
+	       VPCI_Q_ENABLE == COMMON(queue_enable) &&
+	       VPCI_Q_NOFF == COMMON(queue_notify_off) &&
+	       VPCI_Q_DESC == COMMON(queue_desc_lo) &&
+	       VPCI_Q_AVAIL == COMMON(queue_avail_lo) &&
+	       VPCI_Q_USED == COMMON(queue_used_lo),
+	       "the common configuration layout is the kernel's");
 _Static_assert(NVEC_MAX <= 64, "the PBA is one 64-bit word");
 _Static_assert(VPCI_NOTIFY_MULT * VIRTIO_MAX_QUEUES <= VPCI_MSIX_OFF - VPCI_NOTIFY_OFF,
 	       "notify region fits");
