@@ -28,7 +28,8 @@ struct pci_bus;
 #define VPCI_PBA_OFF		0x5000
 #define VPCI_BAR_SIZE		0x8000
 
-/* Common configuration registers (virtio 1.2, 4.1.4.3). */
+/* Common configuration registers (virtio 1.2, 4.1.4.3); pci.c checks them
+ * against the kernel's struct virtio_pci_common_cfg. */
 #define VPCI_DFSELECT		0x00
 #define VPCI_DF			0x04
 #define VPCI_GFSELECT		0x08

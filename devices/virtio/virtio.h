@@ -5,7 +5,8 @@
  * nothing of how the guest reaches them. The transports (pci.c: modern
  * virtio-pci with MSI-X, used on x86_64; mmio.c: virtio-mmio version 2,
  * used on aarch64) drive the same table and share the status and queue
- * rules below (virtio.c). */
+ * rules below (virtio.c); they reach the VM only through the struct
+ * dev_host they are attached with (host.h). */
 #ifndef VMM_VIRTIO_VIRTIO_H
 #define VMM_VIRTIO_VIRTIO_H
 
