@@ -1,6 +1,7 @@
 /* PCI bus 0, configuration mechanism #1, BAR sizing; see pci.h. */
 #include "pci.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 
@@ -12,19 +13,22 @@
 
 static void put16(uint8_t *p, uint16_t v)
 {
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
+	v = htole16(v);
+	memcpy(p, &v, 2);
 }
 
 static void put32(uint8_t *p, uint32_t v)
 {
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
+	v = htole32(v);
+	memcpy(p, &v, 4);
 }
 
 static uint32_t get32(const uint8_t *p)
 {
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return le32toh(v);
 }
 
 void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device,
@@ -41,7 +45,7 @@ void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device,
 	put16(d->wmask + PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
 	      PCI_COMMAND_INTX_DISABLE);
 	d->wmask[PCI_INTERRUPT_LINE] = 0xff;
-	d->cap_next = PCI_CAP_START;
+	d->cap_next = PCI_STD_HEADER_SIZEOF;	/* right after the header */
 }
 
 void pci_bus_init(struct pci_bus *b, uint64_t mmio_base, uint64_t mmio_size)
@@ -59,7 +63,7 @@ int pci_dev_add_bar64(struct pci_bus *b, struct pci_dev *d, unsigned idx,
 {
 	uint64_t addr;
 
-	if (idx > PCI_NUM_BARS - 2 || (idx & 1) || size < 4096 ||
+	if (idx > PCI_STD_NUM_BARS - 2 || (idx & 1) || size < 4096 ||
 	    (size & (size - 1)) || d->bar[idx].size)
 		return -EINVAL;
 	addr = (b->mmio_next + size - 1) & ~(size - 1);
@@ -67,8 +71,8 @@ int pci_dev_add_bar64(struct pci_bus *b, struct pci_dev *d, unsigned idx,
 		return -ENOSPC;
 	b->mmio_next = addr + size;
 	d->bar[idx] = (struct pci_bar){ addr, size };
-	put32(d->cfg + PCI_BAR0 + 4 * idx, (uint32_t)addr | PCI_BAR_MEM_64);
-	put32(d->cfg + PCI_BAR0 + 4 * idx + 4, (uint32_t)(addr >> 32));
+	put32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * idx, (uint32_t)addr | PCI_BASE_ADDRESS_MEM_TYPE_64);
+	put32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * idx + 4, (uint32_t)(addr >> 32));
 	return 0;
 }
 
@@ -77,7 +81,7 @@ uint8_t pci_dev_add_cap(struct pci_dev *d, const void *cap, size_t len)
 	uint8_t off = d->cap_next;
 	size_t next;
 
-	if (len < 2 || d->cap_next == 0 || off + len > PCI_CFG_SIZE)
+	if (len < 2 || d->cap_next == 0 || off + len > PCI_CFG_SPACE_SIZE)
 		return 0;
 	memcpy(d->cfg + off, cap, len);
 	d->cfg[off + 1] = 0;
@@ -88,7 +92,7 @@ uint8_t pci_dev_add_cap(struct pci_dev *d, const void *cap, size_t len)
 	d->cfg[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
 	d->cap_last = off;
 	next = (off + len + 3) & ~(size_t)3;
-	d->cap_next = next < PCI_CFG_SIZE ? (uint8_t)next : 0;	/* 0: full */
+	d->cap_next = next < PCI_CFG_SPACE_SIZE ? (uint8_t)next : 0;	/* 0: full */
 	return off;
 }
 
@@ -122,22 +126,22 @@ static void bar_write(struct pci_dev *d, unsigned reg, uint32_t v)
 	if (!size)
 		return;		/* no BAR here: reads as 0 */
 	if (reg == base)
-		v = (v & ~(uint32_t)(size - 1) & ~0xfu) | PCI_BAR_MEM_64;
+		v = (v & ~(uint32_t)(size - 1) & ~0xfu) | PCI_BASE_ADDRESS_MEM_TYPE_64;
 	else
 		v &= ~(uint32_t)((size - 1) >> 32);
-	put32(d->cfg + PCI_BAR0 + 4 * reg, v);
+	put32(d->cfg + PCI_BASE_ADDRESS_0 + 4 * reg, v);
 }
 
 static void dev_write(struct pci_dev *d, uint32_t off, const uint8_t *data,
 		      uint32_t len)
 {
-	if (off >= PCI_BAR0 && off < PCI_BAR0 + 4 * PCI_NUM_BARS) {
+	if (off >= PCI_BASE_ADDRESS_0 && off < PCI_BASE_ADDRESS_0 + 4 * PCI_STD_NUM_BARS) {
 		uint32_t dw = off & ~3u;
 		uint8_t v[4];
 
 		memcpy(v, d->cfg + dw, 4);
 		memcpy(v + (off - dw), data, len);
-		bar_write(d, (dw - PCI_BAR0) / 4, get32(v));
+		bar_write(d, (dw - PCI_BASE_ADDRESS_0) / 4, get32(v));
 		return;
 	}
 	for (uint32_t i = 0; i < len; i++)
@@ -153,7 +157,7 @@ void pci_cfg_access(struct pci_bus *b, unsigned bus, unsigned slot, unsigned fn,
 	struct pci_dev *d = NULL;
 
 	if ((len != 1 && len != 2 && len != 4) || (off & (len - 1)) ||
-	    off >= PCI_CFG_SIZE) {
+	    off >= PCI_CFG_SPACE_SIZE) {
 		if (!is_write)
 			memset(data, 0xff, len > 4 ? 4 : len);
 		return;

@@ -13,32 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Header offsets and bits (PCI_VENDOR_ID, PCI_COMMAND_MEMORY, ...),
+ * capability IDs and MSI-X fields: the kernel's. */
+#include <linux/pci_regs.h>
+
 #define PCI_MAX_SLOTS		32
-#define PCI_CFG_SIZE		256
-#define PCI_NUM_BARS		6
-
-/* Standard header offsets and bits (PCI Local Bus 3.0, 6.1). */
-#define PCI_VENDOR_ID		0x00
-#define PCI_DEVICE_ID		0x02
-#define PCI_COMMAND		0x04
-#define PCI_STATUS		0x06
-#define PCI_REVISION_ID		0x08
-#define PCI_CLASS_PROG		0x09
-#define PCI_HEADER_TYPE		0x0e
-#define PCI_BAR0		0x10
-#define PCI_SUBSYSTEM_VENDOR_ID	0x2c
-#define PCI_SUBSYSTEM_ID	0x2e
-#define PCI_ROM_ADDRESS		0x30
-#define PCI_CAPABILITY_LIST	0x34
-#define PCI_INTERRUPT_LINE	0x3c
-#define PCI_INTERRUPT_PIN	0x3d
-#define PCI_CAP_START		0x40
-
-#define PCI_COMMAND_MEMORY	0x0002
-#define PCI_COMMAND_MASTER	0x0004
-#define PCI_COMMAND_INTX_DISABLE 0x0400
-#define PCI_STATUS_CAP_LIST	0x0010
-#define PCI_BAR_MEM_64		0x4
 
 struct pci_dev;
 
@@ -56,9 +35,9 @@ struct pci_bar {
 };
 
 struct pci_dev {
-	uint8_t cfg[PCI_CFG_SIZE];	/* what the guest reads */
-	uint8_t wmask[PCI_CFG_SIZE];	/* bits the guest may write */
-	struct pci_bar bar[PCI_NUM_BARS];	/* 64-bit BARs: index 0, 2 or 4 */
+	uint8_t cfg[PCI_CFG_SPACE_SIZE];	/* what the guest reads */
+	uint8_t wmask[PCI_CFG_SPACE_SIZE];	/* bits the guest may write */
+	struct pci_bar bar[PCI_STD_NUM_BARS];	/* 64-bit BARs: index 0, 2 or 4 */
 	uint8_t cap_next;		/* where the next capability goes */
 	uint8_t cap_last;		/* offset of the last one, 0 = none */
 	unsigned slot;

@@ -322,6 +322,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 	pthread_mutex_init(&vm->pause_lock, NULL);
 	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->stop_timer_fd = -1;
+	vm_host_init(vm);
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {

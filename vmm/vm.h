@@ -11,6 +11,7 @@
 
 #include "bus.h"
 #include "config.h"
+#include "host.h"
 #include "iothread.h"
 #include "memory.h"
 #include "arch-vm.h"
@@ -78,6 +79,8 @@ struct vm {
 
 	/* Device work off the vCPU threads: kicks, completions. */
 	struct iothread io;
+	/* What the device transports get instead of the VM (vm_host_init). */
+	struct dev_host host;
 	/* Interrupt routing: the architecture's default routes, then one MSI
 	 * route per vector handed out by vm_msi_alloc. Replaced as a whole
 	 * with KVM_SET_GSI_ROUTING, under routes_lock. */
@@ -185,5 +188,8 @@ int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach);
 struct serial *vm_console_serial_new(struct vm *vm, void (*set_irq)(void *vm, int level));
 /* Runs fn(opaque) in vm_destroy, after the I/O thread stopped. */
 int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque);
+/* Fills vm->host: the helpers above, guest memory, the MMIO bus and the I/O
+ * thread, for the device transports (devices/host.h). vm_host.c. */
+void vm_host_init(struct vm *vm);
 
 #endif

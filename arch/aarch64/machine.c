@@ -200,7 +200,7 @@ static int attach_mmio(struct vm *vm, struct virtio_dev *vd)
 	slot->size = ARM64_VIRTIO_MMIO_SIZE;
 	slot->spi = ARM64_SPI_VIRTIO_FIRST + n;
 	vm->arch.nvirtio++;
-	return virtio_mmio_create(vm, slot->base, spi_irq(slot->spi), vd);
+	return virtio_mmio_attach(&vm->host, slot->base, spi_irq(slot->spi), vd);
 }
 
 int arch_devices_init(struct vm *vm)

@@ -171,7 +171,7 @@ static void sink_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 
 static int attach_pci(struct vm *vm, struct virtio_dev *vd)
 {
-	return virtio_pci_create(vm, vm->arch.pci, vd);
+	return virtio_pci_attach(&vm->host, vm->arch.pci, vd);
 }
 
 static int pci_devices_init(struct vm *vm)

@@ -295,7 +295,7 @@ static void backend_lost(struct fs *fs, const char *why)
 	fs->ready = false;
 	fs->started = 0;
 	stop_child(fs);
-	if (fs->vd.status & VIRTIO_STATUS_FEATURES_OK)
+	if (fs->vd.status & VIRTIO_CONFIG_S_FEATURES_OK)
 		virtio_dev_needs_reset(&fs->vd);
 	if (!fs->cfg->source)
 		return;		/* reconnected at the next DRIVER_OK */

@@ -12,18 +12,20 @@
  * thread turns each signal into InterruptStatus bit 0 and the line. */
 #include "virtio/mmio.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "bus.h"
+#include "host.h"
 #include "iothread.h"
 #include "log.h"
-#include "vm.h"
 
 struct vmmio_queue {
-	struct virtio_mmio *vm_;
+	struct virtio_mmio *m;
 	unsigned index;
 	int kick_fd;
 	int call_fd;		/* backend completions (devices without queue_notify) */
@@ -33,7 +35,7 @@ struct vmmio_queue {
 
 struct virtio_mmio {
 	struct virtio_dev *vd;
-	struct vm *vm;
+	struct dev_host *host;
 	uint64_t base;
 	uint32_t irq;
 	bool line;		/* the level we last gave the interrupt line */
@@ -52,7 +54,7 @@ static void update_line(struct virtio_mmio *m)
 
 	if (want == m->line)
 		return;
-	if (vm_set_irq(m->vm, m->irq, want) == 0)
+	if (dev_host_set_irq(m->host, m->irq, want) == 0)
 		m->line = want;
 }
 
@@ -61,7 +63,7 @@ static void vmmio_signal_queue(struct virtio_dev *vd, unsigned q)
 	struct virtio_mmio *m = vd->transport;
 
 	m->q[q].signals++;
-	m->isr |= VMMIO_INT_VRING;
+	m->isr |= VIRTIO_MMIO_INT_VRING;
 	update_line(m);
 }
 
@@ -69,7 +71,7 @@ static void vmmio_signal_config(struct virtio_dev *vd)
 {
 	struct virtio_mmio *m = vd->transport;
 
-	m->isr |= VMMIO_INT_CONFIG;
+	m->isr |= VIRTIO_MMIO_INT_CONFIG;
 	update_line(m);
 }
 
@@ -128,42 +130,42 @@ static uint32_t reg_read(struct virtio_mmio *m, uint32_t off)
 	struct virtq *q = selected(m);
 
 	switch (off) {
-	case VMMIO_MAGIC:
+	case VIRTIO_MMIO_MAGIC_VALUE:
 		return VMMIO_MAGIC_VALUE;
-	case VMMIO_VERSION:
+	case VIRTIO_MMIO_VERSION:
 		return 2;
-	case VMMIO_DEVICE_ID:
+	case VIRTIO_MMIO_DEVICE_ID:
 		return vd->id;
-	case VMMIO_VENDOR_ID:
+	case VIRTIO_MMIO_VENDOR_ID:
 		return VMMIO_VENDOR_VALUE;
-	case VMMIO_DEVICE_FEATURES:
+	case VIRTIO_MMIO_DEVICE_FEATURES:
 		return m->dfsel < 2 ? (uint32_t)(m->offered >> (32 * m->dfsel)) : 0;
-	case VMMIO_QUEUE_NUM_MAX:
+	case VIRTIO_MMIO_QUEUE_NUM_MAX:
 		return q ? vd->queue_max : 0;
-	case VMMIO_QUEUE_READY:
+	case VIRTIO_MMIO_QUEUE_READY:
 		return q ? q->ready : 0;
-	case VMMIO_INTERRUPT_STATUS:
+	case VIRTIO_MMIO_INTERRUPT_STATUS:
 		return m->isr;
-	case VMMIO_STATUS:
+	case VIRTIO_MMIO_STATUS:
 		return vd->status;
-	case VMMIO_QUEUE_DESC_LOW:
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
 		return q ? (uint32_t)q->desc : 0;
-	case VMMIO_QUEUE_DESC_HIGH:
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
 		return q ? (uint32_t)(q->desc >> 32) : 0;
-	case VMMIO_QUEUE_DRIVER_LOW:
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
 		return q ? (uint32_t)q->avail : 0;
-	case VMMIO_QUEUE_DRIVER_HIGH:
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
 		return q ? (uint32_t)(q->avail >> 32) : 0;
-	case VMMIO_QUEUE_DEVICE_LOW:
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
 		return q ? (uint32_t)q->used : 0;
-	case VMMIO_QUEUE_DEVICE_HIGH:
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
 		return q ? (uint32_t)(q->used >> 32) : 0;
-	case VMMIO_SHM_LEN_LOW:
-	case VMMIO_SHM_LEN_HIGH:
-	case VMMIO_SHM_BASE_LOW:
-	case VMMIO_SHM_BASE_HIGH:
+	case VIRTIO_MMIO_SHM_LEN_LOW:
+	case VIRTIO_MMIO_SHM_LEN_HIGH:
+	case VIRTIO_MMIO_SHM_BASE_LOW:
+	case VIRTIO_MMIO_SHM_BASE_HIGH:
 		return 0xffffffffu;	/* no shared memory regions: length -1 */
-	case VMMIO_CONFIG_GENERATION:
+	case VIRTIO_MMIO_CONFIG_GENERATION:
 		return vd->config_gen;
 	default:	/* write-only or reserved */
 		return 0;
@@ -187,28 +189,28 @@ static void reg_write(struct virtio_mmio *m, uint32_t off, uint32_t v)
 	uint64_t one = 1;
 
 	switch (off) {
-	case VMMIO_DEVICE_FEATURES_SEL:
+	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
 		m->dfsel = v;
 		break;
-	case VMMIO_DRIVER_FEATURES:
-		if (m->gfsel < 2 && !(vd->status & VIRTIO_STATUS_FEATURES_OK)) {
+	case VIRTIO_MMIO_DRIVER_FEATURES:
+		if (m->gfsel < 2 && !(vd->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			unsigned sh = 32 * m->gfsel;
 
 			m->driver_features &= ~(0xffffffffULL << sh);
 			m->driver_features |= (uint64_t)v << sh;
 		}
 		break;
-	case VMMIO_DRIVER_FEATURES_SEL:
+	case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
 		m->gfsel = v;
 		break;
-	case VMMIO_QUEUE_SEL:
+	case VIRTIO_MMIO_QUEUE_SEL:
 		m->queue_sel = v;
 		break;
-	case VMMIO_QUEUE_NUM:
+	case VIRTIO_MMIO_QUEUE_NUM:
 		if (setup)
 			q->size = (uint16_t)(v > 0xffff ? 0 : v);	/* 0: invalid at enable */
 		break;
-	case VMMIO_QUEUE_READY:
+	case VIRTIO_MMIO_QUEUE_READY:
 		if (q && v == 1) {
 			virtio_dev_queue_enable(vd, m->queue_sel);
 		} else if (q && v == 0 && q->ready) {
@@ -220,55 +222,43 @@ static void reg_write(struct virtio_mmio *m, uint32_t off, uint32_t v)
 			q->size = size;
 		}
 		break;
-	case VMMIO_QUEUE_NOTIFY:
+	case VIRTIO_MMIO_QUEUE_NOTIFY:
 		/* A kick KVM's ioeventfd did not catch. Without
 		 * VIRTIO_F_NOTIFICATION_DATA the value is the queue index. */
 		if (v < vd->nqueues && write(m->q[v].kick_fd, &one, sizeof(one)) < 0)
 			log_warn("%s: kick: %m", vd->name);
 		break;
-	case VMMIO_INTERRUPT_ACK:
+	case VIRTIO_MMIO_INTERRUPT_ACK:
 		m->isr &= ~v;
 		update_line(m);
 		break;
-	case VMMIO_STATUS:
+	case VIRTIO_MMIO_STATUS:
 		if (v == 0)
 			device_reset(m);
 		else if (virtio_dev_set_status(vd, m->offered, m->driver_features, (uint8_t)v))
 			kick_all(m);
 		break;
-	case VMMIO_QUEUE_DESC_LOW:
-	case VMMIO_QUEUE_DESC_HIGH:
+	case VIRTIO_MMIO_QUEUE_DESC_LOW:
+	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
 		if (setup)
-			set_half(&q->desc, v, off == VMMIO_QUEUE_DESC_HIGH);
+			set_half(&q->desc, v, off == VIRTIO_MMIO_QUEUE_DESC_HIGH);
 		break;
-	case VMMIO_QUEUE_DRIVER_LOW:
-	case VMMIO_QUEUE_DRIVER_HIGH:
+	case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+	case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
 		if (setup)
-			set_half(&q->avail, v, off == VMMIO_QUEUE_DRIVER_HIGH);
+			set_half(&q->avail, v, off == VIRTIO_MMIO_QUEUE_AVAIL_HIGH);
 		break;
-	case VMMIO_QUEUE_DEVICE_LOW:
-	case VMMIO_QUEUE_DEVICE_HIGH:
+	case VIRTIO_MMIO_QUEUE_USED_LOW:
+	case VIRTIO_MMIO_QUEUE_USED_HIGH:
 		if (setup)
-			set_half(&q->used, v, off == VMMIO_QUEUE_DEVICE_HIGH);
+			set_half(&q->used, v, off == VIRTIO_MMIO_QUEUE_USED_HIGH);
 		break;
-	case VMMIO_SHM_SEL:
+	case VIRTIO_MMIO_SHM_SEL:
 		m->shm_sel = v;
 		break;
 	default:	/* read-only, reserved, or QueueReset (not offered) */
 		break;
 	}
-}
-
-static uint32_t getle32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static void putle32(uint8_t *p, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* One access inside the window (the bus checked off + len <= VMMIO_SIZE). */
@@ -281,8 +271,8 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 	if (!is_write)
 		memset(data, 0, len);
 	pthread_mutex_lock(&vd->lock);
-	if (off >= VMMIO_CONFIG) {
-		uint32_t o = (uint32_t)(off - VMMIO_CONFIG);
+	if (off >= VIRTIO_MMIO_CONFIG) {
+		uint32_t o = (uint32_t)(off - VIRTIO_MMIO_CONFIG);
 
 		if (len <= 8 && o + len <= vd->config_size) {
 			if (!is_write)
@@ -291,10 +281,15 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 				vd->ops->config_write(vd, o, data, len);
 		}
 	} else if (len == 4 && !(off & 3)) {
-		if (is_write)
-			reg_write(m, (uint32_t)off, getle32(data));
-		else
-			putle32(data, reg_read(m, (uint32_t)off));
+		uint32_t reg;
+
+		if (is_write) {
+			memcpy(&reg, data, 4);
+			reg_write(m, (uint32_t)off, le32toh(reg));
+		} else {
+			reg = htole32(reg_read(m, (uint32_t)off));
+			memcpy(data, &reg, 4);
+		}
 	}
 	/* Anything else (a register access of another width, config space past
 	 * its end): reads 0, writes are dropped. */
@@ -306,7 +301,7 @@ static void vmmio_access(void *opaque, uint64_t off, uint8_t *data, uint32_t len
 static void kick(void *opaque, uint32_t events)
 {
 	struct vmmio_queue *q = opaque;
-	struct virtio_dev *vd = q->vm_->vd;
+	struct virtio_dev *vd = q->m->vd;
 	uint64_t n;
 
 	(void)events;
@@ -323,7 +318,7 @@ static void kick(void *opaque, uint32_t events)
 static void backend_call(void *opaque, uint32_t events)
 {
 	struct vmmio_queue *q = opaque;
-	struct virtio_dev *vd = q->vm_->vd;
+	struct virtio_dev *vd = q->m->vd;
 	uint64_t n;
 
 	(void)events;
@@ -357,54 +352,46 @@ static int queue_fds_init(struct virtio_mmio *m, unsigned i)
 	q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->kick_fd < 0)
 		return -errno;
-	ret = vm_ioeventfd_data(m->vm, m->base + VMMIO_QUEUE_NOTIFY, 4, i, q->kick_fd);
+	ret = dev_host_ioeventfd(m->host, m->base + VIRTIO_MMIO_QUEUE_NOTIFY, 4, true, i,
+				 q->kick_fd);
 	if (ret < 0)
 		return ret;
 	if (vd->ops->queue_notify)
-		return iothread_add(&m->vm->io, q->kick_fd, kick, q);
+		return iothread_add(m->host->io, q->kick_fd, kick, q);
 	/* Served outside the VMM (vhost-user): the backend signals call_fd. */
 	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->call_fd < 0)
 		return -errno;
-	return iothread_add(&m->vm->io, q->call_fd, backend_call, q);
+	return iothread_add(m->host->io, q->call_fd, backend_call, q);
 }
 
-int virtio_mmio_create(struct vm *vm, uint64_t base, uint32_t irq, struct virtio_dev *vd)
+int virtio_mmio_attach(struct dev_host *host, uint64_t base, uint32_t irq,
+		       struct virtio_dev *vd)
 {
 	struct virtio_mmio *m;
 	int ret;
 
-	if (vd->nqueues == 0 || vd->nqueues > VIRTIO_MAX_QUEUES ||
-	    vd->config_size > VMMIO_SIZE - VMMIO_CONFIG || vd->queue_max == 0 ||
-	    vd->queue_max > VIRTQ_MAX_SIZE || (vd->queue_max & (vd->queue_max - 1)))
-		return -EINVAL;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	for (unsigned i = 0; i < VIRTIO_MAX_QUEUES; i++)
 		m->q[i].kick_fd = m->q[i].call_fd = -1;
-	pthread_mutex_init(&vd->lock, NULL);
 	m->vd = vd;
-	m->vm = vm;
+	m->host = host;
 	m->base = base;
 	m->irq = irq;
-	ret = vm_add_cleanup(vm, vmmio_free, m);
+	ret = virtio_transport_attach(vd, host, VMMIO_SIZE - VIRTIO_MMIO_CONFIG, &vmmio_tops, m,
+				      vmmio_free, &m->offered);
 	if (ret < 0) {
-		pthread_mutex_destroy(&vd->lock);
 		free(m);
 		return ret;
 	}
-	vd->transport = m;
-	vd->tops = &vmmio_tops;
-	m->offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
 	for (unsigned i = 0; i < vd->nqueues; i++) {
-		vd->vq[i].mem = &vm->mem;
-		vd->vq[i].name = vd->name;
-		m->q[i].vm_ = m;
+		m->q[i].m = m;
 		m->q[i].index = i;
 	}
 	device_reset(m);
-	ret = bus_register(&vm->mmio, base, VMMIO_SIZE, vmmio_access, m, vd->name);
+	ret = bus_register(host->mmio, base, VMMIO_SIZE, vmmio_access, m, vd->name);
 	if (ret < 0) {
 		log_err("%s: registering virtio-mmio at 0x%llx: %s", vd->name,
 			(unsigned long long)base, strerror(-ret));

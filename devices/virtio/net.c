@@ -114,7 +114,7 @@ static void lose_link(struct net *n, int err)
 	n->link_lost = true;
 	n->config.status = 0;
 	n->vd.config_gen++;
-	if (n->vd.status & VIRTIO_STATUS_DRIVER_OK)
+	if (n->vd.status & VIRTIO_CONFIG_S_DRIVER_OK)
 		n->vd.tops->signal_config(&n->vd);
 }
 

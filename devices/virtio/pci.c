@@ -1,40 +1,36 @@
-/* The modern virtio-pci transport (virtio 1.2, 4.1) and the transport-
- * independent device helpers. Every register value comes from the guest
- * and is checked here; devices see only validated queues and in-range
- * config offsets. Register accesses arrive on vCPU threads, kicks in the
- * I/O thread; vd->lock serialises both. */
+/* The modern virtio-pci transport (virtio 1.2, 4.1), attached through a
+ * struct dev_host (host.h). Every register value comes from the guest and
+ * is checked here; devices see only validated queues and in-range config
+ * offsets. Register accesses arrive on vCPU threads, kicks in the I/O
+ * thread; vd->lock serialises both. */
 #include "virtio/pci.h"
 
+#include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <linux/virtio_pci.h>
+
+#include "bus.h"
+#include "host.h"
 #include "iothread.h"
 #include "log.h"
 #include "../pci.h"
-#include "vm.h"
 
 #define VIRTIO_PCI_VENDOR	0x1af4
 #define VIRTIO_PCI_DEVICE_BASE	0x1040
 #define VIRTIO_PCI_SUBSYS	0x1100
 
-/* Capability types (virtio 1.2, 4.1.4). */
-#define CAP_COMMON	1
-#define CAP_NOTIFY	2
-#define CAP_ISR		3
-#define CAP_DEVICE	4
-#define CAP_PCI_CFG	5
-
-#define PCI_CAP_ID_VNDR	0x09
-#define PCI_CAP_ID_MSIX	0x11
-#define MSIX_ENABLE	0x8000
-#define MSIX_MASKALL	0x4000
-#define MSIX_CTRL_MASKED 1u
-
+/* The ISR bit for a used-buffer interrupt; the kernel's header names only
+ * the configuration-change one (VIRTIO_PCI_ISR_CONFIG). */
 #define ISR_QUEUE	1
-#define ISR_CONFIG	2
+
+/* Where the VIRTIO_PCI_CAP_PCI_CFG window's data lies in its capability. */
+#define CFG_DATA	offsetof(struct virtio_pci_cfg_cap, pci_cfg_data)
 
 #define NVEC_MAX	(VIRTIO_MAX_QUEUES + 1)
 
@@ -53,7 +49,7 @@ struct msix_entry {
 struct virtio_pci {
 	struct pci_dev pci;
 	struct virtio_dev *vd;
-	struct vm *vm;
+	struct dev_host *host;
 	uint64_t bar;
 	uint64_t offered;		/* device features, VERSION_1 included */
 	uint64_t guest_features;	/* as written, until FEATURES_OK */
@@ -74,24 +70,43 @@ struct virtio_pci {
 	uint8_t msix_cap, cfg_cap;
 };
 
+#define COMMON(field)	offsetof(struct virtio_pci_common_cfg, field)
+_Static_assert(VPCI_DFSELECT == COMMON(device_feature_select) &&
+	       VPCI_DF == COMMON(device_feature) &&
+	       VPCI_GFSELECT == COMMON(guest_feature_select) &&
+	       VPCI_GF == COMMON(guest_feature) &&
+	       VPCI_MSIX_CONFIG == COMMON(msix_config) &&
+	       VPCI_NUM_QUEUES == COMMON(num_queues) &&
+	       VPCI_STATUS == COMMON(device_status) &&
+	       VPCI_CFG_GENERATION == COMMON(config_generation) &&
+	       VPCI_Q_SELECT == COMMON(queue_select) &&
+	       VPCI_Q_SIZE == COMMON(queue_size) &&
+	       VPCI_Q_MSIX == COMMON(queue_msix_vector) &&
+	       VPCI_Q_ENABLE == COMMON(queue_enable) &&
+	       VPCI_Q_NOFF == COMMON(queue_notify_off) &&
+	       VPCI_Q_DESC == COMMON(queue_desc_lo) &&
+	       VPCI_Q_AVAIL == COMMON(queue_avail_lo) &&
+	       VPCI_Q_USED == COMMON(queue_used_lo),
+	       "the common configuration layout is the kernel's");
 _Static_assert(NVEC_MAX <= 64, "the PBA is one 64-bit word");
 _Static_assert(VPCI_NOTIFY_MULT * VIRTIO_MAX_QUEUES <= VPCI_MSIX_OFF - VPCI_NOTIFY_OFF,
 	       "notify region fits");
 _Static_assert(16 * NVEC_MAX <= VPCI_PBA_OFF - VPCI_MSIX_OFF, "MSI-X table fits");
 
+/* The n (1..8) low bytes of a little-endian register at p. */
 static uint64_t getle(const uint8_t *p, unsigned n)
 {
 	uint64_t v = 0;
 
-	for (unsigned i = 0; i < n; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
+	memcpy(&v, p, n);
+	return le64toh(v);
 }
 
+/* Stores the n (1..8) low bytes of v at p, little-endian. */
 static void putle(uint8_t *p, uint64_t v, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
+	v = htole64(v);
+	memcpy(p, &v, n);
 }
 
 /* ---- interrupts ---- */
@@ -110,7 +125,7 @@ static void signal_vector(struct virtio_pci *vp, uint16_t vec)
 {
 	if (vec >= vp->nvec || !vp->msix_on)
 		return;		/* no vector, or MSI-X off: no INTx pin either */
-	if (vp->msix_fmask || (vp->msix[vec].ctrl & MSIX_CTRL_MASKED)) {
+	if (vp->msix_fmask || (vp->msix[vec].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT)) {
 		vp->pba |= 1ULL << vec;
 		return;
 	}
@@ -123,7 +138,7 @@ static void flush_pending(struct virtio_pci *vp)
 	if (!vp->msix_on || vp->msix_fmask)
 		return;
 	for (unsigned v = 0; v < vp->nvec; v++) {
-		if ((vp->pba & (1ULL << v)) && !(vp->msix[v].ctrl & MSIX_CTRL_MASKED)) {
+		if ((vp->pba & (1ULL << v)) && !(vp->msix[v].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT)) {
 			vp->pba &= ~(1ULL << v);
 			fire(vp, v);
 		}
@@ -142,7 +157,7 @@ static void vpci_signal_config(struct virtio_dev *vd)
 {
 	struct virtio_pci *vp = vd->transport;
 
-	vp->isr |= ISR_CONFIG;
+	vp->isr |= VIRTIO_PCI_ISR_CONFIG;
 	signal_vector(vp, vp->config_vector);
 }
 
@@ -168,7 +183,7 @@ static size_t vpci_describe_queue(struct virtio_dev *vd, unsigned q, char *buf, 
 	return fmt_into(buf, len, ",kicks=%llu,vector=%u,irqs=%llu,masked=%d,pending=%d",
 			(unsigned long long)vp->q[q].kicks, vec,
 			(unsigned long long)vp->fired[vec],
-			vp->msix_fmask || (vp->msix[vec].ctrl & MSIX_CTRL_MASKED) || !vp->msix_on,
+			vp->msix_fmask || (vp->msix[vec].ctrl & PCI_MSIX_ENTRY_CTRL_MASKBIT) || !vp->msix_on,
 			(int)((vp->pba >> vec) & 1));
 }
 
@@ -261,7 +276,7 @@ static void common_field(struct virtio_pci *vp, unsigned off, uint64_t v)
 		vp->gfselect = (uint32_t)v;
 		break;
 	case VPCI_GF:
-		if (vp->gfselect < 2 && !(vd->status & VIRTIO_STATUS_FEATURES_OK)) {
+		if (vp->gfselect < 2 && !(vd->status & VIRTIO_CONFIG_S_FEATURES_OK)) {
 			unsigned sh = 32 * vp->gfselect;
 
 			vp->guest_features &= ~(0xffffffffULL << sh);
@@ -347,10 +362,10 @@ static void msix_write(struct virtio_pci *vp, uint32_t off, const uint8_t *data,
 	for (unsigned v = off / 16; v <= (off + len - 1) / 16; v++) {
 		struct msix_entry *e = &vp->msix[v];
 
-		e->ctrl &= MSIX_CTRL_MASKED;	/* the rest is reserved */
+		e->ctrl &= PCI_MSIX_ENTRY_CTRL_MASKBIT;	/* the rest is reserved */
 		if (e->addr_lo != old[v].addr_lo || e->addr_hi != old[v].addr_hi ||
 		    e->data != old[v].data)
-			vm_msi_route(vp->vm, vp->gsi[v],
+			dev_host_msi_route(vp->host, vp->gsi[v],
 				     (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
 	}
 	flush_pending(vp);
@@ -435,9 +450,9 @@ static bool cfg_window(struct virtio_pci *vp, uint32_t *off, uint32_t *len)
 {
 	const uint8_t *c = vp->pci.cfg + vp->cfg_cap;
 
-	*off = (uint32_t)getle(c + 8, 4);
-	*len = (uint32_t)getle(c + 12, 4);
-	return c[4] == 0 && (*len == 1 || *len == 2 || *len == 4) &&
+	*off = (uint32_t)getle(c + VIRTIO_PCI_CAP_OFFSET, 4);
+	*len = (uint32_t)getle(c + VIRTIO_PCI_CAP_LENGTH, 4);
+	return c[VIRTIO_PCI_CAP_BAR] == 0 && (*len == 1 || *len == 2 || *len == 4) &&
 	       !(*off & (*len - 1)) && *off <= VPCI_BAR_SIZE - *len;
 }
 
@@ -446,17 +461,17 @@ static void vpci_cfg_write(struct pci_dev *d, uint32_t off, uint32_t len)
 	struct virtio_pci *vp = d->opaque;
 	uint32_t o, l;
 
-	if (overlaps(off, len, vp->msix_cap + 2u, 2)) {
-		uint16_t ctl = (uint16_t)getle(d->cfg + vp->msix_cap + 2, 2);
+	if (overlaps(off, len, vp->msix_cap + PCI_MSIX_FLAGS, 2)) {
+		uint16_t ctl = (uint16_t)getle(d->cfg + vp->msix_cap + PCI_MSIX_FLAGS, 2);
 
 		pthread_mutex_lock(&vp->vd->lock);
-		vp->msix_on = ctl & MSIX_ENABLE;
-		vp->msix_fmask = ctl & MSIX_MASKALL;
+		vp->msix_on = ctl & PCI_MSIX_FLAGS_ENABLE;
+		vp->msix_fmask = ctl & PCI_MSIX_FLAGS_MASKALL;
 		flush_pending(vp);
 		pthread_mutex_unlock(&vp->vd->lock);
 	}
-	if (overlaps(off, len, vp->cfg_cap + 16u, 4) && cfg_window(vp, &o, &l))
-		bar_access(vp, o, d->cfg + vp->cfg_cap + 16, l, true);
+	if (overlaps(off, len, vp->cfg_cap + CFG_DATA, 4) && cfg_window(vp, &o, &l))
+		bar_access(vp, o, d->cfg + vp->cfg_cap + CFG_DATA, l, true);
 }
 
 static void vpci_cfg_read(struct pci_dev *d, uint32_t off, uint8_t *data, uint32_t len)
@@ -465,13 +480,13 @@ static void vpci_cfg_read(struct pci_dev *d, uint32_t off, uint8_t *data, uint32
 	uint8_t win[4] = { 0 };
 	uint32_t o, l;
 
-	if (!overlaps(off, len, vp->cfg_cap + 16u, 4))
+	if (!overlaps(off, len, vp->cfg_cap + CFG_DATA, 4))
 		return;
 	if (cfg_window(vp, &o, &l))
 		bar_access(vp, o, win, l, false);
 	for (uint32_t i = 0; i < len; i++)
-		if (off + i >= vp->cfg_cap + 16u && off + i < vp->cfg_cap + 20u)
-			data[i] = win[off + i - (vp->cfg_cap + 16u)];
+		if (off + i >= vp->cfg_cap + CFG_DATA && off + i < vp->cfg_cap + CFG_DATA + 4)
+			data[i] = win[off + i - (vp->cfg_cap + CFG_DATA)];
 }
 
 static const struct pci_dev_ops vpci_pci_ops = {
@@ -510,15 +525,23 @@ static void vpci_free(void *opaque)
 	free(vp);
 }
 
-/* struct virtio_pci_cap, with room for notify_off_multiplier / pci_cfg_data. */
+/* struct virtio_pci_cap (caplen VCAP), or with the 4 bytes after it that
+ * hold notify_off_multiplier or pci_cfg_data (caplen VCAP_EXTRA). */
+#define VCAP		sizeof(struct virtio_pci_cap)
+#define VCAP_EXTRA	sizeof(struct virtio_pci_notify_cap)
+_Static_assert(sizeof(struct virtio_pci_cfg_cap) == VCAP_EXTRA, "same room after the cap");
+
 static uint8_t add_vcap(struct virtio_pci *vp, uint8_t type, uint32_t off,
 			uint32_t len, uint8_t caplen, uint32_t extra)
 {
-	uint8_t c[20] = { PCI_CAP_ID_VNDR, 0, caplen, type, 0 };
+	uint8_t c[VCAP_EXTRA] = { 0 };
 
-	putle(c + 8, off, 4);
-	putle(c + 12, len, 4);
-	putle(c + 16, extra, 4);
+	c[VIRTIO_PCI_CAP_VNDR] = PCI_CAP_ID_VNDR;
+	c[VIRTIO_PCI_CAP_LEN] = caplen;
+	c[VIRTIO_PCI_CAP_CFG_TYPE] = type;
+	putle(c + VIRTIO_PCI_CAP_OFFSET, off, 4);
+	putle(c + VIRTIO_PCI_CAP_LENGTH, len, 4);
+	putle(c + VCAP, extra, 4);
 	return pci_dev_add_cap(&vp->pci, c, caplen);
 }
 
@@ -527,25 +550,26 @@ static int add_caps(struct virtio_pci *vp)
 	struct virtio_dev *vd = vp->vd;
 	uint8_t msix[12] = { PCI_CAP_ID_MSIX, 0 };
 
-	putle(msix + 2, vp->nvec - 1, 2);
-	putle(msix + 4, VPCI_MSIX_OFF | 0, 4);	/* BIR 0 */
-	putle(msix + 8, VPCI_PBA_OFF | 0, 4);
+	putle(msix + PCI_MSIX_FLAGS, vp->nvec - 1, 2);
+	putle(msix + PCI_MSIX_TABLE, VPCI_MSIX_OFF | 0, 4);	/* BIR 0 */
+	putle(msix + PCI_MSIX_PBA, VPCI_PBA_OFF | 0, 4);
 	vp->msix_cap = pci_dev_add_cap(&vp->pci, msix, sizeof(msix));
 	if (!vp->msix_cap ||
-	    !add_vcap(vp, CAP_COMMON, VPCI_COMMON_OFF, VPCI_COMMON_LEN, 16, 0) ||
-	    !add_vcap(vp, CAP_NOTIFY, VPCI_NOTIFY_OFF,
-		      VPCI_NOTIFY_MULT * vd->nqueues, 20, VPCI_NOTIFY_MULT) ||
-	    !add_vcap(vp, CAP_ISR, VPCI_ISR_OFF, 1, 16, 0) ||
+	    !add_vcap(vp, VIRTIO_PCI_CAP_COMMON_CFG, VPCI_COMMON_OFF, VPCI_COMMON_LEN, VCAP, 0) ||
+	    !add_vcap(vp, VIRTIO_PCI_CAP_NOTIFY_CFG, VPCI_NOTIFY_OFF,
+		      VPCI_NOTIFY_MULT * vd->nqueues, VCAP_EXTRA, VPCI_NOTIFY_MULT) ||
+	    !add_vcap(vp, VIRTIO_PCI_CAP_ISR_CFG, VPCI_ISR_OFF, 1, VCAP, 0) ||
 	    (vd->config_size &&
-	     !add_vcap(vp, CAP_DEVICE, VPCI_DEVCFG_OFF, vd->config_size, 16, 0)))
+	     !add_vcap(vp, VIRTIO_PCI_CAP_DEVICE_CFG, VPCI_DEVCFG_OFF, vd->config_size, VCAP, 0)))
 		return -ENOSPC;
-	vp->cfg_cap = add_vcap(vp, CAP_PCI_CFG, 0, 0, 20, 0);
+	vp->cfg_cap = add_vcap(vp, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, VCAP_EXTRA, 0);
 	if (!vp->cfg_cap)
 		return -ENOSPC;
 	/* Function mask and enable; the window's bar, offset, length, data. */
-	vp->pci.wmask[vp->msix_cap + 3] = (uint8_t)((MSIX_ENABLE | MSIX_MASKALL) >> 8);
-	vp->pci.wmask[vp->cfg_cap + 4] = 0xff;
-	memset(vp->pci.wmask + vp->cfg_cap + 8, 0xff, 12);
+	vp->pci.wmask[vp->msix_cap + PCI_MSIX_FLAGS + 1] =
+		(uint8_t)((PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL) >> 8);
+	vp->pci.wmask[vp->cfg_cap + VIRTIO_PCI_CAP_BAR] = 0xff;
+	memset(vp->pci.wmask + vp->cfg_cap + VIRTIO_PCI_CAP_OFFSET, 0xff, 12);
 	return 0;
 }
 
@@ -561,15 +585,11 @@ static uint32_t class_of(uint16_t id)
 	}
 }
 
-int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
+int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_dev *vd)
 {
 	struct virtio_pci *vp;
 	int ret;
 
-	if (vd->nqueues == 0 || vd->nqueues > VIRTIO_MAX_QUEUES ||
-	    vd->config_size > VPCI_DEVCFG_MAX || vd->queue_max == 0 ||
-	    vd->queue_max > VIRTQ_MAX_SIZE || (vd->queue_max & (vd->queue_max - 1)))
-		return -EINVAL;
 	vp = calloc(1, sizeof(*vp));
 	if (!vp)
 		return -ENOMEM;
@@ -577,27 +597,22 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
 		vp->q[i].kick_fd = -1;
 	for (unsigned v = 0; v < NVEC_MAX; v++)
 		vp->irq_fd[v] = -1;
-	pthread_mutex_init(&vd->lock, NULL);
 	vp->vd = vd;
-	vp->vm = vm;
-	vp->nvec = vd->nqueues + 1;
-	ret = vm_add_cleanup(vm, vpci_free, vp);
+	vp->host = host;
+	ret = virtio_transport_attach(vd, host, VPCI_DEVCFG_MAX, &vpci_tops, vp, vpci_free,
+				      &vp->offered);
 	if (ret < 0) {
 		free(vp);
 		return ret;
 	}
-	vd->transport = vp;
-	vd->tops = &vpci_tops;
-	vp->offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
+	vp->nvec = vd->nqueues + 1;
 	for (unsigned i = 0; i < vd->nqueues; i++) {
-		vd->vq[i].mem = &vm->mem;
-		vd->vq[i].name = vd->name;
 		vp->q[i].vp = vp;
 		vp->q[i].index = i;
 	}
 	device_reset(vp);
 	for (unsigned v = 0; v < vp->nvec; v++)
-		vp->msix[v].ctrl = MSIX_CTRL_MASKED;
+		vp->msix[v].ctrl = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 
 	pci_dev_init(&vp->pci, VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_BASE + vd->id,
 		     class_of(vd->id), VIRTIO_PCI_VENDOR, VIRTIO_PCI_SUBSYS);
@@ -613,14 +628,14 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
 		return ret;
 	}
 	vp->bar = vp->pci.bar[0].addr;
-	ret = bus_register(&vm->mmio, vp->bar, VPCI_BAR_SIZE, vpci_mmio, vp, vd->name);
+	ret = bus_register(host->mmio, vp->bar, VPCI_BAR_SIZE, vpci_mmio, vp, vd->name);
 	if (ret < 0) {
 		log_err("%s: registering BAR 0 at 0x%llx: %s", vd->name,
 			(unsigned long long)vp->bar, strerror(-ret));
 		return ret;
 	}
 	for (unsigned v = 0; v < vp->nvec; v++) {
-		ret = vm_msi_alloc(vm, &vp->irq_fd[v], &vp->gsi[v]);
+		ret = dev_host_msi_alloc(host, &vp->irq_fd[v], &vp->gsi[v]);
 		if (ret < 0) {
 			log_err("%s: MSI-X vector %u: %s", vd->name, v, strerror(-ret));
 			return ret;
@@ -632,10 +647,10 @@ int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd)
 		q->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (q->kick_fd < 0)
 			return -errno;
-		ret = vm_ioeventfd(vm, vp->bar + VPCI_NOTIFY_OFF + VPCI_NOTIFY_MULT * i,
-				   2, q->kick_fd);
+		ret = dev_host_ioeventfd(host, vp->bar + VPCI_NOTIFY_OFF +
+					 VPCI_NOTIFY_MULT * i, 2, false, 0, q->kick_fd);
 		if (ret == 0 && vd->ops->queue_notify)
-			ret = iothread_add(&vm->io, q->kick_fd, kick, q);
+			ret = iothread_add(host->io, q->kick_fd, kick, q);
 		if (ret < 0) {
 			log_err("%s: queue %u notification: %s", vd->name, i,
 				strerror(-ret));

@@ -10,7 +10,7 @@
 
 /* ---- the PCI transport ---- */
 
-struct vm;
+struct dev_host;
 struct pci_bus;
 
 /* BAR 0 layout. The notify region has one 4-byte slot per queue
@@ -28,7 +28,8 @@ struct pci_bus;
 #define VPCI_PBA_OFF		0x5000
 #define VPCI_BAR_SIZE		0x8000
 
-/* Common configuration registers (virtio 1.2, 4.1.4.3). */
+/* Common configuration registers (virtio 1.2, 4.1.4.3); pci.c checks them
+ * against the kernel's struct virtio_pci_common_cfg. */
 #define VPCI_DFSELECT		0x00
 #define VPCI_DF			0x04
 #define VPCI_GFSELECT		0x08
@@ -48,10 +49,11 @@ struct pci_bus;
 #define VPCI_Q_NOTIFY_DATA	0x38
 #define VPCI_Q_RESET		0x3a
 
-/* Creates the PCI function for `vd` on `bus`: BAR, capabilities, one MSI
- * route and irqfd per vector, one KVM ioeventfd per queue watched by the
- * VM's I/O thread. vd must stay valid for the VM's life; the transport is
- * freed by vm_destroy. Returns 0 or -errno. */
-int virtio_pci_create(struct vm *vm, struct pci_bus *bus, struct virtio_dev *vd);
+/* Attaches `vd` to `bus` as a PCI function: BAR 0 on host->mmio,
+ * capabilities, one MSI route and irqfd per vector (msi_alloc), one
+ * ioeventfd per queue watched by host->io. vd must stay valid for the
+ * host's life; the transport is freed by the cleanup it registers with
+ * the host. Main thread, before vCPUs run. Returns 0 or -errno. */
+int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_dev *vd);
 
 #endif

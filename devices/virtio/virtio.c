@@ -4,6 +4,9 @@
  * their registers and call these with vd->lock held. */
 #include "virtio/virtio.h"
 
+#include <errno.h>
+
+#include "host.h"
 #include "log.h"
 
 void virtio_dev_used(struct virtio_dev *vd, unsigned q)
@@ -14,11 +17,11 @@ void virtio_dev_used(struct virtio_dev *vd, unsigned q)
 
 void virtio_dev_needs_reset(struct virtio_dev *vd)
 {
-	if (vd->status & VIRTIO_STATUS_NEEDS_RESET)
+	if (vd->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
 	log_warn("%s: device needs reset (the driver must reset it to use it again)",
 		 vd->name);
-	vd->status |= VIRTIO_STATUS_NEEDS_RESET;
+	vd->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	vd->config_gen++;
 	vd->tops->signal_config(vd);
 }
@@ -26,8 +29,8 @@ void virtio_dev_needs_reset(struct virtio_dev *vd)
 bool virtio_dev_queue_live(const struct virtio_dev *vd, unsigned q)
 {
 	return q < vd->nqueues && vd->vq[q].ready && !vd->vq[q].broken &&
-	       (vd->status & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_NEEDS_RESET)) ==
-	       VIRTIO_STATUS_DRIVER_OK;
+	       (vd->status & (VIRTIO_CONFIG_S_DRIVER_OK | VIRTIO_CONFIG_S_NEEDS_RESET)) ==
+	       VIRTIO_CONFIG_S_DRIVER_OK;
 }
 
 void virtio_dev_reset(struct virtio_dev *vd)
@@ -48,26 +51,26 @@ bool virtio_dev_set_status(struct virtio_dev *vd, uint64_t offered,
 	uint8_t old = vd->status;
 
 	/* Only a reset clears bits; NEEDS_RESET is the device's to set. */
-	v = (uint8_t)((v | old) & ~VIRTIO_STATUS_NEEDS_RESET) |
-	    (old & VIRTIO_STATUS_NEEDS_RESET);
-	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK)) {
+	v = (uint8_t)((v | old) & ~VIRTIO_CONFIG_S_NEEDS_RESET) |
+	    (old & VIRTIO_CONFIG_S_NEEDS_RESET);
+	if ((v & VIRTIO_CONFIG_S_FEATURES_OK) && !(old & VIRTIO_CONFIG_S_FEATURES_OK)) {
 		uint64_t f = driver_features;
 
 		if ((f & ~offered) || !(f & (1ULL << VIRTIO_F_VERSION_1))) {
 			log_warn("%s: driver accepted features 0x%llx, offered 0x%llx: "
 				 "refusing FEATURES_OK", vd->name,
 				 (unsigned long long)f, (unsigned long long)offered);
-			v &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;
+			v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
 		} else {
 			vd->features = f;
 			for (unsigned i = 0; i < vd->nqueues; i++)
 				virtq_set_features(&vd->vq[i], f);
 		}
 	}
-	if (!(v & VIRTIO_STATUS_FEATURES_OK))
-		v &= (uint8_t)~VIRTIO_STATUS_DRIVER_OK;
+	if (!(v & VIRTIO_CONFIG_S_FEATURES_OK))
+		v &= (uint8_t)~VIRTIO_CONFIG_S_DRIVER_OK;
 	vd->status = v;
-	if ((v & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+	if ((v & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
 		if (vd->ops->activate && vd->ops->activate(vd) < 0) {
 			virtio_dev_needs_reset(vd);
 			return false;
@@ -83,7 +86,7 @@ void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned i)
 
 	if (q->ready)
 		return;
-	if (!(vd->status & VIRTIO_STATUS_FEATURES_OK) || q->size > vd->queue_max ||
+	if (!(vd->status & VIRTIO_CONFIG_S_FEATURES_OK) || q->size > vd->queue_max ||
 	    virtq_enable(q) < 0) {
 		log_warn("%s: driver enabled queue %u with an invalid layout "
 			 "(size %u, rings 0x%llx/0x%llx/0x%llx)", vd->name, i, q->size,
@@ -92,6 +95,33 @@ void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned i)
 		q->ready = false;
 		virtio_dev_needs_reset(vd);
 	}
+}
+
+int virtio_transport_attach(struct virtio_dev *vd, struct dev_host *host,
+			    uint32_t config_max, const struct virtio_transport_ops *tops,
+			    void *transport, void (*free_fn)(void *opaque),
+			    uint64_t *offered)
+{
+	int ret;
+
+	if (vd->nqueues == 0 || vd->nqueues > VIRTIO_MAX_QUEUES ||
+	    vd->config_size > config_max || vd->queue_max == 0 ||
+	    vd->queue_max > VIRTQ_MAX_SIZE || (vd->queue_max & (vd->queue_max - 1)))
+		return -EINVAL;
+	pthread_mutex_init(&vd->lock, NULL);
+	ret = dev_host_add_cleanup(host, free_fn, transport);
+	if (ret < 0) {
+		pthread_mutex_destroy(&vd->lock);
+		return ret;
+	}
+	vd->transport = transport;
+	vd->tops = tops;
+	*offered = vd->ops->features(vd) | (1ULL << VIRTIO_F_VERSION_1);
+	for (unsigned i = 0; i < vd->nqueues; i++) {
+		vd->vq[i].mem = host->mem;
+		vd->vq[i].name = vd->name;
+	}
+	return 0;
 }
 
 size_t virtio_dev_describe(struct virtio_dev *vd, const char *tag, char *buf, size_t len)

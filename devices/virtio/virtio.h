@@ -5,7 +5,8 @@
  * nothing of how the guest reaches them. The transports (pci.c: modern
  * virtio-pci with MSI-X, used on x86_64; mmio.c: virtio-mmio version 2,
  * used on aarch64) drive the same table and share the status and queue
- * rules below (virtio.c). */
+ * rules below (virtio.c); they reach the VM only through the struct
+ * dev_host they are attached with (host.h). */
 #ifndef VMM_VIRTIO_VIRTIO_H
 #define VMM_VIRTIO_VIRTIO_H
 
@@ -13,20 +14,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Device status bits VIRTIO_CONFIG_S_* (virtio 1.2, 2.1), VIRTIO_F_VERSION_1,
+ * device IDs VIRTIO_ID_*: the kernel's definitions. */
+#include <linux/virtio_config.h>
+#include <linux/virtio_ids.h>
+
 #include "virtio/virtq.h"
-
-/* Device status bits (virtio 1.2, 2.1). */
-#define VIRTIO_STATUS_ACKNOWLEDGE	0x01
-#define VIRTIO_STATUS_DRIVER		0x02
-#define VIRTIO_STATUS_DRIVER_OK		0x04
-#define VIRTIO_STATUS_FEATURES_OK	0x08
-#define VIRTIO_STATUS_NEEDS_RESET	0x40
-#define VIRTIO_STATUS_FAILED		0x80
-
-#define VIRTIO_ID_NET		1
-#define VIRTIO_ID_BLOCK		2
-#define VIRTIO_ID_RNG		4
-#define VIRTIO_ID_FS		26
 
 #define VIRTIO_NO_VECTOR	0xffff
 #define VIRTIO_MAX_QUEUES	8
@@ -122,5 +115,22 @@ bool virtio_dev_set_status(struct virtio_dev *vd, uint64_t offered,
 /* The driver enabled queue q (its size and ring addresses are set): checks
  * the layout, sets NEEDS_RESET for an invalid one. */
 void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned q);
+
+/* ---- for transports, at attach (main thread, before vCPUs run) ---- */
+
+struct dev_host;
+
+/* What every transport does to take on `vd`: checks its queue count and
+ * sizes and that its config space fits in `config_max` bytes (-EINVAL),
+ * initialises vd->lock, registers free_fn(transport) with the host's
+ * cleanups (it must destroy vd->lock), installs `tops` and `transport`,
+ * points the queues at the host's guest memory and the device's name, and
+ * sets *offered to the device's features plus VIRTIO_F_VERSION_1. On error
+ * nothing is registered and the caller frees `transport`. Returns 0 or
+ * -errno. */
+int virtio_transport_attach(struct virtio_dev *vd, struct dev_host *host,
+			    uint32_t config_max, const struct virtio_transport_ops *tops,
+			    void *transport, void (*free_fn)(void *opaque),
+			    uint64_t *offered);
 
 #endif

@@ -8,6 +8,10 @@
  * (docs/testing.md, "Fuzzing"); from the repository root:
  *   mkdir -p corpus-blk && build-fuzz/tests/fuzz/fuzz_blk -max_total_time=120 -max_len=8192 corpus-blk
  *
+ * The device is driven without a transport (a stub signals nothing), so
+ * no host (devices/host.h) is needed; tests/fake/fake_host.c is for the
+ * transports.
+ *
  * Guest RAM is two heap buffers (gpa [0, 32K) and [48K, 80K)) so that ASan's
  * redzones catch any access that leaves a region.
  *
@@ -30,7 +34,6 @@
 #include "log.h"
 #include "memory.h"
 #include "virtio/blk.h"
-#include "vm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,11 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define HI_GPA		(48 * 1024)
 #define HDR		4
 #define IMG_SIZE	(64 * 1024)
-
-int vm_msi_alloc(struct vm *vm, int *fd, uint32_t *gsi) { return -ENOSYS; }
-int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t d) { return 0; }
-int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd) { return -ENOSYS; }
-int vm_add_cleanup(struct vm *vm, void (*fn)(void *), void *opaque) { return -ENOSYS; }
 
 static void sig_queue(struct virtio_dev *d, unsigned q) { }
 static void sig_config(struct virtio_dev *d) { }
@@ -90,7 +88,7 @@ static void init(void)
 	}
 	for (int i = 0; i < 2; i++) {
 		dev[i]->tops = &tops;
-		dev[i]->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+		dev[i]->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	}
 }
 
@@ -132,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(&idx, data + 2, 2);
 	memcpy((uint8_t *)gm.regions[0].hva + 0x1002, &idx, 2);
-	vd->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	vd->ops->queue_notify(vd, 0);
 	/* No oracle on the rings: the driver's buffers may overlap them, and
 	 * a read from the image may rewrite avail->idx mid-kick (legal). */

@@ -37,13 +37,6 @@ static struct virtio_dev *vd;
 static unsigned signals;
 static uint16_t avail_idx;
 
-/* virtio/pci.c (linked for the device helpers) calls these; no KVM here. */
-#include "vm.h"
-int vm_msi_alloc(struct vm *vm, int *fd, uint32_t *gsi) { return -ENOSYS; }
-int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data) { return 0; }
-int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd) { return -ENOSYS; }
-int vm_add_cleanup(struct vm *vm, void (*fn)(void *), void *opaque) { return -ENOSYS; }
-
 static void sig_queue(struct virtio_dev *d, unsigned q) { signals++; }
 static void sig_config(struct virtio_dev *d) { signals++; }
 static const struct virtio_transport_ops tops = { .signal_queue = sig_queue,
@@ -92,7 +85,7 @@ static void open_dev(bool ro)
 	q->used = USED_GPA;
 	virtq_set_features(q, 1ULL << VIRTIO_F_VERSION_1);
 	assert_int_equal(virtq_enable(q), 0);
-	vd->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	avail_idx = 0;
 	signals = 0;
 }

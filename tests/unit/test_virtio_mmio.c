@@ -1,7 +1,7 @@
 /* Unit tests for devices/virtio/mmio.c: the virtio-mmio version 2 register
  * file as a driver drives it, the interrupt line, and one request end to
  * end through the I/O thread, with virtio-rng as the device and fakes for
- * the KVM helpers of vm.c. */
+ * the fake host of tests/fake. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,42 +19,14 @@
 #include "log.h"
 #include "virtio/mmio.h"
 #include "virtio/rng.h"
-#include "vm.h"
+#include "fake_host.h"
 
 #define RAM	(1 << 20)
 #define BASE	0x0a000000ULL
 #define IRQ	48u
 
-static struct vm vm;
+static struct fake_host fh;
 static struct virtio_dev *rng;
-static atomic_int line = -1;		/* last level given to IRQ */
-static atomic_uint line_calls;
-static unsigned ioeventfds;
-static uint64_t ioeventfd_addr, ioeventfd_data;
-
-/* ---- fakes for vm.c ---- */
-
-int vm_set_irq(struct vm *v, uint32_t irq, int level)
-{
-	assert_int_equal(irq, IRQ);
-	atomic_store(&line, level);
-	atomic_fetch_add(&line_calls, 1);
-	return 0;
-}
-
-int vm_ioeventfd_data(struct vm *v, uint64_t addr, uint32_t len, uint64_t data, int fd)
-{
-	assert_int_equal(len, 4);
-	ioeventfds++;
-	ioeventfd_addr = addr;
-	ioeventfd_data = data;
-	return 0;
-}
-
-int vm_add_cleanup(struct vm *v, void (*fn)(void *), void *opaque)
-{
-	return 0;	/* the test frees what it made */
-}
 
 /* ---- helpers ---- */
 
@@ -62,74 +34,73 @@ static uint32_t rd(uint64_t off)
 {
 	uint32_t v = 0;
 
-	assert_true(bus_access(&vm.mmio, BASE + off, (uint8_t *)&v, 4, false));
+	assert_true(bus_access(&fh.mmio, BASE + off, (uint8_t *)&v, 4, false));
 	return v;
 }
 
 static void wr(uint64_t off, uint32_t v)
 {
-	assert_true(bus_access(&vm.mmio, BASE + off, (uint8_t *)&v, 4, true));
+	assert_true(bus_access(&fh.mmio, BASE + off, (uint8_t *)&v, 4, true));
 }
 
 static int setup(void **state)
 {
 	log_set_level(LOG_LVL_ERR);
-	memset(&vm, 0, sizeof(vm));
-	bus_init(&vm.mmio, "mmio");
-	if (guest_mem_init(&vm.mem, 0, RAM, 0, 0) < 0 || iothread_init(&vm.io) < 0)
+	if (fake_host_init(&fh, RAM) < 0)
 		return -1;
 	rng = virtio_rng_new();
-	if (!rng || virtio_mmio_create(&vm, BASE, IRQ, rng) < 0)
+	if (!rng || virtio_mmio_attach(&fh.host, BASE, IRQ, rng) < 0)
 		return -1;
-	return iothread_start(&vm.io);
+	return iothread_start(&fh.io);
 }
 
 static int teardown(void **state)
 {
-	iothread_stop(&vm.io);
-	iothread_destroy(&vm.io);
+	fake_host_destroy(&fh);		/* the transport's cleanup runs here */
 	return 0;
 }
 
 static void negotiate(void)
 {
-	wr(VMMIO_STATUS, 0);
-	wr(VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	wr(VMMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VMMIO_DRIVER_FEATURES, 1);		/* VERSION_1 */
-	wr(VMMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VMMIO_DRIVER_FEATURES, 0);
-	wr(VMMIO_STATUS, 0x0b);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);		/* VERSION_1 */
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	wr(VIRTIO_MMIO_STATUS, 0x0b);
 }
 
 static void queue_at(uint64_t desc, uint64_t avail, uint64_t used, uint32_t num)
 {
-	wr(VMMIO_QUEUE_SEL, 0);
-	wr(VMMIO_QUEUE_NUM, num);
-	wr(VMMIO_QUEUE_DESC_LOW, (uint32_t)desc);
-	wr(VMMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
-	wr(VMMIO_QUEUE_DRIVER_LOW, (uint32_t)avail);
-	wr(VMMIO_QUEUE_DRIVER_HIGH, (uint32_t)(avail >> 32));
-	wr(VMMIO_QUEUE_DEVICE_LOW, (uint32_t)used);
-	wr(VMMIO_QUEUE_DEVICE_HIGH, (uint32_t)(used >> 32));
+	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	wr(VIRTIO_MMIO_QUEUE_NUM, num);
+	wr(VIRTIO_MMIO_QUEUE_DESC_LOW, (uint32_t)desc);
+	wr(VIRTIO_MMIO_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
+	wr(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (uint32_t)avail);
+	wr(VIRTIO_MMIO_QUEUE_AVAIL_HIGH, (uint32_t)(avail >> 32));
+	wr(VIRTIO_MMIO_QUEUE_USED_LOW, (uint32_t)used);
+	wr(VIRTIO_MMIO_QUEUE_USED_HIGH, (uint32_t)(used >> 32));
 }
 
 /* ---- tests ---- */
 
 static void test_identity(void **state)
 {
-	assert_int_equal(rd(VMMIO_MAGIC), 0x74726976);
-	assert_int_equal(rd(VMMIO_VERSION), 2);
-	assert_int_equal(rd(VMMIO_DEVICE_ID), VIRTIO_ID_RNG);
-	assert_int_equal(rd(VMMIO_VENDOR_ID), VMMIO_VENDOR_VALUE);
+	assert_int_equal(rd(VIRTIO_MMIO_MAGIC_VALUE), 0x74726976);
+	assert_int_equal(rd(VIRTIO_MMIO_VERSION), 2);
+	assert_int_equal(rd(VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_RNG);
+	assert_int_equal(rd(VIRTIO_MMIO_VENDOR_ID), VMMIO_VENDOR_VALUE);
 	/* No shared memory regions: length -1. */
-	wr(VMMIO_SHM_SEL, 0);
-	assert_int_equal(rd(VMMIO_SHM_LEN_LOW), 0xffffffff);
-	assert_int_equal(rd(VMMIO_SHM_LEN_HIGH), 0xffffffff);
+	wr(VIRTIO_MMIO_SHM_SEL, 0);
+	assert_int_equal(rd(VIRTIO_MMIO_SHM_LEN_LOW), 0xffffffff);
+	assert_int_equal(rd(VIRTIO_MMIO_SHM_LEN_HIGH), 0xffffffff);
 	/* One queue kick register, one ioeventfd per queue matching its index. */
-	assert_int_equal(ioeventfds, 1);
-	assert_int_equal(ioeventfd_addr, BASE + VMMIO_QUEUE_NOTIFY);
-	assert_int_equal(ioeventfd_data, 0);
+	assert_int_equal(fh.ioeventfds, 1);
+	assert_int_equal(fh.ioeventfd_addr, BASE + VIRTIO_MMIO_QUEUE_NOTIFY);
+	assert_int_equal(fh.ioeventfd_len, 4);
+	assert_true(fh.ioeventfd_datamatch);
+	assert_int_equal(fh.ioeventfd_data, 0);
 }
 
 static void test_access_widths(void **state)
@@ -137,116 +108,116 @@ static void test_access_widths(void **state)
 	uint8_t b[8] = { 0xaa, 0xaa };
 
 	/* Registers take aligned 32-bit accesses only. */
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_MAGIC, b, 2, false));
+	assert_true(bus_access(&fh.mmio, BASE + VIRTIO_MMIO_MAGIC_VALUE, b, 2, false));
 	assert_int_equal(b[0] | b[1], 0);
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_MAGIC + 1, b, 4, false));
+	assert_true(bus_access(&fh.mmio, BASE + VIRTIO_MMIO_MAGIC_VALUE + 1, b, 4, false));
 	assert_int_equal(b[0] | b[1] | b[2] | b[3], 0);
-	b[0] = VIRTIO_STATUS_ACKNOWLEDGE;
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_STATUS, b, 1, true));
-	assert_int_equal(rd(VMMIO_STATUS), 0);
+	b[0] = VIRTIO_CONFIG_S_ACKNOWLEDGE;
+	assert_true(bus_access(&fh.mmio, BASE + VIRTIO_MMIO_STATUS, b, 1, true));
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0);
 	/* The device config of a device that has none: zeros, writes dropped. */
 	memset(b, 0xaa, sizeof(b));
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_CONFIG, b, 8, false));
+	assert_true(bus_access(&fh.mmio, BASE + VIRTIO_MMIO_CONFIG, b, 8, false));
 	assert_int_equal(b[0] | b[7], 0);
-	assert_true(bus_access(&vm.mmio, BASE + VMMIO_SIZE - 4, b, 4, true));
+	assert_true(bus_access(&fh.mmio, BASE + VMMIO_SIZE - 4, b, 4, true));
 	/* The window ends where it should. */
-	assert_false(bus_access(&vm.mmio, BASE + VMMIO_SIZE, b, 4, false));
+	assert_false(bus_access(&fh.mmio, BASE + VMMIO_SIZE, b, 4, false));
 }
 
 static void test_features(void **state)
 {
-	wr(VMMIO_STATUS, 0);
-	wr(VMMIO_DEVICE_FEATURES_SEL, 1);
-	assert_int_equal(rd(VMMIO_DEVICE_FEATURES), 1);		/* VERSION_1 is bit 32 */
-	wr(VMMIO_DEVICE_FEATURES_SEL, 2);
-	assert_int_equal(rd(VMMIO_DEVICE_FEATURES), 0);
-	wr(VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_DEVICE_FEATURES), 1);		/* VERSION_1 is bit 32 */
+	wr(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 2);
+	assert_int_equal(rd(VIRTIO_MMIO_DEVICE_FEATURES), 0);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	/* Without VERSION_1: no FEATURES_OK. */
-	wr(VMMIO_DRIVER_FEATURES_SEL, 1);
-	wr(VMMIO_DRIVER_FEATURES, 0);
-	wr(VMMIO_STATUS, 0x0b);
-	assert_int_equal(rd(VMMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 0);
+	wr(VIRTIO_MMIO_STATUS, 0x0b);
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	/* A feature not offered: no FEATURES_OK either. */
-	wr(VMMIO_DRIVER_FEATURES, 1 | 1 << 20);
-	wr(VMMIO_STATUS, 0x0b);
-	assert_int_equal(rd(VMMIO_STATUS) & VIRTIO_STATUS_FEATURES_OK, 0);
-	wr(VMMIO_DRIVER_FEATURES, 1);
-	wr(VMMIO_STATUS, 0x0b);
-	assert_int_equal(rd(VMMIO_STATUS), 0x0b);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1 | 1 << 20);
+	wr(VIRTIO_MMIO_STATUS, 0x0b);
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+	wr(VIRTIO_MMIO_STATUS, 0x0b);
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0x0b);
 	assert_int_equal(rng->features, 1ULL << VIRTIO_F_VERSION_1);
 	/* Frozen after FEATURES_OK. */
-	wr(VMMIO_DRIVER_FEATURES_SEL, 0);
-	wr(VMMIO_DRIVER_FEATURES, 1 << 28);
-	wr(VMMIO_STATUS, 0x0f);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_DRIVER_FEATURES, 1 << 28);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
 	assert_int_equal(rng->features, 1ULL << VIRTIO_F_VERSION_1);
-	wr(VMMIO_STATUS, 0);
-	assert_int_equal(rd(VMMIO_STATUS), 0);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0);
 	assert_int_equal(rng->features, 0);
 }
 
 static void test_queue_setup(void **state)
 {
-	wr(VMMIO_STATUS, 0);
-	wr(VMMIO_QUEUE_SEL, 0);
-	assert_int_equal(rd(VMMIO_QUEUE_NUM_MAX), rng->queue_max);
-	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	wr(VIRTIO_MMIO_QUEUE_SEL, 0);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), rng->queue_max);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	/* A queue that does not exist: size 0, never ready. */
-	wr(VMMIO_QUEUE_SEL, 1);
-	assert_int_equal(rd(VMMIO_QUEUE_NUM_MAX), 0);
-	wr(VMMIO_QUEUE_READY, 1);
-	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
+	wr(VIRTIO_MMIO_QUEUE_SEL, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	/* Enabling before FEATURES_OK breaks the device: NEEDS_RESET and a
 	 * configuration interrupt, which the driver acknowledges. */
-	wr(VMMIO_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	wr(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
 	queue_at(0x2000, 0x3000, 0x4000, 64);
-	wr(VMMIO_QUEUE_READY, 1);
-	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
-	assert_true(rd(VMMIO_STATUS) & VIRTIO_STATUS_NEEDS_RESET);
-	assert_int_equal(rd(VMMIO_INTERRUPT_STATUS), VMMIO_INT_CONFIG);
-	assert_int_equal(atomic_load(&line), 1);
-	wr(VMMIO_INTERRUPT_ACK, VMMIO_INT_CONFIG);
-	assert_int_equal(rd(VMMIO_INTERRUPT_STATUS), 0);
-	assert_int_equal(atomic_load(&line), 0);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+	assert_true(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 1);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 0);
 	/* A ring past the end of RAM, a size over the maximum, a size that is
 	 * not a power of two: refused. */
 	negotiate();
 	queue_at(RAM - 0x100, 0x3000, 0x4000, 64);
-	wr(VMMIO_QUEUE_READY, 1);
-	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	negotiate();
 	queue_at(0x2000, 0x3000, 0x4000, 2 * rng->queue_max);
-	wr(VMMIO_QUEUE_READY, 1);
-	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	negotiate();
 	queue_at(0x2000, 0x3000, 0x4000, 0x10040);	/* 64 if truncated to 16 bits */
-	wr(VMMIO_QUEUE_READY, 1);
-	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	/* A good one, above 4 GiB in its high halves? No RAM there: low. */
 	negotiate();
-	wr(VMMIO_INTERRUPT_ACK, ~0u);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, ~0u);
 	queue_at(0x2000, 0x3000, 0x4000, 64);
-	wr(VMMIO_QUEUE_READY, 1);
-	assert_int_equal(rd(VMMIO_QUEUE_READY), 1);
-	assert_int_equal(rd(VMMIO_STATUS), 0x0b);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS), 0x0b);
 	/* Frozen once ready. */
 	queue_at(0x8000, 0x9000, 0xa000, 8);
-	assert_int_equal(rd(VMMIO_QUEUE_DESC_LOW), 0x2000);
-	assert_int_equal(rd(VMMIO_QUEUE_DEVICE_LOW), 0x4000);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), 0x2000);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_USED_LOW), 0x4000);
 	assert_int_equal(rng->vq[0].size, 64);
-	wr(VMMIO_STATUS, 0x0f);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
 	assert_true(virtio_dev_queue_live(rng, 0));
 	/* The driver may take the queue back by writing 0. */
-	wr(VMMIO_QUEUE_READY, 0);
-	assert_int_equal(rd(VMMIO_QUEUE_READY), 0);
+	wr(VIRTIO_MMIO_QUEUE_READY, 0);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	assert_false(virtio_dev_queue_live(rng, 0));
-	wr(VMMIO_STATUS, 0);
-	assert_int_equal(rd(VMMIO_QUEUE_DESC_LOW), 0);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), 0);
 }
 
 static bool wait_line(int level)
 {
 	for (int i = 0; i < 2000; i++) {
-		if (atomic_load(&line) == level)
+		if (atomic_load(&fh.irq_level[IRQ]) == level)
 			return true;
 		usleep(1000);
 	}
@@ -258,7 +229,7 @@ static bool wait_line(int level)
  * and the interrupt as Linux's vm_interrupt() sees them. */
 static void test_request(void **state)
 {
-	uint8_t *ram = gm_ptr(&vm.mem, 0, RAM);
+	uint8_t *ram = gm_ptr(&fh.mem, 0, RAM);
 	uint8_t zero[16] = { 0 };
 	uint16_t idx;
 	uint32_t id, len;
@@ -266,11 +237,11 @@ static void test_request(void **state)
 	assert_non_null(ram);
 	memset(ram, 0, RAM);
 	negotiate();
-	wr(VMMIO_INTERRUPT_ACK, ~0u);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, ~0u);
 	assert_true(wait_line(0));
 	queue_at(0x2000, 0x3000, 0x4000, 64);
-	wr(VMMIO_QUEUE_READY, 1);
-	wr(VMMIO_STATUS, 0x0f);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
 	/* Descriptor 0: 16 bytes at 0x10000, device-writable. */
 	uint64_t a = 0x10000;
 	uint32_t l = 16;
@@ -281,8 +252,8 @@ static void test_request(void **state)
 	memcpy(ram + 0x200c, &f, 2);
 	memcpy(ram + 0x3004, &z, 2);		/* ring[0] = descriptor 0 */
 	memcpy(ram + 0x3002, &one, 2);		/* avail idx = 1 */
-	wr(VMMIO_QUEUE_NOTIFY, 5);		/* no such queue: ignored */
-	wr(VMMIO_QUEUE_NOTIFY, 0);
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 5);		/* no such queue: ignored */
+	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	assert_true(wait_line(1));
 	memcpy(&idx, ram + 0x4002, 2);
 	memcpy(&id, ram + 0x4004, 4);
@@ -291,12 +262,12 @@ static void test_request(void **state)
 	assert_int_equal(id, 0);
 	assert_int_equal(len, 16);
 	assert_memory_not_equal(ram + 0x10000, zero, 16);
-	assert_int_equal(rd(VMMIO_INTERRUPT_STATUS), VMMIO_INT_VRING);
-	wr(VMMIO_INTERRUPT_ACK, VMMIO_INT_VRING);
-	assert_int_equal(atomic_load(&line), 0);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
+	wr(VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 0);
 	/* A reset lowers nothing further and leaves the line low. */
-	wr(VMMIO_STATUS, 0);
-	assert_int_equal(atomic_load(&line), 0);
+	wr(VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(atomic_load(&fh.irq_level[IRQ]), 0);
 }
 
 int main(void)

@@ -39,13 +39,6 @@ static int peer = -1;		/* the "TAP" side of the socket pair */
 static unsigned signals;
 static uint16_t avail_idx[2], next_desc[2], used_seen[2];
 
-/* virtio/pci.c (linked for the device helpers) calls these; no KVM here. */
-#include "vm.h"
-int vm_msi_alloc(struct vm *vm, int *fd, uint32_t *gsi) { return -ENOSYS; }
-int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data) { return 0; }
-int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd) { return -ENOSYS; }
-int vm_add_cleanup(struct vm *vm, void (*fn)(void *), void *opaque) { return -ENOSYS; }
-
 static void sig_queue(struct virtio_dev *d, unsigned q) { signals++; }
 static void sig_config(struct virtio_dev *d) { signals++; }
 static const struct virtio_transport_ops tops = { .signal_queue = sig_queue,
@@ -87,7 +80,7 @@ static void open_dev(uint64_t features, uint16_t qsize)
 		avail_idx[i] = next_desc[i] = used_seen[i] = 0;
 	}
 	vd->features = features | F(VIRTIO_F_VERSION_1);
-	vd->status = VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	signals = 0;
 }
 
@@ -547,7 +540,7 @@ static void test_rx_hostile(void **state)
 	}
 	tap_send(&h, 100);
 	virtio_net_rx_ready(vd);
-	assert_true(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 /* A frame from the TAP with an offload the guest did not negotiate. */
@@ -665,7 +658,7 @@ static void test_tx_bad(void **state)
 	assert_int_equal(st.tx_packets, 1);
 	assert_int_equal(tap_recv(&out, got, sizeof(got)), 1518);
 	assert_int_equal(tap_recv(&out, got, sizeof(got)), -EAGAIN);
-	assert_false(vd->status & VIRTIO_STATUS_NEEDS_RESET);
+	assert_false(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
 /* A frame scattered over more buffers than writev takes at once. */

@@ -1,7 +1,7 @@
 /* Unit tests for devices/pci.c and devices/virtio/pci.c: the PCI config
  * space (mechanism #1, BAR sizing, capability chain) and the virtio-pci
  * common configuration registers as a driver drives them, with virtio-rng
- * as the device and fakes for the KVM helpers of vm.c. */
+ * as the device, attached to the fake host of tests/fake. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,40 +19,15 @@
 #include "pci.h"
 #include "virtio/pci.h"
 #include "virtio/rng.h"
-#include "vm.h"
+#include "fake_host.h"
 
 #define RAM	(1 << 20)
 #define WIN	0xc0000000ULL
 
-static struct vm vm;
+static struct fake_host fh;
 static struct pci_bus bus;
 static struct virtio_dev *rng;
 static uint64_t bar;
-static unsigned routes;
-
-/* ---- fakes for vm.c ---- */
-
-int vm_msi_alloc(struct vm *v, int *fd, uint32_t *gsi)
-{
-	static uint32_t next = 24;
-
-	*fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	*gsi = next++;
-	return *fd < 0 ? -errno : 0;
-}
-
-int vm_msi_route(struct vm *v, uint32_t gsi, uint64_t addr, uint32_t data)
-{
-	routes++;
-	return 0;
-}
-
-int vm_ioeventfd(struct vm *v, uint64_t addr, uint32_t len, int fd) { return 0; }
-
-int vm_add_cleanup(struct vm *v, void (*fn)(void *), void *opaque)
-{
-	return 0;	/* the test frees what it made */
-}
 
 /* ---- helpers ---- */
 
@@ -75,25 +50,23 @@ static uint64_t rd(uint64_t off, uint32_t len)
 {
 	uint64_t v = 0;
 
-	assert_true(bus_access(&vm.mmio, bar + off, (uint8_t *)&v, len, false));
+	assert_true(bus_access(&fh.mmio, bar + off, (uint8_t *)&v, len, false));
 	return v;
 }
 
 static void wr(uint64_t off, uint64_t v, uint32_t len)
 {
-	assert_true(bus_access(&vm.mmio, bar + off, (uint8_t *)&v, len, true));
+	assert_true(bus_access(&fh.mmio, bar + off, (uint8_t *)&v, len, true));
 }
 
 static int setup(void **state)
 {
 	log_set_level(LOG_LVL_ERR);
-	memset(&vm, 0, sizeof(vm));
-	bus_init(&vm.mmio, "mmio");
-	if (guest_mem_init(&vm.mem, 0, RAM, 0, 0) < 0 || iothread_init(&vm.io) < 0)
+	if (fake_host_init(&fh, RAM) < 0)
 		return -1;
 	pci_bus_init(&bus, WIN, 0x10000000);
 	rng = virtio_rng_new();
-	if (!rng || virtio_pci_create(&vm, &bus, rng) < 0)
+	if (!rng || virtio_pci_attach(&fh.host, &bus, rng) < 0)
 		return -1;
 	bar = WIN;
 	cfg_wr(1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
@@ -102,9 +75,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	iothread_destroy(&vm.io);
-	/* The transport (fds, struct) is left to process exit: its cleanup
-	 * was not registered with the fake vm_add_cleanup. */
+	fake_host_destroy(&fh);		/* the transport's cleanup runs here */
 	return 0;
 }
 
@@ -140,17 +111,17 @@ static void test_config_mechanism(void **state)
 
 static void test_bar_sizing(void **state)
 {
-	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)WIN | 4);
-	cfg_wr(1, PCI_BAR0, 0xffffffff, 4);
-	cfg_wr(1, PCI_BAR0 + 4, 0xffffffff, 4);
-	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)~(VPCI_BAR_SIZE - 1) | 4);
-	assert_int_equal(cfg_rd(1, PCI_BAR0 + 4, 4), 0xffffffff);
-	cfg_wr(1, PCI_BAR0, (uint32_t)WIN, 4);
-	cfg_wr(1, PCI_BAR0 + 4, 0, 4);
-	assert_int_equal(cfg_rd(1, PCI_BAR0, 4), (uint32_t)WIN | 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0, 4), (uint32_t)WIN | 4);
+	cfg_wr(1, PCI_BASE_ADDRESS_0, 0xffffffff, 4);
+	cfg_wr(1, PCI_BASE_ADDRESS_0 + 4, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0, 4), (uint32_t)~(VPCI_BAR_SIZE - 1) | 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0 + 4, 4), 0xffffffff);
+	cfg_wr(1, PCI_BASE_ADDRESS_0, (uint32_t)WIN, 4);
+	cfg_wr(1, PCI_BASE_ADDRESS_0 + 4, 0, 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0, 4), (uint32_t)WIN | 4);
 	/* Unimplemented BARs and the ROM BAR stay 0. */
-	cfg_wr(1, PCI_BAR0 + 8, 0xffffffff, 4);
-	assert_int_equal(cfg_rd(1, PCI_BAR0 + 8, 4), 0);
+	cfg_wr(1, PCI_BASE_ADDRESS_0 + 8, 0xffffffff, 4);
+	assert_int_equal(cfg_rd(1, PCI_BASE_ADDRESS_0 + 8, 4), 0);
 	cfg_wr(1, PCI_ROM_ADDRESS, 0xffffffff, 4);
 	assert_int_equal(cfg_rd(1, PCI_ROM_ADDRESS, 4), 0);
 	/* Read-only IDs. */
@@ -205,16 +176,16 @@ static void test_features(void **state)
 	assert_int_equal(rd(VPCI_DF, 4), 1);		/* VERSION_1 is bit 32 */
 	wr(VPCI_DFSELECT, 2, 4);
 	assert_int_equal(rd(VPCI_DF, 4), 0);
-	wr(VPCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	wr(VPCI_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, 1);
 	/* Without VERSION_1, or with a feature not offered: no FEATURES_OK. */
 	wr(VPCI_GFSELECT, 0, 4);
 	wr(VPCI_GF, 0, 4);
 	wr(VPCI_STATUS, 0x0b, 1);
-	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	wr(VPCI_GFSELECT, 1, 4);
 	wr(VPCI_GF, 1 | 1 << 20, 4);
 	wr(VPCI_STATUS, 0x0b, 1);
-	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_FEATURES_OK, 0);
+	assert_int_equal(rd(VPCI_STATUS, 1) & VIRTIO_CONFIG_S_FEATURES_OK, 0);
 	wr(VPCI_GF, 1, 4);
 	wr(VPCI_STATUS, 0x0b, 1);
 	assert_int_equal(rd(VPCI_STATUS, 1), 0x0b);
@@ -263,7 +234,7 @@ static void test_queue_registers(void **state)
 	/* Enabling before FEATURES_OK breaks the device: NEEDS_RESET. */
 	wr(VPCI_Q_ENABLE, 1, 2);
 	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
-	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	wr(VPCI_STATUS, 0, 1);
 	assert_int_equal(rd(VPCI_STATUS, 1), 0);
 	assert_int_equal(rd(VPCI_Q_SIZE, 2), 256);
@@ -274,7 +245,7 @@ static void test_queue_registers(void **state)
 static void negotiate(void)
 {
 	wr(VPCI_STATUS, 0, 1);
-	wr(VPCI_STATUS, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER, 1);
+	wr(VPCI_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER, 1);
 	wr(VPCI_GFSELECT, 1, 4);
 	wr(VPCI_GF, 1, 4);
 	wr(VPCI_STATUS, 0x0b, 1);
@@ -289,7 +260,7 @@ static void test_queue_enable(void **state)
 	wr(VPCI_Q_USED, 0x4000, 8);
 	wr(VPCI_Q_ENABLE, 1, 2);
 	assert_int_equal(rd(VPCI_Q_ENABLE, 2), 0);
-	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_STATUS_NEEDS_RESET);
+	assert_true(rd(VPCI_STATUS, 1) & VIRTIO_CONFIG_S_NEEDS_RESET);
 	/* A size over the maximum, or not a power of two: refused. */
 	negotiate();
 	wr(VPCI_Q_DESC, 0x2000, 8);
@@ -327,12 +298,12 @@ static void test_queue_enable(void **state)
 
 static void test_msix_and_isr(void **state)
 {
-	unsigned r = routes;
+	unsigned r = fh.msi_routes;
 
 	/* Table entry 1: address, data, then unmask. */
 	wr(VPCI_MSIX_OFF + 16, 0xfee00000, 4);
 	wr(VPCI_MSIX_OFF + 24, 0x41, 4);
-	assert_true(routes > r);
+	assert_true(fh.msi_routes > r);
 	assert_int_equal(rd(VPCI_MSIX_OFF + 28, 4), 1);		/* masked at reset */
 	wr(VPCI_MSIX_OFF + 28, 0xfffffffe, 4);
 	assert_int_equal(rd(VPCI_MSIX_OFF + 28, 4), 0);		/* reserved bits */
