@@ -19,7 +19,7 @@ void virtio_dev_needs_reset(struct virtio_dev *vd)
 {
 	if (vd->status & VIRTIO_CONFIG_S_NEEDS_RESET)
 		return;
-	log_warn("%s: device needs reset (the driver must reset it to use it again)",
+	log_warn_limited("%s: device needs reset (the driver must reset it to use it again)",
 		 vd->name);
 	vd->status |= VIRTIO_CONFIG_S_NEEDS_RESET;
 	vd->config_gen++;
@@ -57,7 +57,7 @@ bool virtio_dev_set_status(struct virtio_dev *vd, uint64_t offered,
 		uint64_t f = driver_features;
 
 		if ((f & ~offered) || !(f & (1ULL << VIRTIO_F_VERSION_1))) {
-			log_warn("%s: driver accepted features 0x%llx, offered 0x%llx: "
+			log_warn_limited("%s: driver accepted features 0x%llx, offered 0x%llx: "
 				 "refusing FEATURES_OK", vd->name,
 				 (unsigned long long)f, (unsigned long long)offered);
 			v &= (uint8_t)~VIRTIO_CONFIG_S_FEATURES_OK;
@@ -88,7 +88,7 @@ void virtio_dev_queue_enable(struct virtio_dev *vd, unsigned i)
 		return;
 	if (!(vd->status & VIRTIO_CONFIG_S_FEATURES_OK) || q->size > vd->queue_max ||
 	    virtq_enable(q) < 0) {
-		log_warn("%s: driver enabled queue %u with an invalid layout "
+		log_warn_limited("%s: driver enabled queue %u with an invalid layout "
 			 "(size %u, rings 0x%llx/0x%llx/0x%llx)", vd->name, i, q->size,
 			 (unsigned long long)q->desc, (unsigned long long)q->avail,
 			 (unsigned long long)q->used);
