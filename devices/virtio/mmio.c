@@ -213,9 +213,17 @@ static void reg_write(struct virtio_mmio *m, uint32_t off, uint32_t v)
 	case VIRTIO_MMIO_QUEUE_READY:
 		if (q && v == 1) {
 			virtio_dev_queue_enable(vd, m->queue_sel);
+		} else if (q && v == 0 && q->ready &&
+			   (vd->status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+			/* The device may be using the queue (requests in flight,
+			 * RX buffers held): it cannot be taken back under it.
+			 * Without VIRTIO_F_RING_RESET (not offered) only a device
+			 * reset does that, which drains the device first. */
+			virtio_dev_needs_reset(vd);
 		} else if (q && v == 0 && q->ready) {
-			/* The driver takes the queue back (Linux does so when it
-			 * deletes a queue, normally after a reset). */
+			/* Before DRIVER_OK the device has not used the queue:
+			 * the driver may take it back (Linux does, on a failed
+			 * queue setup). */
 			uint16_t size = q->size;
 
 			virtq_reset(q);

@@ -204,13 +204,29 @@ static void test_queue_setup(void **state)
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), 0x2000);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_USED_LOW), 0x4000);
 	assert_int_equal(rng->vq[0].size, 64);
-	wr(VIRTIO_MMIO_STATUS, 0x0f);
-	assert_true(virtio_dev_queue_live(rng, 0));
-	/* The driver may take the queue back by writing 0. */
+	/* Before DRIVER_OK the driver may take the queue back by writing 0. */
 	wr(VIRTIO_MMIO_QUEUE_READY, 0);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
+	assert_int_equal(rng->vq[0].size, 64);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), 0);
+	queue_at(0x2000, 0x3000, 0x4000, 64);
+	wr(VIRTIO_MMIO_QUEUE_READY, 1);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 1);
+	wr(VIRTIO_MMIO_STATUS, 0x0f);
+	assert_true(virtio_dev_queue_live(rng, 0));
+	/* Once live, the device may hold the queue's buffers: writing 0 does
+	 * not pull the ring from under it. The device stops and asks for a
+	 * reset (NEEDS_RESET, a configuration interrupt). */
+	wr(VIRTIO_MMIO_QUEUE_READY, 0);
+	assert_int_equal(rd(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
+			 VIRTIO_CONFIG_S_NEEDS_RESET);
+	assert_int_equal(rd(VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG,
+			 VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), 0x2000);
 	assert_false(virtio_dev_queue_live(rng, 0));
+	/* The reset takes it back. */
 	wr(VIRTIO_MMIO_STATUS, 0);
+	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_READY), 0);
 	assert_int_equal(rd(VIRTIO_MMIO_QUEUE_DESC_LOW), 0);
 }
 
