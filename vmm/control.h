@@ -79,6 +79,11 @@ void control_process(struct control *c, const struct control_vm_ops *ops, void *
 /* Closes every client and removes the socket if it is still ours. */
 void control_close(struct control *c);
 
+/* `path` made into a unix socket address; -ENAMETOOLONG when it does not
+ * fit. For the server and the clients alike. */
+struct sockaddr_un;
+int control_addr(const char *path, struct sockaddr_un *sa);
+
 /* Client side: sends `request` to the socket at `path` and reads one reply
  * line into `reply` (newline removed). Returns 0 for an "ok" reply, 1 for
  * an "error" reply, -errno when the VMM could not be asked. */
