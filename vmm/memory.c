@@ -49,14 +49,14 @@ static void *map_aligned(uint64_t size, int fd)
 	return p;
 }
 
-int guest_mem_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
-		   uint64_t hole_start, uint64_t hole_end)
+int gm_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
+	    uint64_t hole_start, uint64_t hole_end)
 {
-	return guest_mem_init_kind(m, base_gpa, size, hole_start, hole_end, true, true);
+	return gm_init_kind(m, base_gpa, size, hole_start, hole_end, true, true);
 }
 
-int guest_mem_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
-			uint64_t hole_start, uint64_t hole_end, bool shared, bool huge)
+int gm_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
+		 uint64_t hole_start, uint64_t hole_end, bool shared, bool huge)
 {
 	uint64_t low;
 	void *p;
@@ -137,7 +137,7 @@ int guest_mem_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 	return 0;
 }
 
-void guest_mem_destroy(struct guest_mem *m)
+void gm_destroy(struct guest_mem *m)
 {
 	if (m->base)
 		munmap(m->base, m->total);

@@ -2,7 +2,8 @@
  * sealed memfd mapped MAP_SHARED when a vhost-user backend must map it too),
  * split into regions around the architecture's MMIO hole. Every
  * guest-physical access in the VMM goes through the checked accessors below
- * (gm_*); nothing else does arithmetic on guest addresses. */
+ * (gm_*: every function on a struct guest_mem carries that prefix);
+ * nothing else does arithmetic on guest addresses. */
 #ifndef VMM_MEMORY_H
 #define VMM_MEMORY_H
 
@@ -34,16 +35,16 @@ struct guest_mem {
  * hole_end for no hole. `base_gpa` shifts the whole layout (aarch64 RAM
  * starts at 2 GiB). Returns 0 or -errno.
  */
-int guest_mem_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
-		   uint64_t hole_start, uint64_t hole_end);
-/* The same, choosing the backing: `shared` (what guest_mem_init does) is a
+int gm_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
+	    uint64_t hole_start, uint64_t hole_end);
+/* The same, choosing the backing: `shared` (what gm_init does) is a
  * sealed memfd mapped MAP_SHARED, whose fd vhost-user backends map
  * (m->memfd); otherwise anonymous private memory (m->memfd = -1), which
  * hosts back with transparent huge pages by default. `huge` (what
- * guest_mem_init does) advises MADV_HUGEPAGE, else MADV_NOHUGEPAGE. */
-int guest_mem_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
-			uint64_t hole_start, uint64_t hole_end, bool shared, bool huge);
-void guest_mem_destroy(struct guest_mem *m);
+ * gm_init does) advises MADV_HUGEPAGE, else MADV_NOHUGEPAGE. */
+int gm_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
+		 uint64_t hole_start, uint64_t hole_end, bool shared, bool huge);
+void gm_destroy(struct guest_mem *m);
 
 /* Host pointer for [gpa, gpa+len) when the whole range lies inside one
  * region; NULL otherwise (including len == 0 with an invalid gpa and any

@@ -364,7 +364,7 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 	 * [vm] huge_pages asks for transparent huge pages (false: 4 KiB ones);
 	 * anonymous memory gets them on a default host, shared memory only
 	 * where shmem_enabled allows (note_shmem_thp says so). */
-	ret = guest_mem_init_kind(&vm->mem, base, size, hole_start, hole_end, cfg->n_fs > 0,
+	ret = gm_init_kind(&vm->mem, base, size, hole_start, hole_end, cfg->n_fs > 0,
 				  cfg->huge_pages);
 	if (ret < 0) {
 		log_err("allocating %llu MiB of guest memory: %s",
@@ -448,7 +448,7 @@ void vm_destroy(struct vm *vm)
 	i8042_free(vm->i8042);
 	boot_timer_free(vm->boot_timer);
 	vm_console_close(vm);
-	guest_mem_destroy(&vm->mem);
+	gm_destroy(&vm->mem);
 	if (vm->wake_fd >= 0)
 		close(vm->wake_fd);
 	if (vm->vm_fd >= 0)

@@ -82,12 +82,12 @@ int fake_host_init(struct fake_host *f, uint64_t ram)
 	f->next_gsi = FAKE_HOST_MSI_GSI;
 	f->io.epfd = f->io.stop_fd = -1;
 	bus_init(&f->mmio, "mmio");
-	ret = guest_mem_init(&f->mem, 0, ram, 0, 0);
+	ret = gm_init(&f->mem, 0, ram, 0, 0);
 	if (ret < 0)
 		return ret;
 	ret = iothread_init(&f->io);
 	if (ret < 0) {
-		guest_mem_destroy(&f->mem);
+		gm_destroy(&f->mem);
 		return ret;
 	}
 	f->host = (struct dev_host){
@@ -104,5 +104,5 @@ void fake_host_destroy(struct fake_host *f)
 		f->cleanups[f->ncleanups].fn(f->cleanups[f->ncleanups].opaque);
 	}
 	iothread_destroy(&f->io);
-	guest_mem_destroy(&f->mem);
+	gm_destroy(&f->mem);
 }

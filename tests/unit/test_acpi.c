@@ -21,13 +21,13 @@ static struct guest_mem mem;
 
 static int setup(void **state)
 {
-	return guest_mem_init(&mem, 0, 256 * MiB, X86_MMIO_HOLE_START,
+	return gm_init(&mem, 0, 256 * MiB, X86_MMIO_HOLE_START,
 			      X86_MMIO_HOLE_END) < 0 ? -1 : 0;
 }
 
 static int teardown(void **state)
 {
-	guest_mem_destroy(&mem);
+	gm_destroy(&mem);
 	return 0;
 }
 
@@ -385,10 +385,10 @@ static void test_no_room(void **state)
 	uint64_t rsdp = 0;
 
 	/* 512 KiB of RAM ends below the ACPI area. */
-	assert_int_equal(guest_mem_init(&small, 0, 512 * 1024, X86_MMIO_HOLE_START,
+	assert_int_equal(gm_init(&small, 0, 512 * 1024, X86_MMIO_HOLE_START,
 					X86_MMIO_HOLE_END), 0);
 	assert_int_equal(acpi_build(&small, 1, &rsdp), -ENOSPC);
-	guest_mem_destroy(&small);
+	gm_destroy(&small);
 }
 
 static void test_checksum(void **state)

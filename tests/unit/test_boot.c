@@ -29,13 +29,13 @@ static struct guest_mem mem64;	/* 64 MiB, no split */
 
 static int setup_mem(void **state)
 {
-	return guest_mem_init(&mem64, 0, 64 * MiB, X86_MMIO_HOLE_START,
+	return gm_init(&mem64, 0, 64 * MiB, X86_MMIO_HOLE_START,
 			      X86_MMIO_HOLE_END) < 0 ? -1 : 0;
 }
 
 static int teardown_mem(void **state)
 {
-	guest_mem_destroy(&mem64);
+	gm_destroy(&mem64);
 	return 0;
 }
 
@@ -429,7 +429,7 @@ static void test_boot_params_256m(void **state)
 	const char *why = NULL;
 	char back[64];
 
-	assert_int_equal(guest_mem_init(&m, 0, 256 * MiB, X86_MMIO_HOLE_START,
+	assert_int_equal(gm_init(&m, 0, 256 * MiB, X86_MMIO_HOLE_START,
 					X86_MMIO_HOLE_END), 0);
 	load_bz(&m, &k);
 	/* Garbage in the zero page must not survive. */
@@ -471,7 +471,7 @@ static void test_boot_params_256m(void **state)
 	assert_int_equal(bp.hdr.ramdisk_image, 0);
 	assert_int_equal(bp.hdr.ramdisk_size, 0);
 	assert_int_equal(*(char *)gm_ptr(&m, X86_CMDLINE, 1), '\0');
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 }
 
 static void test_boot_params_high_mem(void **state)
@@ -482,7 +482,7 @@ static void test_boot_params_high_mem(void **state)
 	const char *why = NULL;
 
 	/* 5 GiB: 3 GiB below the hole, the other 2 GiB from 4 GiB up. */
-	assert_int_equal(guest_mem_init(&m, 0, 5 * GiB, X86_MMIO_HOLE_START,
+	assert_int_equal(gm_init(&m, 0, 5 * GiB, X86_MMIO_HOLE_START,
 					X86_MMIO_HOLE_END), 0);
 	load_bz(&m, &k);
 	assert_int_equal(x86_write_boot_params(&m, &k, "quiet", 0x123456000ULL,
@@ -499,17 +499,17 @@ static void test_boot_params_high_mem(void **state)
 	assert_int_equal(bp.ext_ramdisk_image, 1);
 	assert_int_equal(bp.hdr.ramdisk_size, 2);
 	assert_int_equal(bp.ext_ramdisk_size, 1);
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 
 	/* Exactly 3 GiB: no high region. */
-	assert_int_equal(guest_mem_init(&m, 0, 3 * GiB, X86_MMIO_HOLE_START,
+	assert_int_equal(gm_init(&m, 0, 3 * GiB, X86_MMIO_HOLE_START,
 					X86_MMIO_HOLE_END), 0);
 	load_bz(&m, &k);
 	assert_int_equal(x86_write_boot_params(&m, &k, "", 0, 0, 0, &why), 0);
 	read_zero_page(&m, &bp);
 	assert_int_equal(bp.e820_entries, 4);
 	check_e820(&bp, 3, 0x100000, 0xc0000000 - 0x100000, 1);
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 }
 
 static void test_cmdline_limits(void **state)
@@ -560,7 +560,7 @@ static void test_initrd_addr(void **state)
 	uint64_t addr = 0;
 	const uint64_t len = 0x123456;
 
-	assert_int_equal(guest_mem_init(&m, 0, 256 * MiB, X86_MMIO_HOLE_START,
+	assert_int_equal(gm_init(&m, 0, 256 * MiB, X86_MMIO_HOLE_START,
 					X86_MMIO_HOLE_END), 0);
 	load_bz(&m, &k);	/* initrd_addr_max 0x7fffffff, ends at 24 MiB */
 	assert_int_equal(x86_initrd_addr(&m, &k, len, &addr), 0);
@@ -576,10 +576,10 @@ static void test_initrd_addr(void **state)
 	/* Exactly the room there is. */
 	assert_int_equal(x86_initrd_addr(&m, &k, 256 * MiB - k.end, &addr), 0);
 	assert_int_equal(addr, k.end);
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 
 	/* 1 GiB of RAM, but the kernel takes initrds only below 896 MiB. */
-	assert_int_equal(guest_mem_init(&m, 0, 1 * GiB, X86_MMIO_HOLE_START,
+	assert_int_equal(gm_init(&m, 0, 1 * GiB, X86_MMIO_HOLE_START,
 					X86_MMIO_HOLE_END), 0);
 	load_bz(&m, &k);
 	k.hdr.initrd_addr_max = 0x37ffffff;
@@ -591,17 +591,17 @@ static void test_initrd_addr(void **state)
 	k.hdr.initrd_addr_max = 0;
 	assert_int_equal(x86_initrd_addr(&m, &k, len, &addr), 0);
 	assert_true(addr + len - 1 <= 0x37ffffff);
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 
 	/* 5 GiB: the initrd stays below the hole (low memory). */
-	assert_int_equal(guest_mem_init(&m, 0, 5 * GiB, X86_MMIO_HOLE_START,
+	assert_int_equal(gm_init(&m, 0, 5 * GiB, X86_MMIO_HOLE_START,
 					X86_MMIO_HOLE_END), 0);
 	load_bz(&m, &k);
 	k.hdr.initrd_addr_max = 0xffffffff;
 	assert_int_equal(x86_initrd_addr(&m, &k, len, &addr), 0);
 	assert_true(addr + len <= 0xc0000000);
 	assert_true(gm_valid(&m, addr, len));
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 }
 
 int main(void)

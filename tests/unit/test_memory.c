@@ -28,7 +28,7 @@ static int setup_split(void **state)
 {
 	static struct guest_mem m;
 
-	if (guest_mem_init(&m, 0, RAM, HOLE_S, HOLE_E) < 0)
+	if (gm_init(&m, 0, RAM, HOLE_S, HOLE_E) < 0)
 		return -1;
 	*state = &m;
 	return 0;
@@ -36,7 +36,7 @@ static int setup_split(void **state)
 
 static int teardown(void **state)
 {
-	guest_mem_destroy(*state);
+	gm_destroy(*state);
 	return 0;
 }
 
@@ -235,26 +235,26 @@ static void test_no_hole_needed(void **state)
 	struct guest_mem m;
 
 	/* RAM ends below the hole: one region. */
-	assert_int_equal(guest_mem_init(&m, 0, 4 * MiB, HOLE_S, HOLE_E), 0);
+	assert_int_equal(gm_init(&m, 0, 4 * MiB, HOLE_S, HOLE_E), 0);
 	assert_int_equal(m.nregions, 1);
 	assert_int_equal(m.regions[0].size, 4 * MiB);
 	assert_true(gm_valid(&m, 4 * MiB - 1, 1));
 	assert_false(gm_valid(&m, 4 * MiB, 1));
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 
 	/* RAM ends exactly at the hole: still one region. */
-	assert_int_equal(guest_mem_init(&m, 0, HOLE_S, HOLE_S, HOLE_E), 0);
+	assert_int_equal(gm_init(&m, 0, HOLE_S, HOLE_S, HOLE_E), 0);
 	assert_int_equal(m.nregions, 1);
 	assert_int_equal(gm_low_end(&m), HOLE_S);
 	assert_false(gm_valid(&m, HOLE_E, 1));
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 
 	/* hole_start == hole_end means no hole at all. */
-	assert_int_equal(guest_mem_init(&m, 0, 16 * MiB, HOLE_S, HOLE_S), 0);
+	assert_int_equal(gm_init(&m, 0, 16 * MiB, HOLE_S, HOLE_S), 0);
 	assert_int_equal(m.nregions, 1);
 	assert_true(gm_valid(&m, HOLE_S, 1));
 	assert_true(gm_valid(&m, 16 * MiB - 1, 1));
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 }
 
 static void test_base_gpa(void **state)
@@ -264,7 +264,7 @@ static void test_base_gpa(void **state)
 	uint32_t v = 0xdeadbeef, r = 0;
 
 	/* aarch64 style: RAM at 2 GiB, no hole. */
-	assert_int_equal(guest_mem_init(&m, base, 32 * MiB, 0, 0), 0);
+	assert_int_equal(gm_init(&m, base, 32 * MiB, 0, 0), 0);
 	assert_int_equal(m.nregions, 1);
 	assert_int_equal(m.regions[0].gpa, base);
 	assert_int_equal(m.regions[0].size, 32 * MiB);
@@ -283,10 +283,10 @@ static void test_base_gpa(void **state)
 	assert_int_equal(pread(m.memfd, &r, 4, 0x100), 4);
 	assert_int_equal(r, 0xdeadbeef);
 	assert_int_equal(gm_read(&m, 0x100, &r, 4), -EFAULT);
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 
 	/* With a hole above RAM start the split is relative to base_gpa. */
-	assert_int_equal(guest_mem_init(&m, base, 32 * MiB, base + 16 * MiB,
+	assert_int_equal(gm_init(&m, base, 32 * MiB, base + 16 * MiB,
 					base + 64 * MiB), 0);
 	assert_int_equal(m.nregions, 2);
 	assert_int_equal(m.regions[0].size, 16 * MiB);
@@ -295,37 +295,37 @@ static void test_base_gpa(void **state)
 	assert_int_equal(m.regions[1].fd_offset, 16 * MiB);
 	assert_true(gm_valid(&m, base + 64 * MiB + 16 * MiB - 1, 1));
 	assert_false(gm_valid(&m, base + 64 * MiB + 16 * MiB, 1));
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 }
 
 static void test_invalid_sizes(void **state)
 {
 	struct guest_mem m;
 
-	assert_int_equal(guest_mem_init(&m, 0, 0, 0, 0), -EINVAL);
+	assert_int_equal(gm_init(&m, 0, 0, 0, 0), -EINVAL);
 	assert_int_equal(m.memfd, -1);
 	assert_int_equal(m.nregions, 0);
-	assert_int_equal(guest_mem_init(&m, 0, 4096 + 1, 0, 0), -EINVAL);
-	assert_int_equal(guest_mem_init(&m, 0, 100, 0, 0), -EINVAL);
-	assert_int_equal(guest_mem_init(&m, 0x800, 4096, 0, 0), -EINVAL);
+	assert_int_equal(gm_init(&m, 0, 4096 + 1, 0, 0), -EINVAL);
+	assert_int_equal(gm_init(&m, 0, 100, 0, 0), -EINVAL);
+	assert_int_equal(gm_init(&m, 0x800, 4096, 0, 0), -EINVAL);
 	/* base + size wraps around. */
-	assert_int_equal(guest_mem_init(&m, UINT64_MAX & ~0xfffULL, 0x2000, 0, 0),
+	assert_int_equal(gm_init(&m, UINT64_MAX & ~0xfffULL, 0x2000, 0, 0),
 			 -EINVAL);
 	/* A hole starting at or below RAM start leaves no low region. */
-	assert_int_equal(guest_mem_init(&m, 0, 16 * MiB, 0, HOLE_E), -EINVAL);
+	assert_int_equal(gm_init(&m, 0, 16 * MiB, 0, HOLE_E), -EINVAL);
 	assert_int_equal(m.memfd, -1);
 	assert_null(m.base);
 	assert_int_equal(m.nregions, 0);
 	assert_null(gm_ptr(&m, 0, 1));
 
 	/* Destroy leaves a harmless empty object behind. */
-	assert_int_equal(guest_mem_init(&m, 0, 4096, 0, 0), 0);
+	assert_int_equal(gm_init(&m, 0, 4096, 0, 0), 0);
 	assert_true(gm_valid(&m, 4095, 1));
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 	assert_int_equal(m.memfd, -1);
 	assert_int_equal(m.nregions, 0);
 	assert_false(gm_valid(&m, 0, 1));
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 }
 
 /* The "THPeligible:" value of the mapping that starts at `addr` in
@@ -388,7 +388,7 @@ static void test_anonymous(void **state)
 	uint32_t v = 0x5a5aa5a5, r = 0;
 
 	(void)state;
-	assert_int_equal(guest_mem_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false, true), 0);
+	assert_int_equal(gm_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false, true), 0);
 	assert_int_equal(m.memfd, -1);
 	assert_int_equal((uintptr_t)m.base % (2 * MiB), 0);	/* huge-page aligned */
 	assert_int_equal(m.total, RAM);
@@ -418,22 +418,22 @@ static void test_anonymous(void **state)
 		assert_int_equal(thp_eligible(m.base), 1);
 	else
 		print_message("(transparent huge pages are off on this host: eligibility not checked)\n");
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 	assert_int_equal(m.memfd, -1);
 	assert_null(m.base);
 
 	/* Shared memory keeps its memfd (what a vhost-user backend maps). */
-	assert_int_equal(guest_mem_init_kind(&m, 0, 4 * MiB, 0, 0, true, true), 0);
+	assert_int_equal(gm_init_kind(&m, 0, 4 * MiB, 0, 0, true, true), 0);
 	assert_true(m.memfd >= 0);
 	assert_int_equal((uintptr_t)m.base % (2 * MiB), 0);
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 
 	/* huge = false ([vm] huge_pages = false): 4 KiB pages even where THP is on. */
-	assert_int_equal(guest_mem_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false, false), 0);
+	assert_int_equal(gm_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false, false), 0);
 	assert_int_equal(m.memfd, -1);
 	if (host_thp())
 		assert_int_equal(thp_eligible(m.base), 0);
-	guest_mem_destroy(&m);
+	gm_destroy(&m);
 }
 
 int main(void)

@@ -50,7 +50,7 @@ static int group_setup(void **state)
 	static uint8_t buf[IMG_SECTORS * 512];
 
 	log_set_level(LOG_LVL_ERR);
-	if (guest_mem_init(&gm, 0, RAM, 0, 0) < 0)
+	if (gm_init(&gm, 0, RAM, 0, 0) < 0)
 		return -1;
 	img_fd = mkstemp(img);
 	if (img_fd < 0)
@@ -64,7 +64,7 @@ static int group_teardown(void **state)
 {
 	close(img_fd);
 	unlink(img);
-	guest_mem_destroy(&gm);
+	gm_destroy(&gm);
 	return 0;
 }
 

@@ -87,7 +87,7 @@ static void test_reset_waits_through_eintr(void **state)
 	int fd;
 
 	log_set_level(LOG_LVL_ERR);
-	assert_int_equal(guest_mem_init(&gm, 0, RAM, 0, 0), 0);
+	assert_int_equal(gm_init(&gm, 0, RAM, 0, 0), 0);
 	fd = mkstemp(img);
 	assert_true(fd >= 0);
 	for (size_t i = 0; i < LEN; i++)
@@ -140,7 +140,7 @@ static void test_reset_waits_through_eintr(void **state)
 	iothread_destroy(&io);
 	close(fd);
 	unlink(img);
-	guest_mem_destroy(&gm);
+	gm_destroy(&gm);
 }
 
 int main(void)

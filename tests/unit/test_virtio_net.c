@@ -49,12 +49,12 @@ static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static int group_setup(void **state)
 {
 	log_set_level(LOG_LVL_ERR);
-	return guest_mem_init(&gm, 0, RAM, 0, 0);
+	return gm_init(&gm, 0, RAM, 0, 0);
 }
 
 static int group_teardown(void **state)
 {
-	guest_mem_destroy(&gm);
+	gm_destroy(&gm);
 	return 0;
 }
 

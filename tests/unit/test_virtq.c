@@ -42,7 +42,7 @@ static struct virtq_chain chain;
 
 /* ---- guest memory with guard pages ---- */
 
-/* guest_mem_init maps both regions back to back, so an overrun of region 0
+/* gm_init maps both regions back to back, so an overrun of region 0
  * would land silently in region 1. Re-map each region between PROT_NONE
  * guards and point gm's regions there: any read or write outside RAM now
  * faults, and cmocka reports the fault as a failed test. */
@@ -50,7 +50,7 @@ static int group_setup(void **state)
 {
 	uint8_t *p;
 
-	if (guest_mem_init(&gm, 0, RAM, HOLE_S, HOLE_E) < 0 || gm.nregions != 2)
+	if (gm_init(&gm, 0, RAM, HOLE_S, HOLE_E) < 0 || gm.nregions != 2)
 		return -1;
 	fenced_len = 3 * GUARD + RAM;
 	fenced = mmap(NULL, fenced_len, PROT_NONE,
@@ -75,7 +75,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	munmap(fenced, fenced_len);
-	guest_mem_destroy(&gm);
+	gm_destroy(&gm);
 	return 0;
 }
 
