@@ -353,9 +353,6 @@ const char *const *config_known_keys(const char *table)
 	return NULL;
 }
 
-/* Planned tables: named in the error so that users know they are coming. */
-static const char *const later[] = { NULL };
-
 /* Absolute directory of the config `name`, so that relative paths still work
  * after vmm changes directory. NULL when it cannot be found: paths then stay
  * relative to the current directory, which is where `name` is. */
@@ -462,13 +459,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 		}
 		if (config_known_keys(v->key))
 			continue;	/* [[net]] and [[fs]]: loaded below, net once [vm] name is known */
-		for (k = 0; later[k]; k++)
-			if (!strcmp(later[k], v->key))
-				break;
-		if (later[k])
-			cfg_err(&c, v->line, v->key, NULL,
-				"not supported yet (arrives in a later release)");
-		else if (v->kind == TOML_TABLE || v->kind == TOML_ARRAY)
+		if (v->kind == TOML_TABLE || v->kind == TOML_ARRAY)
 			cfg_err(&c, v->line, v->key, NULL, "unknown table");
 		else
 			cfg_err(&c, v->line, v->key, NULL, "unknown key");
