@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,6 +58,8 @@ struct serial {
 	pthread_mutex_t lock;
 	struct serial_ops ops;
 	int out_fd;
+	uint64_t out_limit;	/* bytes the output file may hold; 0: no limit */
+	uint64_t out_size;	/* bytes in it now, as far as we know */
 	bool sent_first;
 	bool sent_first_line;
 
@@ -81,6 +84,14 @@ struct serial *serial_new(int out_fd, const struct serial_ops *ops)
 	s->msr = MSR_DCD | MSR_DSR | MSR_CTS;
 	s->dll = 0x0c;	/* 9600 baud, as firmware leaves it */
 	return s;
+}
+
+void serial_set_out_limit(struct serial *s, uint64_t limit, uint64_t size)
+{
+	pthread_mutex_lock(&s->lock);
+	s->out_limit = limit;
+	s->out_size = size;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void serial_free(struct serial *s)
@@ -114,6 +125,25 @@ static int serial_update(struct serial *s, bool *changed)
 	return level;
 }
 
+/* The output file is full: a guest must not fill the host's disk. Start it
+ * over (O_APPEND writes then go to offset 0) with a line saying so. */
+static void wrap_output(struct serial *s)
+{
+	char note[96];
+	int n;
+
+	if (ftruncate(s->out_fd, 0) < 0) {
+		s->out_limit = 0;	/* not a file we can cut: write on */
+		return;
+	}
+	n = snprintf(note, sizeof(note),
+		     "[vmm: the console file reached %llu bytes; earlier output was cut]\n",
+		     (unsigned long long)s->out_limit);
+	s->out_size = 0;
+	if (n > 0 && write(s->out_fd, note, (size_t)n) == n)
+		s->out_size = (uint64_t)n;
+}
+
 static void serial_tx(struct serial *s, uint8_t c)
 {
 	if (s->mcr & MCR_LOOP) {
@@ -126,10 +156,14 @@ static void serial_tx(struct serial *s, uint8_t c)
 	if (s->out_fd >= 0) {
 		ssize_t r;
 
+		if (s->out_limit && s->out_size >= s->out_limit)
+			wrap_output(s);
 		do {
 			r = write(s->out_fd, &c, 1);
 		} while (r < 0 && errno == EINTR);
 		/* A full or closed console must not stop the guest: drop. */
+		if (r == 1)
+			s->out_size++;
 	}
 }
 

@@ -27,6 +27,10 @@ struct serial_ops {
 /* out_fd < 0 discards output. */
 struct serial *serial_new(int out_fd, const struct serial_ops *ops);
 void serial_free(struct serial *s);
+/* Caps the output file at `limit` bytes (0: no cap) when it holds `size`
+ * now: once full it is truncated and starts over with a line that says so.
+ * For a regular file opened O_APPEND ([console] mode = "file"). */
+void serial_set_out_limit(struct serial *s, uint64_t limit, uint64_t size);
 
 /* The bus handler; offset 0..7. */
 void serial_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,

@@ -429,6 +429,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	out->ready = READY_STARTED;
 	out->huge_pages = true;	/* as QEMU's RAM; docs/config.md */
 	out->console_mode = CONSOLE_STDIO;
+	out->console_max_size_mib = CONSOLE_MAX_SIZE_MIB_DEFAULT;
 	out->cpu_template = CPU_TEMPLATE_HOST;
 	out->log_level = LOG_LVL_INFO;
 	out->rng_enabled = true;

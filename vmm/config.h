@@ -11,6 +11,9 @@
 #define VM_NAME_MAX 63
 #define VM_VCPUS_MAX 64
 #define VM_CMDLINE_MAX 4096
+/* [console] max_size_mib: the console file is cut and started over there. */
+#define CONSOLE_MAX_SIZE_MIB_DEFAULT 64
+#define CONSOLE_MAX_SIZE_MIB_MAX (1024 * 1024)
 #define VM_NET_MAX 8		/* [[net]] entries per VM */
 #define VM_IFNAME_MAX 15	/* IFNAMSIZ - 1: tap and bridge names */
 #define VM_FORWARD_MAX 64	/* port forwards per [[net]] entry */
@@ -128,6 +131,7 @@ struct vm_config {
 	/* [console] */
 	enum console_mode console_mode;	/* key `mode`, default stdio */
 	char *console_path;		/* key `path`, required when mode = "file" */
+	uint64_t console_max_size_mib;	/* key `max_size_mib`, mode = "file" only, default 64 */
 
 	/* [cpu] */
 	enum cpu_template cpu_template;	/* key `template`, default host */

@@ -139,7 +139,7 @@ void config_print(const struct vm_config *cfg, FILE *f)
 	if (cfg->console_path) {
 		fprintf(f, "path = ");
 		print_str(f, cfg->console_path);
-		fputc('\n', f);
+		fprintf(f, "\nmax_size_mib = %llu\n", (unsigned long long)cfg->console_max_size_mib);
 	}
 
 	fprintf(f, "\n[cpu]\ntemplate = \"%s\"\nhide = [",

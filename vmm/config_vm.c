@@ -153,13 +153,14 @@ const char *const cfg_console_modes[] = {
 };
 
 /* [console] keys; the loader refuses any other (config_known_keys). */
-const char *const cfg_console_keys[] = { "mode", "path", NULL };
+const char *const cfg_console_keys[] = { "mode", "path", "max_size_mib", NULL };
 
 void cfg_load_console(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
 	const struct toml_value *pv;
 	const char *s;
 	unsigned line;
+	int64_t i;
 	int mode;
 
 	cfg_check_keys(c, tab, "console", cfg_console_keys);
@@ -179,6 +180,11 @@ void cfg_load_console(struct ctx *c, const struct toml_value *tab, struct vm_con
 	} else if (pv && (s = cfg_get_str(c, tab, "console", "path", &line))) {
 		cfg->console_path = cfg_resolve_path(c, s, line, "console", "path");
 	}
+	pv = toml_get(tab, "max_size_mib");
+	if (pv && cfg->console_mode != CONSOLE_FILE)
+		cfg_err(c, pv->line, "console", "max_size_mib", "only valid with mode = \"file\"");
+	else if (cfg_get_int(c, tab, "console", "max_size_mib", 1, CONSOLE_MAX_SIZE_MIB_MAX, &i))
+		cfg->console_max_size_mib = (uint64_t)i;
 }
 
 const char *const cfg_cpu_templates[] = {

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -25,7 +26,7 @@ int vm_console_open(struct vm *vm)
 			log_err("console.path %s: %m", c->console_path);
 			return -errno;
 		}
-		return 0;
+		return 0;	/* its size cap is set with the serial port's */
 	default:
 		vm->console_out = -1;
 		return 0;
@@ -84,5 +85,14 @@ struct serial *vm_console_serial_new(struct vm *vm, void (*set_irq)(void *vm, in
 		.first_tx = console_first_tx, .first_line = console_first_line, .ctx = vm,
 	};
 
-	return serial_new(vm->console_out, &ops);
+	const struct vm_config *c = vm->cfg;
+	struct serial *s = serial_new(vm->console_out, &ops);
+	struct stat st;
+
+	/* A guest must not fill the host's disk through its console, nor
+	 * restarts of a crashing one: what the file holds already counts. */
+	if (s && c->console_mode == CONSOLE_FILE && fstat(vm->console_out, &st) == 0 &&
+	    S_ISREG(st.st_mode))
+		serial_set_out_limit(s, c->console_max_size_mib << 20, (uint64_t)st.st_size);
+	return s;
 }

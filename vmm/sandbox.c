@@ -105,6 +105,7 @@ static const struct rule device_rules[] = {
 	ANY("fsync", "virtio-blk flush"),
 	ANY("fdatasync", "virtio-blk flush"),
 	ANY("fallocate", "virtio-blk discard and write zeroes"),
+	ANY("ftruncate", "the console file starting over at [console] max_size_mib"),
 	ANY("lseek", "disk size"),
 	ANY("io_uring_enter", "virtio-blk submissions and completions"),
 	ANY("eventfd2", "MSI-X vectors (irqfds) set up by the driver"),

@@ -583,6 +583,15 @@ static void test_fs_source_comma(void **state __attribute__((unused)))
 		  "without one");
 }
 
+/* [console] max_size_mib: with a file only, and at least 1 MiB. */
+static void test_console_max_size(void **state __attribute__((unused)))
+{
+	parse_bad(BASE "[console]\nmode = 'stdio'\nmax_size_mib = 8\n", 1, 7,
+		  "console.max_size_mib: only valid with mode = \"file\"");
+	parse_bad(BASE "[console]\nmode = 'file'\npath = 'c.log'\nmax_size_mib = 0\n", 1, 8,
+		  "console.max_size_mib: 0 is out of range");
+}
+
 static void test_missing_required(void **state __attribute__((unused)))
 {
 	parse_bad("", 2, 1, "vm.name: missing required key");
@@ -842,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_hide),
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_fs_source_comma),
+		cmocka_unit_test(test_console_max_size),
 		cmocka_unit_test(test_missing_required),
 		cmocka_unit_test(test_all_errors_reported),
 		cmocka_unit_test(test_syntax_errors),

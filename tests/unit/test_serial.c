@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -382,6 +383,48 @@ static void test_discard_output(void **state)
 	serial_free(s);
 }
 
+/* [console] max_size_mib: a guest writing without end to a console file
+ * that already holds data never grows it past the cap; the file starts over
+ * with a line saying so, and the newest output is kept. */
+static void test_output_cap(void **state)
+{
+	static const char note[] =
+		"[vmm: the console file reached 200 bytes; earlier output was cut]\n";
+	char path[] = "/tmp/vmm-test-console-XXXXXX", buf[512];
+	struct ctx c = { 0 };
+	struct serial_ops ops = { .set_irq = set_irq, .rx_space = rx_space,
+				  .first_tx = first_tx, .first_line = first_line, .ctx = &c };
+	int fd = mkstemp(path);
+	struct serial *s;
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	close(fd);
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "from the last run\n", 18), 18);
+	s = serial_new(fd, &ops);
+	assert_non_null(s);
+	serial_set_out_limit(s, 200, 18);
+	for (int i = 0; i < 1000; i++) {
+		uint8_t v = (uint8_t)('a' + i % 26);
+
+		serial_io(s, THR, &v, 1, true);
+		assert_true(lseek(fd, 0, SEEK_END) <= 200);
+	}
+	serial_free(s);
+	close(fd);
+	fd = open(path, O_RDONLY);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	unlink(path);
+	assert_true(n > (ssize_t)sizeof(note) - 1);
+	buf[n] = '\0';
+	assert_memory_equal(buf, note, sizeof(note) - 1);
+	/* The last byte the guest wrote is the file's last byte: (999 % 26) -> 'l'. */
+	assert_int_equal(buf[n - 1], 'a' + 999 % 26);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -399,6 +442,7 @@ int main(void)
 		T(test_loopback),
 		T(test_wide_access),
 		cmocka_unit_test(test_discard_output),
+		cmocka_unit_test(test_output_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
