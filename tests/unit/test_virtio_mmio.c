@@ -267,6 +267,9 @@ static void test_request(void **state)
 	memcpy(ram + 0x2008, &l, 4);
 	memcpy(ram + 0x200c, &f, 2);
 	memcpy(ram + 0x3004, &z, 2);		/* ring[0] = descriptor 0 */
+	/* The I/O thread may be serving DRIVER_OK's kick right now: the ring
+	 * entry must be visible before the index (a driver's virtio_wmb). */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
 	memcpy(ram + 0x3002, &one, 2);		/* avail idx = 1 */
 	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 5);		/* no such queue: ignored */
 	wr(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
