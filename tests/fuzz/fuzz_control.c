@@ -81,16 +81,26 @@ static const struct control_vm_ops ops = {
 	.describe_queues = fake_queues,
 };
 
+static char dir[] = "/tmp/fuzz-control-XXXXXX", path[64], lock[80];
+
+/* The socket, its lock file and their directory go when the fuzzer exits. */
+static void cleanup(void)
+{
+	control_close(ctl);
+	unlink(lock);
+	rmdir(dir);
+}
+
 static void init(void)
 {
-	static char dir[] = "/tmp/fuzz-control-XXXXXX";
-	char path[64];
 
 	log_set_level((enum log_level)0);
 	trap_unless(mkdtemp(dir) != NULL);
 	snprintf(path, sizeof(path), "%s/ctl.sock", dir);
 	trap_unless(control_open(path, &ctl) == 0);
 	trap_unless(control_addr(path, &sa) == 0);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	atexit(cleanup);
 }
 
 static void parse_lines(const uint8_t *p, size_t n)

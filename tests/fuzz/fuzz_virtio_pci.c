@@ -35,9 +35,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -207,6 +207,7 @@ static struct virtio_dev *new_dev(bool blk)
 {
 	struct disk_config dc = { .path = img };
 	struct virtio_dev *d = NULL;
+
 	if (!blk)
 		return virtio_rng_new();
 	/* A zeroed image each time: what one input wrote does not reach the
