@@ -162,10 +162,12 @@ static void stop_child(struct fs *fs)
 		if (r == 0)
 			usleep(20000);
 	}
-	if (r == 0) {
-		sandbox_signal(fs->op, SIGKILL);
+	/* Without the launcher's SIGKILL nothing else would end it: do not
+	 * wait forever then (PR_SET_PDEATHSIG ends it with vmm). */
+	if (r == 0 && sandbox_signal(fs->op, SIGKILL) == 0)
 		r = waitpid(fs->pid, &st, 0);
-	}
+	else if (r == 0)
+		log_warn("%s: cannot stop virtiofsd (pid %d)", fs->name, (int)fs->pid);
 	if (r == fs->pid) {
 		describe(st, how, sizeof(how));
 		log_info("%s: virtiofsd (pid %d) %s", fs->name, (int)fs->pid, how);
