@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -57,26 +56,6 @@ void vhu_close(struct vhost_user *vu)
 		close(vu->fd);
 	vu->fd = -1;
 	vu->features = vu->protocol = 0;
-}
-
-int vhu_connect_path(const char *path, int *fd)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int s, ret = 0;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = -errno;
-		close(s);
-		return ret;
-	}
-	*fd = s;
-	return 0;
 }
 
 int vhu_check_reply(const struct vhu_hdr *h, uint32_t request, uint32_t size)

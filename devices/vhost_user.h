@@ -75,11 +75,11 @@ struct vhost_user {
 	uint64_t protocol;		/* negotiated protocol features */
 };
 
-/* Adopts the connected socket `fd` (closed by vhu_close). */
+/* Adopts the connected socket `fd` (closed by vhu_close). Sockets come
+ * from the sandbox's launcher (sandbox_start, sandbox_connect): the device
+ * threads may not make or connect sockets themselves. */
 void vhu_init(struct vhost_user *vu, const char *name, int fd);
 void vhu_close(struct vhost_user *vu);
-/* Connects to the unix socket at `path`; 0 or -errno, fd in *fd. */
-int vhu_connect_path(const char *path, int *fd);
 
 /* Checks a reply header against the request it answers and the payload
  * size that request's reply has: 0 or -EPROTO. Pure: the fuzz target's

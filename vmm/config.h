@@ -117,7 +117,9 @@ struct vm_config {
 	char *control_socket;		/* resolved path; NULL: none (key set to "") */
 	bool control_socket_default;	/* not configured: a failure to create it is
 					 * a warning, not an error */
-	char *user;			/* switch to this user (name or uid); NULL: stay */
+	char *user;			/* switch to this user (name or uid); NULL: as
+					 * root, "vmm" or else "nobody"; otherwise stay.
+					 * "root" stays root (privileges.c) */
 	char *group;			/* and group (name or gid); NULL: the user's */
 	bool seccomp;			/* per-thread seccomp filters, default true */
 	enum ready_mark ready;		/* key `ready`, default "started" */

@@ -91,6 +91,20 @@ static uint64_t exec_time_us(uint64_t now)
 	return used < now ? now - used : now;
 }
 
+/* The fds whose ioctls the filters allow (vmm/sandbox.c). */
+static int set_kvm_fds(const struct vm *vm)
+{
+	int fds[VM_VCPUS_MAX];
+	int ret;
+
+	for (unsigned i = 0; i < vm->nvcpus && i < VM_VCPUS_MAX; i++)
+		fds[i] = vm->vcpus[i].fd;
+	ret = sandbox_set_kvm_fds(vm->vm_fd, fds, vm->nvcpus);
+	if (ret < 0)
+		log_err("seccomp: %s", strerror(-ret));
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -194,17 +208,19 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	vm.ctl = ctl;
-	/* Still one thread: vm_run starts the I/O and vCPU threads, which
-	 * inherit the empty capability sets. */
-	if (privileges_drop(&priv) < 0) {
-		vm_destroy(&vm);
-		goto out;
-	}
-	/* Each thread loads its own filter in vm_run once its setup is done. */
+	/* Each thread loads its own filter in vm_run once its setup is done;
+	 * the filters name the KVM fds. The launcher forks in sandbox_init,
+	 * before the drop: it keeps root for virtiofsd restarts. */
 	if (!cfg.seccomp)
 		log_warn("seccomp is off ([vm] seccomp = false): a compromised vmm "
 			 "may make any syscall");
-	if (sandbox_init(cfg.seccomp) < 0) {
+	if (set_kvm_fds(&vm) < 0 || sandbox_init(cfg.seccomp) < 0) {
+		vm_destroy(&vm);
+		goto out;
+	}
+	/* Still one thread: vm_run starts the I/O and vCPU threads, which
+	 * inherit the empty capability sets. */
+	if (privileges_drop(&priv) < 0) {
 		vm_destroy(&vm);
 		goto out;
 	}

@@ -28,20 +28,50 @@ static long long numeric_id(const char *s)
 	return v;
 }
 
+/* Who a root-started vmm runs the guest as when [vm] user is not set: a
+ * system user of vmm's own where the admin made one (`useradd --system
+ * vmm`), else nobody. Either owns no file vmm needs after the drop (it has
+ * them open by then), and nobody is shared with other daemons: the docs
+ * recommend a user per VM. */
+static const char *const default_users[] = { "vmm", "nobody" };
+
+static struct passwd *default_user(void)
+{
+	for (size_t i = 0; i < sizeof(default_users) / sizeof(default_users[0]); i++) {
+		struct passwd *pw = getpwnam(default_users[i]);
+
+		if (pw && pw->pw_uid != 0)
+			return pw;
+	}
+	return NULL;
+}
+
 int privileges_resolve(const struct vm_config *cfg, struct privileges *p)
 {
+	const char *user = cfg->user;
+	struct passwd *pw = NULL;
 	long long id;
 
 	memset(p, 0, sizeof(*p));
-	if (cfg->user) {
-		struct passwd *pw;
-
+	if (!user && geteuid() == 0) {
+		pw = default_user();
+		if (!pw) {
+			log_err("%s: vmm runs as root and vm.user is not set, and there is no "
+				"\"vmm\" or \"nobody\" user to run the guest as: create one, or "
+				"set vm.user (\"root\" stays root)", cfg->source);
+			return -ENOENT;
+		}
+		log_info("vm.user is not set: the guest runs as user %s (uid %d); "
+			 "vm.user = \"root\" keeps root", pw->pw_name, (int)pw->pw_uid);
+		p->switch_uid = p->switch_gid = true;
+		p->uid = pw->pw_uid;
+		p->gid = pw->pw_gid;
+	} else if (user) {
 		errno = 0;
-		id = numeric_id(cfg->user);
-		pw = id >= 0 ? getpwuid((uid_t)id) : getpwnam(cfg->user);
+		id = numeric_id(user);
+		pw = id >= 0 ? getpwuid((uid_t)id) : getpwnam(user);
 		if (!pw && id < 0) {
-			log_err("%s: vm.user: no user \"%s\" on this host", cfg->source,
-				cfg->user);
+			log_err("%s: vm.user: no user \"%s\" on this host", cfg->source, user);
 			return -ENOENT;
 		}
 		p->switch_uid = p->switch_gid = true;
@@ -51,9 +81,15 @@ int privileges_resolve(const struct vm_config *cfg, struct privileges *p)
 			p->gid = pw->pw_gid;
 		else if (!cfg->group) {
 			log_err("%s: vm.user: uid %s has no passwd entry; give vm.group too",
-				cfg->source, cfg->user);
+				cfg->source, user);
 			return -ENOENT;
 		}
+		/* The opt-out: root stays root (uid and gid 0, no supplementary
+		 * groups, no capabilities). */
+		if (p->uid == 0 && geteuid() == 0)
+			log_warn("%s: vm.user = \"%s\": the guest runs as root (with no "
+				 "capabilities); a compromised vmm could still open every file "
+				 "root may through plain permissions", cfg->source, user);
 	}
 	if (cfg->group) {
 		struct group *gr;

@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <poll.h>
+#include <sys/un.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -22,20 +24,47 @@
 
 #include <linux/close_range.h>
 #include <linux/futex.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <sys/ioctl.h>
 
 #include "log.h"
+
+/* What a rule's first argument must be, when it names an fd or a pid that
+ * is only known at run time. */
+enum a0 {
+	A0_ANY,
+	A0_VM,		/* the VM fd (sandbox_set_kvm_fds) */
+	A0_VCPU,	/* one of the vCPU fds: one rule each */
+	A0_STDIN,
+	A0_STDERR,
+	A0_SELF,	/* this process's pid (tgkill's tgid) */
+};
+
+static const char *const a0_words[] = {
+	[A0_ANY] = "", [A0_VM] = "VM fd", [A0_VCPU] = "vCPU fds", [A0_STDIN] = "stdin",
+	[A0_STDERR] = "stderr", [A0_SELF] = "vmm's own tgid",
+};
 
 struct rule {
 	const char *name;
 	const char *cond;	/* the argument filter in words, "" for none */
 	unsigned argc;
 	struct scmp_arg_cmp arg;
+	enum a0 a0;
+	unsigned long req;	/* ioctl request, for the printed table */
 	const char *why;
 };
 
-#define ANY(n, w)		{ n, "", 0, { 0 }, w }
-#define ARG(n, c, a, w)		{ n, c, 1, a, w }
+#define ANY(n, w)		{ n, "", 0, { 0 }, A0_ANY, 0, w }
+#define ARG(n, c, a, w)		{ n, c, 1, a, A0_ANY, 0, w }
 #define NO_EXEC			SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)
+/* The kernel reads ioctl's fd and request as 32-bit ints, whatever the
+ * upper half of the register holds: compare only the lower half, as it
+ * does. Request numbers differ per architecture; the macros know them. */
+#define LOW32			0xffffffffu
+#define IOCTL(r, fd, w)							\
+	{ "ioctl", #r, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, LOW32, (r)), fd, (r), w }
 
 /* Every thread: the C library and the allocator underneath our code. */
 static const struct rule common_rules[] = {
@@ -58,42 +87,42 @@ static const struct rule common_rules[] = {
 	ANY("sched_yield", "spinning locks in the C library"),
 	ANY("getpid", "pthread_kill and raise (tgkill takes the pid)"),
 	ANY("gettid", "raise and abort (glibc asks the kernel for its own tid)"),
-	ANY("tgkill", "pthread_kill (vCPU kicks)"),
+	{ "tgkill", "", 0, { 0 }, A0_SELF, 0, "pthread_kill (vCPU kicks), raise; no other process" },
 	ANY("rseq", "the C library's restartable sequences"),
 	ANY("set_robust_list", "thread start in the C library"),
 	ANY("getrandom", "the allocator's randomization"),
 	ANY("exit", "thread exit"),
 	ANY("exit_group", "process exit"),
+	IOCTL(TCGETS, A0_STDERR, "isatty(stderr) at the first log line (vmm/log.c)"),
 };
 
 static const struct rule main_rules[] = {
 	ANY("epoll_wait", "the event loop"),
 	ANY("epoll_pwait", "the event loop (aarch64 has no epoll_wait)"),
 	ANY("epoll_ctl", "stdin back-pressure, control clients"),
-	ANY("ioctl", "KVM_IRQ_LINE (Ctrl-Alt-Del), KVM_SET_GSI_ROUTING, TCSETS on the terminal; "
-		"the fds are ours, the requests too many to list"),
+	IOCTL(KVM_IRQ_LINE, A0_VM, "serial input, Ctrl-Alt-Del / the power button"),
+	IOCTL(TCGETS, A0_STDIN, "tcsetattr at exit (glibc reads the settings first)"),
+	IOCTL(TCSETS, A0_STDIN, "the terminal back to cooked mode at exit"),
 	ANY("readv", "console I/O"),
 	ANY("writev", "console I/O"),
 	ANY("timerfd_settime", "shutdown_timeout"),
 	ANY("accept4", "control socket clients"),
 	ANY("recvfrom", "control socket requests"),
 	ANY("sendto", "control socket replies, sd_notify"),
-	ANY("sendmsg", "sd_notify"),
+	ANY("sendmsg", "sd_notify, launcher requests (stopping virtiofsd at exit)"),
+	ANY("recvmsg", "launcher replies"),
 	ANY("newfstatat", "control socket removal at exit (lstat)"),
 	ANY("fstat", "stdio at exit"),
 	ANY("unlink", "control socket removal at exit"),
 	ANY("unlinkat", "control socket removal at exit"),
-	ARG("kill", "signal SIGTERM", SCMP_A1(SCMP_CMP_EQ, SIGTERM), "stopping virtiofsd at exit"),
-	ARG("kill", "signal SIGKILL", SCMP_A1(SCMP_CMP_EQ, SIGKILL), "stopping virtiofsd at exit"),
 	ANY("wait4", "reaping virtiofsd"),
 	ANY("fcntl", "file flags of our own fds"),
 };
 
 /* Device emulation runs in both the vCPU threads (register accesses:
- * activate, reset) and the I/O thread (queue notifications). */
+ * activate, reset) and the I/O thread (queue notifications). Sockets to a
+ * vhost-user backend and signals to virtiofsd come from the launcher. */
 static const struct rule device_rules[] = {
-	ANY("ioctl", "KVM_RUN, KVM_IRQ_LINE, KVM_SET_GSI_ROUTING, KVM_IRQFD, KVM_IOEVENTFD, "
-		"TUN; on fds vmm opened itself"),
 	ANY("readv", "TAP frames, disk I/O without io_uring"),
 	ANY("writev", "TAP frames, disk I/O without io_uring"),
 	ANY("pread64", "disk I/O without io_uring"),
@@ -110,31 +139,30 @@ static const struct rule device_rules[] = {
 	ANY("io_uring_enter", "virtio-blk submissions and completions"),
 	ANY("eventfd2", "MSI-X vectors (irqfds) set up by the driver"),
 	ANY("epoll_ctl", "watching a reconnected vhost-user backend"),
-	ANY("sendmsg", "vhost-user requests with fds"),
-	ANY("recvmsg", "vhost-user replies"),
+	ANY("sendmsg", "vhost-user requests with fds, launcher requests"),
+	ANY("recvmsg", "vhost-user replies, launcher replies (with the backend's fd)"),
 	ANY("sendto", "vhost-user, sd_notify"),
 	ANY("recvfrom", "vhost-user liveness check (MSG_PEEK)"),
 	ANY("poll", "vhost-user reply timeout"),
 	ANY("ppoll", "vhost-user reply timeout (aarch64 has no poll)"),
-	ARG("socket", "domain AF_UNIX", SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
-	    "reconnecting a vhost-user backend"),
-	ANY("connect", "reconnecting a vhost-user backend"),
-	ANY("bind", "restarting virtiofsd: its listening socket (autobind)"),
-	ANY("listen", "restarting virtiofsd: its listening socket"),
-	ANY("getsockname", "restarting virtiofsd: its socket's abstract address"),
 	ANY("fcntl", "file flags of our own fds"),
-	ARG("kill", "signal SIGTERM", SCMP_A1(SCMP_CMP_EQ, SIGTERM), "stopping virtiofsd"),
-	ARG("kill", "signal SIGKILL", SCMP_A1(SCMP_CMP_EQ, SIGKILL), "stopping virtiofsd"),
 	ANY("wait4", "reaping virtiofsd"),
 };
 
 static const struct rule io_rules[] = {
 	ANY("epoll_wait", "the I/O loop"),
 	ANY("epoll_pwait", "the I/O loop (aarch64 has no epoll_wait)"),
+	IOCTL(KVM_IRQ_LINE, A0_VM, "virtio-mmio and serial interrupts"),
 };
 
+/* KVM_IRQFD and KVM_IOEVENTFD are set up before the threads start. */
 static const struct rule vcpu_rules[] = {
-	/* KVM_RUN is in device_rules' ioctl; nothing beyond the devices. */
+	IOCTL(KVM_RUN, A0_VCPU, "running the guest"),
+	IOCTL(KVM_GET_REGS, A0_VCPU, "the guest's pc in an error message (x86_64)"),
+	IOCTL(KVM_GET_ONE_REG, A0_VCPU, "the guest's pc in an error message (aarch64)"),
+	IOCTL(KVM_IRQ_LINE, A0_VM, "interrupts of the devices a register access touches"),
+	IOCTL(KVM_SET_GSI_ROUTING, A0_VM, "MSI-X table writes by the driver"),
+	IOCTL(TUNSETOFFLOAD, A0_ANY, "virtio-net offloads the driver accepted (TAP fds)"),
 };
 
 #define N(t) (sizeof(t) / sizeof((t)[0]))
@@ -212,48 +240,149 @@ static void on_sigsys(int sig, siginfo_t *si, void *uc)
 	syscall(SYS_exit_group, 128 + SIGSYS);	/* not reached */
 }
 
-/* ---- the launcher: starting programs from filtered threads ----
+/* ---- the launcher: helper processes and sockets for filtered threads ----
  *
- * The launcher is forked before any filter is loaded and keeps every
- * privilege, so what a (possibly compromised) filtered thread may ask of it
- * is as narrow as it can be: one 32-bit handle into a table of programs that
- * was fixed before the launcher forked (sandbox_register). The function and
- * its argument come from that table in the launcher's own memory, never
- * from the request; any other request gets -EINVAL. */
+ * The launcher is forked before any filter is loaded and before vmm gives
+ * up root, and keeps every privilege, so what a (possibly compromised)
+ * filtered thread may ask of it is as narrow as it can be: an operation
+ * and a 32-bit handle into a table that was fixed before the launcher
+ * forked (sandbox_register*), plus the signal number for OP_SIGNAL. What
+ * is started, connected to or signalled comes from the launcher's own copy
+ * of that table, never from the request; a request of another size, with
+ * fds attached, of an unknown operation, a handle out of the table or of
+ * the wrong kind, or another signal gets -EINVAL and nothing done. */
 
-struct prog {
-	char name[32];
-	sandbox_exec_fn fn;
-	const void *arg;
+enum { OP_START = 1, OP_CONNECT = 2, OP_SIGNAL = 3 };
+
+struct launcher_req {
+	uint32_t op;
+	uint32_t id;
+	uint32_t arg;		/* OP_SIGNAL: SIGTERM or SIGKILL; else 0 */
 };
 
-static struct prog progs[SANDBOX_MAX_PROGS];
-static unsigned nprogs;
+struct launcher_reply {
+	int32_t err;		/* 0 or -errno */
+	int32_t pid;		/* OP_START; an fd comes along with START and CONNECT */
+};
+
+struct entry {
+	char name[32];
+	bool is_socket;		/* sandbox_register_socket, else a program */
+	sandbox_exec_fn fn;
+	const void *arg;
+	struct sockaddr_un sa;	/* is_socket: where to connect */
+	/* Programs: the last one started, in the process that started it
+	 * (vmm before sandbox_init, the launcher after). */
+	pid_t pid;
+	int pidfd;
+};
+
+static struct entry entries[SANDBOX_MAX_PROGS];
+static unsigned nentries;
 static bool launcher_forked;		/* the table is fixed from then on */
 static int launcher_fd = -1;		/* vmm's end of the socketpair */
 static pthread_mutex_t launcher_lock = PTHREAD_MUTEX_INITIALIZER;
+static int vm_fd = -1;
+static int *vcpu_fds;
+static unsigned nvcpu_fds;
 
-int sandbox_register(const char *name, sandbox_exec_fn fn, const void *arg)
+int sandbox_set_kvm_fds(int vm, const int *vcpus, unsigned n)
 {
-	if (!fn || !name)
+	int *copy = NULL;
+
+	if (launcher_forked)
+		return -EBUSY;
+	if (n && !(copy = malloc(n * sizeof(*copy))))
+		return -ENOMEM;
+	if (n)
+		memcpy(copy, vcpus, n * sizeof(*copy));
+	free(vcpu_fds);
+	vcpu_fds = copy;
+	nvcpu_fds = n;
+	vm_fd = vm;
+	return 0;
+}
+
+static int add_entry(const char *name, struct entry **e)
+{
+	if (!name)
 		return -EINVAL;
 	if (launcher_forked)
 		return -EBUSY;
-	if (nprogs >= SANDBOX_MAX_PROGS)
+	if (nentries >= SANDBOX_MAX_PROGS)
 		return -ENOSPC;
-	snprintf(progs[nprogs].name, sizeof(progs[nprogs].name), "%s", name);
-	progs[nprogs].fn = fn;
-	progs[nprogs].arg = arg;
-	return (int)nprogs++;
+	*e = &entries[nentries];
+	memset(*e, 0, sizeof(**e));
+	snprintf((*e)->name, sizeof((*e)->name), "%s", name);
+	(*e)->pid = -1;
+	(*e)->pidfd = -1;
+	return (int)nentries++;
 }
 
-/* In the launcher: fork twice so that the new process is orphaned into vmm
- * (its subreaper) and waits for that before running the program. */
-static pid_t launch(const struct prog *prog, int fd, int sock, pid_t vmm)
+int sandbox_register(const char *name, sandbox_exec_fn fn, const void *arg)
+{
+	struct entry *e;
+	int id;
+
+	if (!fn)
+		return -EINVAL;
+	id = add_entry(name, &e);
+	if (id >= 0) {
+		e->fn = fn;
+		e->arg = arg;
+	}
+	return id;
+}
+
+int sandbox_register_socket(const char *name, const char *path)
+{
+	struct entry *e;
+	int id;
+
+	if (!path || !*path || strlen(path) >= sizeof(e->sa.sun_path))
+		return -EINVAL;
+	id = add_entry(name, &e);
+	if (id >= 0) {
+		e->is_socket = true;
+		e->sa.sun_family = AF_UNIX;
+		memcpy(e->sa.sun_path, path, strlen(path));
+	}
+	return id;
+}
+
+/* Whether the last process started for `e` may still run: until its pidfd
+ * says it exited (an unreaped zombie counts as exited). */
+static bool running(struct entry *e)
+{
+	struct pollfd p;
+
+	if (e->pidfd < 0)
+		return false;
+	p = (struct pollfd){ .fd = e->pidfd, .events = POLLIN };
+	if (poll(&p, 1, 0) == 0)
+		return true;
+	close(e->pidfd);
+	e->pidfd = -1;
+	return false;
+}
+
+/* Forks the program. In the launcher (`sock` >= 0): fork twice so that the
+ * new process is orphaned into vmm (its subreaper) and waits for that
+ * before running the program. In vmm itself (before sandbox_init, with one
+ * thread): a plain fork. */
+static pid_t launch(const struct entry *e, int lfd, int sock, pid_t vmm)
 {
 	int p[2];
 	pid_t mid, pid = -1;
 
+	if (sock < 0) {
+		pid = fork();
+		if (pid == 0) {
+			e->fn(e->arg, lfd);
+			_exit(127);
+		}
+		return pid < 0 ? -errno : pid;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	mid = fork();
@@ -267,7 +396,7 @@ static pid_t launch(const struct prog *prog, int fd, int sock, pid_t vmm)
 					_exit(126);
 				usleep(1000);
 			}
-			prog->fn(prog->arg, fd);
+			e->fn(e->arg, lfd);
 			_exit(127);
 		}
 		if (write(p[1], &pid, sizeof(pid)) < 0)
@@ -286,112 +415,124 @@ static pid_t launch(const struct prog *prog, int fd, int sock, pid_t vmm)
 	return pid;
 }
 
-static void launcher_main(int sock, pid_t vmm)
+/* OP_START: a listening socket at an autobound abstract address (no path to
+ * race on or clean up), our connection queued on it before the program
+ * exists (so it is the one the program accepts), then the program. vmm
+ * does not reap the new process while it waits for this answer, so the pid
+ * cannot be reused before pidfd_open. */
+static int op_start(struct entry *e, int sock, pid_t vmm, int *conn, pid_t *pidp)
 {
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != vmm)
-		_exit(0);
-	/* Keep none of vmm's fds (the VM, TAPs, disks) but stdio and ours. */
-	if (dup2(sock, 3) < 0)
-		_exit(1);
-	sock = 3;
-	fcntl(sock, F_SETFD, FD_CLOEXEC);
-	syscall(SYS_close_range, 4u, ~0u, 0u);
-	for (;;) {
-		uint32_t id;
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct iovec iov = { &id, sizeof(id) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-		struct cmsghdr *c;
-		int fd = -1;
-		pid_t pid;
-		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t salen = sizeof(sa);
+	int lfd, fd = -1, ret;
+	pid_t pid;
 
-		if (n == 0 || (n < 0 && errno != EINTR))
-			_exit(0);	/* vmm is gone */
-		if (n < 0)
-			continue;
-		c = CMSG_FIRSTHDR(&mh);
-		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-		/* SOCK_SEQPACKET: a longer message is truncated (MSG_TRUNC), a
-		 * shorter one is short; either is refused, as is an unknown id. */
-		if (n != (ssize_t)sizeof(id) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-		    id >= nprogs)
-			pid = -EINVAL;
-		else
-			pid = launch(&progs[id], fd, sock, vmm);
-		if (fd >= 0)
-			close(fd);
-		if (send(sock, &pid, sizeof(pid), MSG_NOSIGNAL) < 0)
-			_exit(0);
+	if (running(e))
+		return -EBUSY;
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0)
+		goto err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, salen) < 0)
+		goto err;
+	pid = launch(e, lfd, sock, vmm);
+	if (pid < 0) {
+		errno = -pid;
+		goto err;
 	}
+	close(lfd);
+	e->pid = pid;
+	e->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	*conn = fd;
+	*pidp = pid;
+	return 0;
+err:
+	ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	close(lfd);
+	return ret;
 }
 
-static int launcher_start(void)
+static int op_connect(const struct entry *e, int *conn)
 {
-	pid_t vmm = getpid(), pid;
-	int sv[2];
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
 
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_err("seccomp: setting up the process launcher: %m");
+	if (fd < 0)
 		return -errno;
+	if (connect(fd, (const struct sockaddr *)&e->sa, sizeof(e->sa)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
 	}
-	launcher_forked = true;
-	pid = fork();
-	if (pid < 0) {
-		log_err("seccomp: starting the process launcher: %m");
-		close(sv[0]);
-		close(sv[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		launcher_main(sv[1], vmm);
-		_exit(0);
-	}
-	close(sv[1]);
-	launcher_fd = sv[0];
-	log_debug("seccomp: process launcher is pid %d (%u program(s))", (int)pid, nprogs);
+	*conn = fd;
 	return 0;
 }
 
-int sandbox_launcher_fd(void)
+static int op_signal(struct entry *e, int sig)
 {
-	return launcher_fd;
+	if (e->pidfd < 0)
+		return -ESRCH;
+	return syscall(SYS_pidfd_send_signal, e->pidfd, sig, NULL, 0) < 0 ? -errno : 0;
 }
 
-int sandbox_spawn(int id, int fd, pid_t *pid)
+/* One request, checked field by field; *conn gets an fd to send back. */
+static int serve(const struct launcher_req *r, int sock, pid_t vmm, int *conn, pid_t *pid)
 {
-	uint32_t req = (uint32_t)id;
+	struct entry *e;
+
+	if (r->id >= nentries)
+		return -EINVAL;
+	e = &entries[r->id];
+	switch (r->op) {
+	case OP_START:
+		if (e->is_socket || r->arg)
+			return -EINVAL;
+		return op_start(e, sock, vmm, conn, pid);
+	case OP_CONNECT:
+		if (!e->is_socket || r->arg)
+			return -EINVAL;
+		return op_connect(e, conn);
+	case OP_SIGNAL:
+		if (e->is_socket || (r->arg != SIGTERM && r->arg != SIGKILL))
+			return -EINVAL;
+		return op_signal(e, (int)r->arg);
+	default:
+		return -EINVAL;
+	}
+}
+
+/* Closes every fd that came with a message: the launcher takes none. */
+static bool drop_fds(struct msghdr *mh)
+{
+	bool any = false;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		any = true;
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i + sizeof(int) <= c->cmsg_len - CMSG_LEN(0); i += sizeof(int)) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i, sizeof(fd));
+			close(fd);
+		}
+	}
+	return any;
+}
+
+static int send_reply(int sock, const struct launcher_reply *rep, int fd)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { &req, sizeof(req) };
+	struct iovec iov = { (void *)rep, sizeof(*rep) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	pid_t r;
-	int ret = 0;
 
-	if (id < 0 || (unsigned)id >= nprogs)
-		return -EINVAL;
-	if (launcher_fd < 0) {
-		r = fork();
-		if (r < 0)
-			return -errno;
-		if (r == 0) {
-			progs[id].fn(progs[id].arg, fd);
-			_exit(127);
-		}
-		*pid = r;
-		return 0;
-	}
 	if (fd >= 0) {
 		struct cmsghdr *c;
 
@@ -404,18 +545,171 @@ int sandbox_spawn(int id, int fd, pid_t *pid)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(fd));
 	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(*rep) ? 0 : -1;
+}
+
+static void launcher_main(int sock, pid_t vmm)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != vmm)
+		_exit(0);
+	/* Keep none of vmm's fds (the VM, TAPs, disks) but stdio and ours. */
+	if (dup2(sock, 3) < 0)
+		_exit(1);
+	sock = 3;
+	fcntl(sock, F_SETFD, FD_CLOEXEC);
+	syscall(SYS_close_range, 4u, ~0u, 0u);
+	/* Programs vmm started itself before this fork: still its unreaped
+	 * children, so their pids are theirs. */
+	for (unsigned i = 0; i < nentries; i++)
+		if (!entries[i].is_socket && entries[i].pid > 0)
+			entries[i].pidfd = (int)syscall(SYS_pidfd_open, entries[i].pid, 0);
+		else
+			entries[i].pidfd = -1;
+	for (;;) {
+		struct launcher_req req;
+		struct launcher_reply rep = { 0, 0 };
+		union {
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { &req, sizeof(req) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+		int conn = -1;
+		pid_t pid = 0;
+		ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+		if (n == 0 || (n < 0 && errno != EINTR))
+			_exit(0);	/* vmm is gone */
+		if (n < 0)
+			continue;
+		/* SOCK_SEQPACKET: a longer message is truncated (MSG_TRUNC), a
+		 * shorter one is short; either is refused, as are fds. */
+		if (drop_fds(&mh) || n != (ssize_t)sizeof(req) ||
+		    (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+			rep.err = -EINVAL;
+		else
+			rep.err = serve(&req, sock, vmm, &conn, &pid);
+		rep.pid = rep.err == 0 ? pid : 0;
+		n = send_reply(sock, &rep, rep.err == 0 ? conn : -1);
+		if (conn >= 0)
+			close(conn);
+		if (n < 0)
+			_exit(0);
+	}
+}
+
+static int launcher_start(void)
+{
+	pid_t vmm = getpid(), pid;
+	int sv[2];
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_err("sandbox: setting up the process launcher: %m");
+		return -errno;
+	}
+	launcher_forked = true;
+	pid = fork();
+	if (pid < 0) {
+		log_err("sandbox: starting the process launcher: %m");
+		close(sv[0]);
+		close(sv[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		launcher_main(sv[1], vmm);
+		_exit(0);
+	}
+	close(sv[1]);
+	launcher_fd = sv[0];
+	/* vmm's pidfds of what it started are the launcher's business now. */
+	for (unsigned i = 0; i < nentries; i++)
+		if (entries[i].pidfd >= 0) {
+			close(entries[i].pidfd);
+			entries[i].pidfd = -1;
+		}
+	log_debug("sandbox: process launcher is pid %d (%u operation(s))", (int)pid, nentries);
+	return 0;
+}
+
+int sandbox_launcher_fd(void)
+{
+	return launcher_fd;
+}
+
+/* One round trip to the launcher; `conn` is where an fd is expected, or
+ * NULL when none may come. */
+static int request(uint32_t op, int id, uint32_t arg, int *conn, pid_t *pid)
+{
+	struct launcher_req req = { op, (uint32_t)id, arg };
+	struct launcher_reply rep;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { &rep, sizeof(rep) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int fd = -1, ret = 0;
+	ssize_t n = -1;
+
 	pthread_mutex_lock(&launcher_lock);
 	errno = 0;
-	if (sendmsg(launcher_fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(req) ||
-	    recv(launcher_fd, &r, sizeof(r), 0) != (ssize_t)sizeof(r))
+	if (send(launcher_fd, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req) ||
+	    (n = recvmsg(launcher_fd, &mh, MSG_CMSG_CLOEXEC)) < 0)
 		ret = errno ? -errno : -EIO;
 	pthread_mutex_unlock(&launcher_lock);
 	if (ret < 0)
 		return ret;
-	if (r < 0)
-		return (int)r;
-	*pid = r;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	if (n != (ssize_t)sizeof(rep) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    (rep.err == 0 && (conn != NULL) != (fd >= 0)) || (rep.err < 0 && fd >= 0)) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	if (rep.err < 0)
+		return rep.err;
+	if (conn)
+		*conn = fd;
+	if (pid)
+		*pid = rep.pid;
 	return 0;
+}
+
+int sandbox_start(int id, int *conn, pid_t *pid)
+{
+	if (id < 0 || (unsigned)id >= nentries || entries[id].is_socket)
+		return -EINVAL;
+	if (launcher_fd < 0)
+		return op_start(&entries[id], -1, getpid(), conn, pid);
+	return request(OP_START, id, 0, conn, pid);
+}
+
+int sandbox_connect(int id, int *conn)
+{
+	if (id < 0 || (unsigned)id >= nentries || !entries[id].is_socket)
+		return -EINVAL;
+	if (launcher_fd < 0)
+		return op_connect(&entries[id], conn);
+	return request(OP_CONNECT, id, 0, conn, NULL);
+}
+
+int sandbox_signal(int id, int sig)
+{
+	if (id < 0 || (unsigned)id >= nentries || entries[id].is_socket ||
+	    (sig != SIGTERM && sig != SIGKILL))
+		return -EINVAL;
+	if (launcher_fd < 0)
+		return op_signal(&entries[id], sig);
+	return request(OP_SIGNAL, id, (uint32_t)sig, NULL, NULL);
 }
 
 int sandbox_init(bool on)
@@ -425,8 +719,10 @@ int sandbox_init(bool on)
 	int ret;
 
 	enabled = on;
+	/* The launcher runs with seccomp off too: it keeps root for virtiofsd
+	 * restarts after vmm gave it up. */
 	if (!on)
-		return 0;
+		return nentries ? launcher_start() : 0;
 	/* Probed once here, not by threads racing in seccomp_init. */
 	if (seccomp_api_get() < 1) {
 		log_err("seccomp: this kernel or libseccomp has no usable seccomp filter support");
@@ -450,16 +746,50 @@ int sandbox_init(bool on)
 	return 0;
 }
 
+static int add_rule(scmp_filter_ctx ctx, int nr, const struct rule *r, bool a0, long v)
+{
+	struct scmp_arg_cmp cmp[2];
+	unsigned n = 0;
+
+	if (a0)
+		cmp[n++] = SCMP_A0(SCMP_CMP_MASKED_EQ, LOW32, (scmp_datum_t)v & LOW32);
+	if (r->argc)
+		cmp[n++] = r->arg;
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, cmp);
+}
+
+/* Several rules for one syscall are OR-ed; the comparisons within one rule
+ * are AND-ed. */
 static int add_rules(scmp_filter_ctx ctx, const struct rule *r, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		int nr = seccomp_syscall_resolve_name(r[i].name);
-		int ret;
+		int ret = 0;
 
 		if (nr < 0)
 			continue;	/* not a syscall on this architecture */
-		ret = r[i].argc ? seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, r[i].arg)
-				: seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+		switch (r[i].a0) {
+		case A0_ANY:
+			ret = add_rule(ctx, nr, &r[i], false, 0);
+			break;
+		case A0_VM:
+			if (vm_fd >= 0)	/* else none: no VM to talk to */
+				ret = add_rule(ctx, nr, &r[i], true, vm_fd);
+			break;
+		case A0_VCPU:
+			for (unsigned j = 0; j < nvcpu_fds && ret == 0; j++)
+				ret = add_rule(ctx, nr, &r[i], true, vcpu_fds[j]);
+			break;
+		case A0_STDIN:
+			ret = add_rule(ctx, nr, &r[i], true, STDIN_FILENO);
+			break;
+		case A0_STDERR:
+			ret = add_rule(ctx, nr, &r[i], true, STDERR_FILENO);
+			break;
+		case A0_SELF:
+			ret = add_rule(ctx, nr, &r[i], true, getpid());
+			break;
+		}
 		if (ret < 0) {
 			log_err("seccomp: rule for %s: %s", r[i].name, strerror(-ret));
 			return ret;
@@ -519,14 +849,26 @@ int sandbox_enter(enum sandbox_kind kind)
 void sandbox_print(FILE *out)
 {
 	fprintf(out, "# Syscalls each vmm thread may make once its filter is loaded;\n"
-		     "# any other kills vmm with SIGSYS after a log line naming it.\n");
+		     "# any other kills vmm with SIGSYS after a log line naming it.\n"
+		     "# ioctl requests are shown as this build's numbers (they differ per\n"
+		     "# architecture), each on the fds named.\n");
 	for (int k = 0; k < SANDBOX_NKINDS; k++) {
 		fprintf(out, "\n[%s thread]\n", kinds[k].name);
 		for (unsigned i = 0; i < 3; i++)
 			for (size_t j = 0; kinds[k].rules[i] && j < kinds[k].n[i]; j++) {
 				const struct rule *r = &kinds[k].rules[i][j];
+				char cond[96];
 
-				fprintf(out, "%-16s %-24s %s\n", r->name, r->cond, r->why);
+				if (r->req)
+					snprintf(cond, sizeof(cond), "%s (0x%lx) on %s", r->cond,
+						 r->req, a0_words[r->a0][0] ? a0_words[r->a0] :
+						 "any fd");
+				else if (r->a0 != A0_ANY)
+					snprintf(cond, sizeof(cond), "%s%s%s", r->cond,
+						 r->cond[0] ? ", " : "", a0_words[r->a0]);
+				else
+					snprintf(cond, sizeof(cond), "%s", r->cond);
+				fprintf(out, "%-16s %-40s %s\n", r->name, cond, r->why);
 			}
 	}
 }

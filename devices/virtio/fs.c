@@ -20,7 +20,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,7 +60,8 @@ struct fs {
 	bool ready;		/* vu.fd is connected and past the handshake */
 	unsigned started;	/* bit per queue handed to the backend */
 	pid_t pid;		/* vmm's virtiofsd, or -1 */
-	int prog;		/* its sandbox launcher handle, or -1 (`socket =`) */
+	int op;			/* the sandbox launcher's handle: start virtiofsd,
+				 * or connect to `socket` */
 	unsigned restarts;
 	struct fs_errq errq[FS_NQUEUES];
 	struct virtio_fs_config config;
@@ -69,7 +69,7 @@ struct fs {
 
 /* ---- vmm's own virtiofsd ---- */
 
-/* In the new process (sandbox_spawn: a fork of vmm before its threads or
+/* In the new process (sandbox_start: a fork of vmm before its threads or
  * of its single-threaded launcher): async-signal-safe calls only. */
 static void child(const struct fs_config *cfg, int lfd, char *const argv[])
 {
@@ -104,7 +104,7 @@ static void child(const struct fs_config *cfg, int lfd, char *const argv[])
 }
 
 /* The command line, built in the new process: `cfg` was there before
- * sandbox_spawn's launcher forked, the strings built here are not. */
+ * the launcher forked, the strings built here are not. */
 static void exec_virtiofsd(const void *arg, int lfd)
 {
 	const struct fs_config *cfg = arg;
@@ -145,7 +145,9 @@ static void describe(int st, char *buf, size_t n)
 		snprintf(buf, n, "ended (status 0x%x)", st);
 }
 
-/* Ends vmm's virtiofsd (it may have ended already) and reaps it. */
+/* Ends vmm's virtiofsd (it may have ended already) and reaps it. The
+ * signals go through the sandbox's launcher: it holds a pidfd of the
+ * process, and keeps the privileges to signal it after vmm gave them up. */
 static void stop_child(struct fs *fs)
 {
 	char how[96];
@@ -154,16 +156,18 @@ static void stop_child(struct fs *fs)
 
 	if (fs->pid <= 0)
 		return;
-	kill(fs->pid, SIGTERM);
+	sandbox_signal(fs->op, SIGTERM);
 	for (int i = 0; i < 100 && r == 0; i++) {
 		r = waitpid(fs->pid, &st, WNOHANG);
 		if (r == 0)
 			usleep(20000);
 	}
-	if (r == 0) {
-		kill(fs->pid, SIGKILL);
+	/* Without the launcher's SIGKILL nothing else would end it: do not
+	 * wait forever then (PR_SET_PDEATHSIG ends it with vmm). */
+	if (r == 0 && sandbox_signal(fs->op, SIGKILL) == 0)
 		r = waitpid(fs->pid, &st, 0);
-	}
+	else if (r == 0)
+		log_warn("%s: cannot stop virtiofsd (pid %d)", fs->name, (int)fs->pid);
 	if (r == fs->pid) {
 		describe(st, how, sizeof(how));
 		log_info("%s: virtiofsd (pid %d) %s", fs->name, (int)fs->pid, how);
@@ -171,49 +175,21 @@ static void stop_child(struct fs *fs)
 	fs->pid = -1;
 }
 
-/* Starts virtiofsd on a listening socket of its own (an autobound abstract
- * address: no path to race on or clean up) and connects to it. */
+/* Starts virtiofsd and connects to it, both done by the sandbox's launcher
+ * (filtered threads may neither start programs nor make sockets). */
 static int spawn(struct fs *fs, int *conn)
 {
 	const struct fs_config *cfg = fs->cfg;
-	struct sockaddr_un sa;
-	socklen_t salen = sizeof(sa_family_t);
-	int lfd, fd = -1, ret;
+	int ret = sandbox_start(fs->op, conn, &fs->pid);
 
-	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		return -errno;
-	sa.sun_family = AF_UNIX;
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa_family_t)) < 0 || listen(lfd, 1) < 0)
-		goto err;
-	salen = sizeof(sa);
-	if (getsockname(lfd, (struct sockaddr *)&sa, &salen) < 0)
-		goto err;
-	/* Restarts come from filtered threads: see sandbox_spawn. */
-	ret = sandbox_spawn(fs->prog, lfd, &fs->pid);
 	if (ret < 0) {
 		fs->pid = -1;
-		errno = -ret;
-		goto err;
+		log_err("%s: starting virtiofsd: %s", fs->name, strerror(-ret));
+		return ret;
 	}
 	log_info("%s: started %s for %s%s (pid %d)", fs->name, cfg->virtiofsd, cfg->source,
 		 cfg->read_only ? ", read-only" : "", (int)fs->pid);
-	/* The listener exists already: the connection waits in its backlog
-	 * until virtiofsd accepts it. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, salen) < 0)
-		goto err;
-	close(lfd);
-	*conn = fd;
 	return 0;
-err:
-	ret = -errno;
-	if (fd >= 0)
-		close(fd);
-	close(lfd);
-	stop_child(fs);
-	log_err("%s: starting virtiofsd: %s", fs->name, strerror(-ret));
-	return ret;
 }
 
 /* ---- the backend connection ---- */
@@ -233,7 +209,7 @@ static int connect_backend(struct fs *fs)
 	if (fs->cfg->source) {
 		ret = spawn(fs, &fd);
 	} else {
-		ret = vhu_connect_path(fs->cfg->socket, &fd);
+		ret = sandbox_connect(fs->op, &fd);
 		if (ret < 0)
 			log_err("%s: cannot connect to the vhost-user socket %s: %s "
 				"(is a virtiofsd serving it?)", fs->name, fs->cfg->socket,
@@ -460,19 +436,19 @@ int virtio_fs_new(const struct fs_config *cfg, const struct guest_mem *mem,
 	fs->mem = mem;
 	fs->io = io;
 	fs->pid = -1;
-	fs->prog = -1;
+	fs->op = -1;
 	vhu_init(&fs->vu, fs->name, -1);
 	snprintf(fs->name, sizeof(fs->name), "virtio-fs %s", cfg->tag);
-	/* The only program the sandbox's launcher will start for this share:
-	 * this virtiofsd, with this (never changing) config. */
-	if (cfg->source) {
-		fs->prog = sandbox_register(fs->name, exec_virtiofsd, cfg);
-		if (fs->prog < 0) {
-			ret = fs->prog;
-			log_err("%s: registering virtiofsd with the sandbox: %s", fs->name,
-				strerror(-ret));
-			goto err;
-		}
+	/* All the sandbox's launcher will do for this share: start this
+	 * virtiofsd, with this (never changing) config, or connect to this
+	 * socket path. */
+	fs->op = cfg->source ? sandbox_register(fs->name, exec_virtiofsd, cfg)
+			     : sandbox_register_socket(fs->name, cfg->socket);
+	if (fs->op < 0) {
+		ret = fs->op;
+		log_err("%s: registering with the sandbox's launcher: %s", fs->name,
+			strerror(-ret));
+		goto err;
 	}
 	fs->vd = (struct virtio_dev){
 		.name = fs->name, .id = VIRTIO_ID_FS, .nqueues = FS_NQUEUES,

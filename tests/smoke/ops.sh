@@ -34,7 +34,12 @@ command -v socat > /dev/null && have_socat=true
 
 # --- a VM under the control socket, notifying a fake service manager ------------
 
-config ops l
+# As root, vmm runs the guest as an unprivileged user unless [vm] user says
+# otherwise: the ops VM opts out, to remove its socket from the root-owned
+# directory at exit; the others take the default.
+optout=""
+[ "$(id -u)" -eq 0 ] && optout='user = "root"'
+config ops l 5 "$optout"
 if $have_socat; then
 	socat -u UNIX-RECV:"$WORK/notify.sock" OPEN:"$WORK/notify.log",creat,append &
 	pids+=($!)
@@ -180,6 +185,13 @@ wait "$pid"; rc=$?
 [ $rc -eq 0 ] && grep -q SMOKE-CTRLALTDEL "$WORK/gentle.out" &&
 	ok "vmm ctl shutdown of a paused VM: clean power-off" ||
 	bad "shutdown" "rc=$rc $(tail -n 2 "$WORK/gentle.err")"
+if [ "$(id -u)" -eq 0 ]; then
+	def=$(id -u vmm 2>/dev/null || id -u nobody 2>/dev/null)
+	grep -q "privileges dropped: uid $def," "$WORK/gentle.err" &&
+		grep -q 'vm.user = "root": the guest runs as root' "$WORK/ops.err" &&
+		ok "as root: an unprivileged user by default, [vm] user = \"root\" opts out" ||
+		bad "default user" "$(grep -h 'privileges dropped\|vm.user' "$WORK/gentle.err" "$WORK/ops.err")"
+fi
 # The boot-phase lines, in order, each with its time since exec.
 phases=$(sed -n 's/.*boot: \(.*\) at [0-9][0-9]* us.*/\1/p' "$WORK/gentle.err" | tr '\n' '|')
 [ "$phases" = "main()|config parsed|first KVM_RUN|guest's first serial byte|guest shutdown|" ] &&
