@@ -131,6 +131,7 @@ disk_full() {
 	else
 		pass "$n"
 	fi
+	grep -E 'VMMTEST-FULL-(RECOVERED|NEXT|READBACK|STUCK)' <<<"$log" | sed "s/^/$n: /"
 	grep -a 'vmm:' <<<"$log" | grep -i -E 'space|error|fail' | head -n 3 | sed "s/^/$n: vmm logged: /"
 	[ "$rc" = 0 ] || show_log "$d/console.log"
 }
@@ -208,6 +209,7 @@ disk_eio() {
 		pass "$n"
 	fi
 	echo "METRIC fault_disk_eio_failed_passes $(grep -c 'VMMTEST-EIO-PASS [0-9]* failed' <<<"$log")"
+	grep -E 'VMMTEST-EIO-(DMESG|DONE|GAVEUP)' <<<"$log" | sed "s/^/$n: /"
 	grep -a 'vmm:' <<<"$log" | grep -i -E 'error|fail' | head -n 3 | sed "s/^/$n: vmm logged: /"
 	[ "$rc" = 0 ] || show_log "$d/console.log"
 	umount "$d/mnt" 2>/dev/null || true
