@@ -285,6 +285,10 @@ static pthread_mutex_t launcher_lock = PTHREAD_MUTEX_INITIALIZER;
 static int vm_fd = -1;
 static int *vcpu_fds;
 static unsigned nvcpu_fds;
+/* The calling vCPU thread's own fd (sandbox_enter_vcpu), or -1: its filter
+ * then allows KVM_RUN and the other vCPU ioctls on that fd only, one rule
+ * each instead of one per vCPU on every exit's KVM_RUN. */
+static __thread int own_vcpu_fd = -1;
 
 int sandbox_set_kvm_fds(int vm, const int *vcpus, unsigned n)
 {
@@ -777,6 +781,10 @@ static int add_rules(scmp_filter_ctx ctx, const struct rule *r, size_t n)
 				ret = add_rule(ctx, nr, &r[i], true, vm_fd);
 			break;
 		case A0_VCPU:
+			if (own_vcpu_fd >= 0) {
+				ret = add_rule(ctx, nr, &r[i], true, own_vcpu_fd);
+				break;
+			}
 			for (unsigned j = 0; j < nvcpu_fds && ret == 0; j++)
 				ret = add_rule(ctx, nr, &r[i], true, vcpu_fds[j]);
 			break;
@@ -844,6 +852,20 @@ int sandbox_enter(enum sandbox_kind kind)
 		debug_trigger(kind);
 #endif
 	return ret;
+}
+
+int sandbox_enter_vcpu(int vcpu_fd)
+{
+	bool known = false;
+
+	for (unsigned j = 0; j < nvcpu_fds; j++)
+		known |= vcpu_fds[j] == vcpu_fd;
+	if (!known && enabled) {
+		log_err("seccomp: vCPU fd %d is not one of sandbox_set_kvm_fds'", vcpu_fd);
+		return -EINVAL;
+	}
+	own_vcpu_fd = vcpu_fd;
+	return sandbox_enter(SANDBOX_VCPU);
 }
 
 void sandbox_print(FILE *out)

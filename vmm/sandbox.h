@@ -24,6 +24,9 @@ int sandbox_init(bool enabled);
 
 /* Loads the calling thread's filter; 0 or -errno (logged). */
 int sandbox_enter(enum sandbox_kind kind);
+/* A vCPU thread's sandbox_enter(SANDBOX_VCPU): its vCPU ioctls (KVM_RUN...)
+ * are allowed on `vcpu_fd`, its own, and on no other vCPU's fd. */
+int sandbox_enter_vcpu(int vcpu_fd);
 
 /* KVM fds the filters name: ioctl requests on the VM fd and on vCPU fds
  * are allowed on those fds only. Call from the main thread before

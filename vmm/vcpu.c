@@ -136,7 +136,7 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	if (sandbox_enter(SANDBOX_VCPU) < 0) {
+	if (sandbox_enter_vcpu(v->fd) < 0) {
 		vm_request_exit(vm, VM_EXIT_ERROR, "a vCPU thread could not load its seccomp filter");
 		return NULL;
 	}

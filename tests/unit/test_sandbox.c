@@ -63,7 +63,7 @@ static void evil(const void *arg, int fd)
 static int say_id = -1, sleeper_id = -1, sock_id = -1;
 static char dir[64], backend_path[96], victim_path[96];
 static int backend_fd = -1, victim_fd = -1;	/* listening sockets */
-static int fake_vm_fd = -1, fake_vcpu_fd = -1;
+static int fake_vm_fd = -1, fake_vcpu_fd = -1, fake_vcpu2_fd = -1;
 
 static int listen_at(const char *path)
 {
@@ -90,7 +90,9 @@ static int setup(void **state)
 	 * only once the filter let it through. */
 	fake_vm_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	fake_vcpu_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (backend_fd < 0 || victim_fd < 0 || fake_vm_fd < 0 || fake_vcpu_fd < 0)
+	fake_vcpu2_fd = open("/dev/null", O_RDWR | O_CLOEXEC);	/* another vCPU's */
+	if (backend_fd < 0 || victim_fd < 0 || fake_vm_fd < 0 || fake_vcpu_fd < 0 ||
+	    fake_vcpu2_fd < 0)
 		return -1;
 	say_id = sandbox_register("say", say, marker);
 	sleeper_id = sandbox_register("sleeper", sleeper, NULL);
@@ -99,14 +101,21 @@ static int setup(void **state)
 	    sandbox_register_socket("too long", "/tmp/" "0123456789012345678901234567890123456789"
 				    "0123456789012345678901234567890123456789"
 				    "01234567890123456789012345678901") != -EINVAL ||
-	    sandbox_set_kvm_fds(fake_vm_fd, &fake_vcpu_fd, 1) < 0)
+	    sandbox_set_kvm_fds(fake_vm_fd, (int[]){ fake_vcpu_fd, fake_vcpu2_fd }, 2) < 0)
 		return -1;
 	return sandbox_init(true);
 }
 
+/* The process a compromised thread tries to kill; test_compromised_thread_escapes
+ * starts it, and teardown ends it even when the test failed midway (it
+ * would hold the test's output open). */
+static pid_t victim;
+
 static int teardown(void **state)
 {
 	(void)state;
+	if (victim > 0)
+		kill(victim, SIGKILL);
 	unlink(backend_path);
 	unlink(victim_path);
 	rmdir(dir);
@@ -346,6 +355,7 @@ enum escape {
 	E_IOCTL_IRQ_WRONG_FD,	/* KVM_IRQ_LINE on a vCPU fd, not the VM fd */
 	E_IOCTL_RUN,		/* KVM_RUN on a vCPU fd: only vCPU threads */
 	E_IOCTL_ROUTING,	/* KVM_SET_GSI_ROUTING: only vCPU threads */
+	E_IOCTL_OTHER_VCPU,	/* KVM_RUN on another vCPU's fd */
 	E_NKINDS,
 };
 
@@ -353,9 +363,9 @@ static const char *const escape_names[] = {
 	"socket", "connect", "kill", "tgkill", "pidfd_send_signal", "ioctl TIOCSTI",
 	"ioctl KVM_SET_USER_MEMORY_REGION", "ioctl KVM_RUN on the VM fd",
 	"ioctl KVM_IRQ_LINE on a vCPU fd", "ioctl KVM_RUN", "ioctl KVM_SET_GSI_ROUTING",
+	"ioctl KVM_RUN on another vCPU's fd",
 };
 
-static pid_t victim;
 
 /* Made before the filter: what a compromised thread would have at hand. */
 struct tools {
@@ -403,6 +413,9 @@ static void try_escape(enum escape e, const struct tools *t)
 	case E_IOCTL_ROUTING:
 		ioctl(fake_vm_fd, KVM_SET_GSI_ROUTING, NULL);
 		break;
+	case E_IOCTL_OTHER_VCPU:
+		ioctl(fake_vcpu2_fd, KVM_RUN, 0);
+		break;
 	default:
 		break;
 	}
@@ -410,7 +423,7 @@ static void try_escape(enum escape e, const struct tools *t)
 
 static const long escape_nr[] = {
 	SYS_socket, SYS_connect, SYS_kill, SYS_tgkill, SYS_pidfd_send_signal, SYS_ioctl,
-	SYS_ioctl, SYS_ioctl, SYS_ioctl, SYS_ioctl, SYS_ioctl,
+	SYS_ioctl, SYS_ioctl, SYS_ioctl, SYS_ioctl, SYS_ioctl, SYS_ioctl,
 };
 static long want_nr = -1;
 
@@ -457,7 +470,8 @@ static int in_child(enum sandbox_kind kind, int e)
 		snprintf(t.sa.sun_path, sizeof(t.sa.sun_path), "%s", victim_path);
 		t.s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		t.pidfd = (int)syscall(SYS_pidfd_open, victim, 0);
-		if (t.s < 0 || t.pidfd < 0 || sandbox_enter(kind) < 0)
+		if (t.s < 0 || t.pidfd < 0 ||
+		    (kind == SANDBOX_VCPU ? sandbox_enter_vcpu(fake_vcpu_fd) : sandbox_enter(kind)) < 0)
 			_exit(2);
 		if (e < 0)
 			do_allowed(kind);
