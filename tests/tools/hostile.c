@@ -56,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -1378,7 +1379,11 @@ struct uart_state {
 
 static void uart_save(struct uart_state *s)
 {
-	tcdrain(1);
+	int n = 0;
+
+	/* Let the console finish what it is sending, for at most 200 ms. */
+	for (unsigned i = 0; i < 200 && ioctl(1, TIOCOUTQ, &n) == 0 && n > 0; i++)
+		sleep_us(1000);
 	s->lcr = inb(0x3fb);
 	s->ier = inb(0x3f9);
 	s->mcr = inb(0x3fc);
@@ -1389,8 +1394,9 @@ static void uart_save(struct uart_state *s)
 	outb(s->lcr & 0x7f, 0x3fb);
 }
 
-/* Puts the console UART back for the guest's driver; IER gets THRI so that a
- * transmission the fuzzing interrupted starts again. */
+/* Puts the console UART back for the guest's driver. THRI goes off and on: the
+ * rising edge raises the THR-empty interrupt (an IIR read during the fuzzing may
+ * have taken the one the driver waited for), so that its transmission goes on. */
 static void uart_restore(const struct uart_state *s)
 {
 	outb(s->lcr | 0x80, 0x3fb);
@@ -1400,6 +1406,7 @@ static void uart_restore(const struct uart_state *s)
 	outb(0x07, 0x3fa);
 	outb(s->mcr, 0x3fc);
 	outb(s->scr, 0x3ff);
+	outb(s->ier & (uint8_t)~0x02u, 0x3f9);
 	outb(s->ier | 0x02, 0x3f9);
 }
 
