@@ -65,7 +65,7 @@ fi
 text CONTROL-DISK-CONTENT 4194304 >"$w/ctrl.img"
 ctrl_md5=$(head -c 1048576 "$w/ctrl.img" | md5sum | cut -d' ' -f1)
 
-extra="rdinit=/usr/bin/hostile-init"
+extra="rdinit=/usr/bin/hostile-init printk.devkmsg=on"
 [ -z "${HOSTILE_SEED-}" ] || extra="$extra hostile.seed=$HOSTILE_SEED"
 [ -z "${HOSTILE_ITERATIONS-}" ] || extra="$extra hostile.iterations=$HOSTILE_ITERATIONS"
 make_config hostile 1 "$extra" >"$w/vm.toml"
@@ -137,6 +137,11 @@ if [ "$alive" = 1 ] && [ "$done_seen" = 1 ]; then
 elif [ "$alive" = 1 ]; then
 	# Out of time: is vmm still there for its control socket? Then it goes.
 	ctl_status "after $LIMIT s without the program's end"
+	# Where vmm's threads are: a vCPU sleeping in a lock is a deadlock.
+	for t in /proc/"$vmm_pid"/task/*; do
+		echo "hostile_guest: vmm thread ${t##*/} $(cut -d' ' -f2,3 "$t/stat" 2>/dev/null)" \
+			"wchan=$(cat "$t/wchan" 2>/dev/null)"
+	done
 	limit=1
 fi
 rc=0

@@ -40,7 +40,9 @@
  *     needs_reset=N ms=N
  * and "HOSTILE-LEGACY iterations=N accesses=N ms=N". With HOSTILE_TRACE=1 in
  * the environment every access is printed before it is made (for pinning down
- * the access that stops the VMM). Exit status 0 when it ran to the end.
+ * the access that stops the VMM; the platform phase's go to the kernel log, since
+ * it fuzzes the console UART); HOSTILE_TRACE=legacy traces that phase alone.
+ * Exit status 0 when it ran to the end.
  *
  * Built static by tests/testhost/run for the busybox guest; meson builds it too
  * (x86_64: the whole program; elsewhere only the parts without port I/O).
@@ -68,7 +70,27 @@
 
 /* ---- small helpers -------------------------------------------------------------- */
 
-static bool trace;
+static bool trace, trace_legacy;
+static int kmsg_fd = -1;
+
+/* A line for the kernel log too (it reaches the console by polling the UART, also
+ * while the fuzzing has the tty's transmission stalled; printk.devkmsg=on on the
+ * guest's command line keeps it from being rate-limited). */
+static void kmsg(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	if (kmsg_fd < 0)
+		return;
+	memcpy(buf, "<3>", 3);
+	va_start(ap, fmt);
+	n = vsnprintf(buf + 3, sizeof(buf) - 3, fmt, ap);
+	va_end(ap);
+	if (n > 0 && write(kmsg_fd, buf, strlen(buf)) < 0)
+		kmsg_fd = -1;
+}
 
 static void die(const char *fmt, ...)
 {
@@ -1448,9 +1470,11 @@ static void run_legacy(uint64_t seed, unsigned long iterations)
 	for (unsigned long it = 0; it < iterations; it++) {
 		unsigned ops = 4 + below(&r, 12);
 
-		if (it % 250 == 0)
+		if (it % 250 == 0) {
 			say("hostile: legacy iteration %lu (%llu ms)\n", it,
 			    (unsigned long long)(now_ms() - t0));
+			kmsg("hostile: legacy iteration %lu\n", it);
+		}
 		uart_save(&us);
 		for (unsigned k = 0; k < ops; k++) {
 			accesses++;
@@ -1460,6 +1484,9 @@ static void run_legacy(uint64_t seed, unsigned long iterations)
 
 				if (off + w > 4096)
 					off = 4096 - w;
+				if (trace_legacy)
+					kmsg("hostile: trace %lu boot timer +0x%x w%u = 0x%llx\n", it, off, w,
+					     (unsigned long long)v);
 				if (chance(&r, 30))
 					(void)mmio_read(boot_timer + off, w);
 				else
@@ -1483,8 +1510,8 @@ static void run_legacy(uint64_t seed, unsigned long iterations)
 					b = port_byte_ok((uint16_t)(port + i), b);
 					v = (v & ~(0xffu << (8 * i))) | (uint32_t)b << (8 * i);
 				}
-				if (trace)
-					say("hostile: trace port 0x%x w%u = 0x%x\n", port, w, v);
+				if (trace_legacy)
+					kmsg("hostile: trace %lu port 0x%x w%u = 0x%x\n", it, port, w, v);
 				port_out(port, w, v);
 			}
 		}
@@ -1524,6 +1551,8 @@ int main(int argc, char **argv)
 	seed = strtoull(argv[1], NULL, 0);
 	iterations = strtoul(argv[2], NULL, 0);
 	trace = getenv("HOSTILE_TRACE") && strcmp(getenv("HOSTILE_TRACE"), "1") == 0;
+	trace_legacy = trace || (getenv("HOSTILE_TRACE") && strcmp(getenv("HOSTILE_TRACE"), "legacy") == 0);
+	kmsg_fd = open("/dev/kmsg", O_WRONLY);
 	/* Bytes the fuzzing loops back into the console must not stop us. */
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
