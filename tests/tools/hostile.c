@@ -1416,9 +1416,11 @@ static void uart_save(struct uart_state *s)
 	outb(s->lcr & 0x7f, 0x3fb);
 }
 
-/* Puts the console UART back for the guest's driver. THRI goes off and on: the
- * rising edge raises the THR-empty interrupt (an IIR read during the fuzzing may
- * have taken the one the driver waited for), so that its transmission goes on. */
+/* Puts the console UART back for the guest's driver, IER exactly as the driver
+ * keeps it (it caches IER: a THRI it did not set would swallow the rising edge of
+ * its next start of transmission). A THRI it did set goes off and on: the rising
+ * edge raises the THR-empty interrupt (an IIR read during the fuzzing may have
+ * taken the one it waited for), so that its transmission goes on. */
 static void uart_restore(const struct uart_state *s)
 {
 	outb(s->lcr | 0x80, 0x3fb);
@@ -1429,7 +1431,7 @@ static void uart_restore(const struct uart_state *s)
 	outb(s->mcr, 0x3fc);
 	outb(s->scr, 0x3ff);
 	outb(s->ier & (uint8_t)~0x02u, 0x3f9);
-	outb(s->ier | 0x02, 0x3f9);
+	outb(s->ier, 0x3f9);
 }
 
 static volatile uint8_t *boot_timer;
