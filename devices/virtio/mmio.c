@@ -112,11 +112,8 @@ static void device_reset(struct virtio_mmio *m)
 
 static void kick_all(struct virtio_mmio *m)
 {
-	uint64_t one = 1;
-
 	for (unsigned i = 0; i < m->vd->nqueues; i++)
-		if (write(m->q[i].kick_fd, &one, sizeof(one)) < 0)
-			log_warn("%s: kick of queue %u: %m", m->vd->name, i);
+		virtio_kick(m->vd, i, m->q[i].kick_fd);
 }
 
 static struct virtq *selected(struct virtio_mmio *m)
@@ -186,7 +183,6 @@ static void reg_write(struct virtio_mmio *m, uint32_t off, uint32_t v)
 	struct virtio_dev *vd = m->vd;
 	struct virtq *q = selected(m);
 	bool setup = q && !q->ready;	/* queue fields are frozen once enabled */
-	uint64_t one = 1;
 
 	switch (off) {
 	case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
@@ -233,8 +229,8 @@ static void reg_write(struct virtio_mmio *m, uint32_t off, uint32_t v)
 	case VIRTIO_MMIO_QUEUE_NOTIFY:
 		/* A kick KVM's ioeventfd did not catch. Without
 		 * VIRTIO_F_NOTIFICATION_DATA the value is the queue index. */
-		if (v < vd->nqueues && write(m->q[v].kick_fd, &one, sizeof(one)) < 0)
-			log_warn("%s: kick: %m", vd->name);
+		if (v < vd->nqueues)
+			virtio_kick(vd, v, m->q[v].kick_fd);
 		break;
 	case VIRTIO_MMIO_INTERRUPT_ACK:
 		m->isr &= ~v;

@@ -210,11 +210,8 @@ static void device_reset(struct virtio_pci *vp)
 
 static void kick_all(struct virtio_pci *vp)
 {
-	uint64_t one = 1;
-
 	for (unsigned i = 0; i < vp->vd->nqueues; i++)
-		if (write(vp->q[i].kick_fd, &one, sizeof(one)) < 0)
-			log_warn("%s: kick of queue %u: %m", vp->vd->name, i);
+		virtio_kick(vp->vd, i, vp->q[i].kick_fd);
 }
 
 static void set_status(struct virtio_pci *vp, uint8_t v)
@@ -407,10 +404,9 @@ static void bar_access(struct virtio_pci *vp, uint64_t off, uint8_t *data,
 		   off < VPCI_NOTIFY_OFF + (uint64_t)VPCI_NOTIFY_MULT * vd->nqueues) {
 		/* A kick KVM's ioeventfd did not catch (another width). */
 		unsigned qi = (unsigned)(off - VPCI_NOTIFY_OFF) / VPCI_NOTIFY_MULT;
-		uint64_t one = 1;
 
-		if (is_write && write(vp->q[qi].kick_fd, &one, sizeof(one)) < 0)
-			log_warn("%s: kick: %m", vd->name);
+		if (is_write)
+			virtio_kick(vd, qi, vp->q[qi].kick_fd);
 	} else if (off >= VPCI_MSIX_OFF && end <= VPCI_MSIX_OFF + 16ULL * vp->nvec) {
 		if (is_write)
 			msix_write(vp, (uint32_t)(off - VPCI_MSIX_OFF), data, len);

@@ -5,6 +5,7 @@
 #include "virtio/virtio.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include "host.h"
 #include "log.h"
@@ -13,6 +14,14 @@ void virtio_dev_used(struct virtio_dev *vd, unsigned q)
 {
 	if (virtq_should_notify(&vd->vq[q]))
 		vd->tops->signal_queue(vd, q);
+}
+
+void virtio_kick(const struct virtio_dev *vd, unsigned q, int kick_fd)
+{
+	uint64_t one = 1;
+
+	if (write(kick_fd, &one, sizeof(one)) < 0)
+		log_warn_limited("%s: kick of queue %u: %m", vd->name, q);
 }
 
 void virtio_dev_needs_reset(struct virtio_dev *vd)

@@ -101,6 +101,11 @@ size_t virtio_dev_describe(struct virtio_dev *vd, const char *tag, char *buf, si
 
 /* ---- for transports, lock held ---- */
 
+/* Kicks queue q through its kick eventfd, as KVM's ioeventfd does: for the
+ * queues a transport kicks itself (at DRIVER_OK, and a notify write KVM did
+ * not catch). */
+void virtio_kick(const struct virtio_dev *vd, unsigned q, int kick_fd);
+
 /* The device half of a reset: ops->reset, every queue back to its reset
  * state (size queue_max), features and status 0. The transport resets its
  * own registers (vectors, selectors, interrupt status) beside it. */
