@@ -1829,7 +1829,8 @@ static void run_legacy(uint64_t seed, unsigned long iterations)
  * GPIO, empty virtio-mmio slots, past the UART's 8 bytes). Never the GIC, never
  * PSCI (no HVC/SMC at all), and never the power button's GPIO pin: its bit in
  * GPIODIR/IS/IBE/IEV/IE keeps the value the guest's gpio-keys gave it, so the
- * pin stays an input only vmm drives. */
+ * pin stays an input only vmm drives. GPIOIE never gains a pin the guest had
+ * not enabled: with no handler, a level interrupt would hold the guest's CPU. */
 #define PL_UART		0x09000000ULL
 #define PL_RTC		0x09010000ULL
 #define PL_GAP		0x09020000ULL
@@ -1994,6 +1995,11 @@ static void run_legacy(uint64_t seed, unsigned long iterations)
 				unsigned j = (off - 0x400) / 4;
 
 				v = (v & ~(uint64_t)GPIO_POWER_BIT) | (gs[j] & GPIO_POWER_BIT);
+				/* And no pin interrupts the guest did not enable: a level
+				 * interrupt on a pin without a handler is a storm that stops
+				 * the guest (a live-lock of its own, not vmm's). */
+				if (off == 0x410)
+					v &= gs[4];
 			}
 			if (trace_legacy)
 				kmsg("hostile: trace %lu %s +0x%x w%u = 0x%llx\n", it, plat_name[i], off,
