@@ -4,8 +4,11 @@
  *   hostile SEED ITERATIONS TARGET
  *
  * TARGET is a comma-separated list of PCI addresses (0000:00:01.0) of virtio
- * devices to take over, optionally with "legacy" for the platform registers
- * (x86_64: UART, i8042, ACPI PM, pvpanic, PCI config ports, boot timer page).
+ * devices to take over, or on aarch64 virtio-mmio platform devices
+ * (a000400.virtio_mmio, reached through /dev/mem; the guest boots with
+ * iomem=relaxed), optionally with "legacy" for the platform registers
+ * (x86_64: UART, i8042, ACPI PM, pvpanic, PCI config ports, boot timer page;
+ * aarch64: UART, PL031 RTC, PL061 GPIO, boot timer page, unbacked MMIO).
  * Every random choice comes from SEED (per device: SEED mixed with the device's
  * place in TARGET), so a run is reproduced by the same command line in the same
  * guest configuration.
@@ -44,8 +47,13 @@
  * it fuzzes the console UART); HOSTILE_TRACE=legacy traces that phase alone.
  * Exit status 0 when it ran to the end.
  *
- * Built static by tests/testhost/run for the busybox guest; meson builds it too
- * (x86_64: the whole program; elsewhere only the parts without port I/O).
+ * virtio-mmio (version 2) gets the same phases through its registers: aligned
+ * accesses only (a device mapping faults on unaligned ones), QueueReady gated as
+ * queue_enable is (mmio_gate), no config space or MSI-X.
+ *
+ * Built static by tests/testhost/run and run-arm64 for the busybox guest; meson
+ * builds it too (x86_64 and aarch64: the whole program; elsewhere the parts
+ * without port I/O or the platform registers).
  */
 #include <dirent.h>
 #include <errno.h>
