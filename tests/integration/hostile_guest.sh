@@ -5,7 +5,9 @@
 # (serial hostile-control) that the program leaves alone. It unbinds the drivers and
 # drives every other virtio device itself with garbage registers, config space writes
 # and malformed rings, then the platform registers; it rebinds the drivers, reads and
-# writes the control disk, and waits for the host's go before it powers off.
+# writes the control disk, and waits for the host's go before it powers off. x86_64:
+# virtio-pci and the legacy ports; aarch64: virtio-mmio and the UART, PL031, PL061 (not
+# the power button's pin), boot timer and unbacked MMIO (docs/testing.md).
 # Checks: the guest ran the program to its end and powered off with exit status 0
 # (hostile_guest_runs); vmm answered `vmm ctl NAME status` throughout and after
 # (hostile_vmm_responsive); the control disk reads and writes correctly, inside and
