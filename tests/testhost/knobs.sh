@@ -4,7 +4,8 @@
 # sourcing of /etc/testhost.env. See each test for what it does.
 BENCH_KNOBS=(BOOT_TIME_RUNS NET_PERF_RUNS NET_PERF_MIB NET_PERF_PROFILE VMM_FS_PERF
 	VMM_NET_PERF SCALE_PERF SCALE_COUNTS SCALE_BUDGET_S VMM_TEST_HUGE_PAGES
-	SOAK_MINUTES SOAK_INTERVAL_S SOAK_VMS VMM_HOSTILE)
+	SOAK_MINUTES SOAK_INTERVAL_S SOAK_VMS VMM_HOSTILE
+	VMM_FAULT_DISK_FULL)
 
 # write_knobs FILE: appends an `export NAME=value` line for each knob that is set.
 write_knobs() {
