@@ -266,32 +266,34 @@ int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 	 * order, so the first disk is /dev/vda and the first NIC eth0. */
 	for (int i = 0; ret == 0 && i < n; i++) {
 		size_t k = dev[i].index;
+		void (*free_fn)(void *) = NULL;
+		const char *kind = "";
 
 		switch (dev[i].kind) {
 		case VM_DEV_DISK:
 			ret = virtio_blk_new(&cfg->disk[k], (unsigned)k, &vm->io, &vd);
-			if (ret == 0)
-				ret = add_virtio(vm, vd, virtio_blk_free, attach, dev[i].slot,
-						 "blk", k);
+			free_fn = virtio_blk_free;
+			kind = "blk";
 			break;
 		case VM_DEV_NET:
 			ret = virtio_net_new(&cfg->net[k], (unsigned)k, &vm->io, &vd);
-			if (ret == 0)
-				ret = add_virtio(vm, vd, virtio_net_free, attach, dev[i].slot,
-						 "net", k);
+			free_fn = virtio_net_free;
+			kind = "net";
 			break;
 		case VM_DEV_RNG:
-			ret = add_virtio(vm, virtio_rng_new(), virtio_rng_free, attach,
-					 dev[i].slot, "rng", 0);
+			vd = virtio_rng_new();	/* NULL: add_virtio says -ENOMEM */
+			free_fn = virtio_rng_free;
+			kind = "rng";
 			break;
 		case VM_DEV_FS:
 			/* virtio-fs, connected to its vhost-user backend now. */
 			ret = virtio_fs_new(&cfg->fs[k], &vm->mem, &vm->io, &vd);
-			if (ret == 0)
-				ret = add_virtio(vm, vd, virtio_fs_free, attach, dev[i].slot,
-						 "fs", k);
+			free_fn = virtio_fs_free;
+			kind = "fs";
 			break;
 		}
+		if (ret == 0)
+			ret = add_virtio(vm, vd, free_fn, attach, dev[i].slot, kind, k);
 	}
 	return ret;
 }
