@@ -17,6 +17,12 @@ bool arch_cpu_feature_known(const char *name);
 /* Names accepted by arch_cpu_feature_known, NULL-terminated (for help text). */
 const char *const *arch_cpu_feature_names(void);
 
+/* The device slots `pci_slot` ([[disk]], [[net]], [[fs]], [rng]) may name,
+ * *first to *last, and what a slot is here, for messages: PCI device
+ * numbers on bus 0 on x86_64 (1 to 31), virtio-mmio windows on aarch64
+ * (0 to 31). Devices without pci_slot take the lowest free ones. */
+const char *arch_device_slots(unsigned *first, unsigned *last);
+
 /* Guest RAM placement for `size` bytes: where it starts and the MMIO hole
  * it must skip (hole_start == hole_end for none). */
 void arch_mem_layout(uint64_t size, uint64_t *base, uint64_t *hole_start,

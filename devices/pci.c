@@ -96,16 +96,15 @@ uint8_t pci_dev_add_cap(struct pci_dev *d, const void *cap, size_t len)
 	return off;
 }
 
-int pci_bus_add(struct pci_bus *b, struct pci_dev *d)
+int pci_bus_add(struct pci_bus *b, struct pci_dev *d, unsigned slot)
 {
-	for (unsigned s = 1; s < PCI_MAX_SLOTS; s++) {
-		if (!b->dev[s]) {
-			d->slot = s;
-			b->dev[s] = d;
-			return 0;
-		}
-	}
-	return -ENOSPC;
+	if (slot == 0 || slot >= PCI_MAX_SLOTS)
+		return -EINVAL;
+	if (b->dev[slot])
+		return -EBUSY;
+	d->slot = slot;
+	b->dev[slot] = d;
+	return 0;
 }
 
 bool pci_dev_mem_enabled(const struct pci_dev *d)

@@ -70,8 +70,9 @@ int pci_dev_add_bar64(struct pci_bus *b, struct pci_dev *d, unsigned idx,
  * is filled in). Returns its config-space offset, or 0 when full. */
 uint8_t pci_dev_add_cap(struct pci_dev *d, const void *cap, size_t len);
 
-/* Puts the device in the first free slot. Returns 0 or -ENOSPC. */
-int pci_bus_add(struct pci_bus *b, struct pci_dev *d);
+/* Puts the device at 00:`slot`.0. Returns 0, -EINVAL for slot 0 (the host
+ * bridge) or past PCI_MAX_SLOTS - 1, -EBUSY when the slot is taken. */
+int pci_bus_add(struct pci_bus *b, struct pci_dev *d, unsigned slot);
 
 /* Whether the guest enabled memory decoding (command register bit 1). */
 bool pci_dev_mem_enabled(const struct pci_dev *d);

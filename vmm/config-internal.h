@@ -52,6 +52,14 @@ char *cfg_get_file(struct ctx *c, const struct toml_value *tab, const char *tabl
 char *cfg_get_user(struct ctx *c, const struct toml_value *tab, const char *table,
 		   const char *key);
 
+/* Key pci_slot of `tab` (may be NULL), range-checked against
+ * arch_device_slots; `out` says not given when it is absent or wrong. */
+void cfg_get_slot(struct ctx *c, const struct toml_value *tab, const char *table,
+		  struct dev_slot *out);
+/* Once every device is loaded: two devices on one slot, more devices than
+ * slots. */
+void cfg_check_slots(struct ctx *c, const struct vm_config *cfg);
+
 /* Line of a table's header; 1 for an absent table. */
 unsigned cfg_table_line(const struct toml_value *tab);
 /* Reports "missing required key" at the table's header. */

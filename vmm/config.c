@@ -470,6 +470,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 			sections[k].load(&c, toml_get(root, sections[k].name), out);
 	cfg_load_net(&c, toml_get(root, "net"), out);
 	cfg_load_fs(&c, toml_get(root, "fs"), out);
+	cfg_check_slots(&c, out);
 
 	toml_free(root);
 	free(c.dir);

@@ -40,6 +40,15 @@ enum net_proto {
 	NET_PROTO_UDP,
 };
 
+/* Key `pci_slot` of [[disk]], [[net]], [[fs]] and [rng]: where the virtio
+ * device sits (a PCI device number on bus 0 on x86_64, a virtio-mmio window
+ * on aarch64; arch_device_slots). Not given: the lowest slot left free. */
+struct dev_slot {
+	bool given;
+	unsigned slot;		/* when given */
+	unsigned line;		/* of the key, else of the table, for messages */
+};
+
 /* One `forward` item: host port -> guest port, set up by tools/netsetup. */
 struct net_forward {
 	enum net_proto proto;
@@ -70,6 +79,7 @@ struct net_config {
 	char *group;			/* TAP group (group name or gid); NULL: none */
 	struct net_forward *forward;
 	size_t n_forward;
+	struct dev_slot pci_slot;	/* vmm side */
 };
 
 #define VM_DISKS_MAX 16
@@ -81,6 +91,7 @@ struct disk_config {
 	bool direct;		/* key `direct`: O_DIRECT, default false */
 	char serial[DISK_SERIAL_MAX + 1];	/* key `serial`, default "" */
 	uint64_t size_mib;	/* key `size_mib`: create when missing; 0 = unset */
+	struct dev_slot pci_slot;	/* key `pci_slot` */
 	unsigned line;		/* of the [[disk]] header, for messages */
 };
 
@@ -103,6 +114,7 @@ struct fs_config {
 	enum fs_cache cache;		/* source only: virtiofsd -o cache=, default auto */
 	enum fs_sandbox sandbox;	/* source only: virtiofsd -o sandbox=, default namespace */
 	unsigned thread_pool_size;	/* source only: 0 = virtiofsd's default */
+	struct dev_slot pci_slot;	/* key `pci_slot` */
 	unsigned line;			/* of the [[fs]] header, for messages */
 };
 
@@ -146,6 +158,7 @@ struct vm_config {
 
 	/* [rng] */
 	bool rng_enabled;		/* key `enabled`, default true */
+	struct dev_slot rng_pci_slot;	/* key `pci_slot` */
 
 	/* [log] */
 	int log_level;			/* key `level`: "error".."debug" as LOG_LVL_*, default info */
@@ -177,6 +190,32 @@ void config_free(struct vm_config *cfg);
  * docs/config.md to them. */
 const char *config_known_table(size_t i);
 const char *const *config_known_keys(const char *table);
+
+/* The virtio devices of a config, in the order vmm creates them: disks,
+ * NICs, the rng, shares (each kind in config order). */
+#define VM_SLOTS_MAX 32		/* device slots 0..31; arch_device_slots says which exist */
+enum vm_dev_kind { VM_DEV_DISK, VM_DEV_NET, VM_DEV_RNG, VM_DEV_FS };
+#define VM_DEVICES_MAX (VM_DISKS_MAX + VM_NET_MAX + 1 + VM_FS_MAX)
+
+struct vm_dev_ref {
+	enum vm_dev_kind kind;
+	size_t index;		/* into cfg->disk, net or fs; 0 for the rng */
+	unsigned slot;		/* where it goes (config_devices) */
+};
+
+/* Fills `out` with the devices of a loaded config and the slot of each:
+ * the explicit pci_slot ones where they asked, then the others on the
+ * lowest free slots in device order. Returns how many, or -ENOSPC when they
+ * do not fit (the loader has refused such a config already). */
+int config_devices(const struct vm_config *cfg, struct vm_dev_ref out[VM_DEVICES_MAX]);
+
+/* The placement itself, pure: `want[i]` is device i's explicit slot or -1;
+ * slots are first..last. Explicit ones are placed first, the rest take the
+ * lowest free slots in order. Returns 0, -EINVAL for an explicit slot out of
+ * range, -EEXIST for two devices on one slot, -ENOSPC when there are more
+ * devices than slots; `*bad` (may be NULL) is then the device at fault. */
+int slots_place(const int *want, size_t n, unsigned first, unsigned last,
+		unsigned *out, size_t *bad);
 
 /* Human-readable dump used by `vmm --check`. */
 void config_print(const struct vm_config *cfg, FILE *out);

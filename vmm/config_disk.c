@@ -15,7 +15,7 @@
 
 /* [[disk]] keys; the loader refuses any other (config_known_keys). */
 const char *const cfg_disk_keys[] = {
-	"path", "read_only", "serial", "size_mib", "direct", NULL
+	"path", "read_only", "serial", "size_mib", "direct", "pci_slot", NULL
 };
 
 static void load_disk(struct ctx *c, const struct toml_value *tab, struct disk_config *d)
@@ -28,6 +28,7 @@ static void load_disk(struct ctx *c, const struct toml_value *tab, struct disk_c
 	cfg_check_keys(c, tab, "disk", cfg_disk_keys);
 	cfg_get_bool(c, tab, "disk", "read_only", &d->read_only);
 	cfg_get_bool(c, tab, "disk", "direct", &d->direct);
+	cfg_get_slot(c, tab, "disk", &d->pci_slot);
 	if (cfg_get_int(c, tab, "disk", "size_mib", 1, (int64_t)DISK_SIZE_MIB_MAX, &i))
 		d->size_mib = (uint64_t)i;
 	if ((s = cfg_get_str(c, tab, "disk", "serial", &line))) {

@@ -18,7 +18,7 @@ const char *const cfg_fs_sandboxes[] = { "namespace", "chroot", NULL };
 /* [[fs]] keys; the loader refuses any other (config_known_keys). */
 const char *const cfg_fs_keys[] = {
 	"tag", "source", "socket", "read_only", "virtiofsd", "cache", "sandbox",
-	"thread_pool_size", NULL
+	"thread_pool_size", "pci_slot", NULL
 };
 
 static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t index,
@@ -40,6 +40,7 @@ static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t in
 	snprintf(table, sizeof(table), "fs[%zu]", index);
 	f->line = tab->line;
 	cfg_check_keys(c, tab, table, cfg_fs_keys);
+	cfg_get_slot(c, tab, table, &f->pci_slot);
 
 	if (!toml_get(tab, "tag")) {
 		cfg_missing(c, tab, table, "tag");

@@ -235,7 +235,7 @@ static void load_forward(struct ctx *c, const struct toml_value *fw, const char 
 /* [[net]] keys; the loader refuses any other (config_known_keys). */
 const char *const cfg_net_keys[] = {
 	"tap", "mac", "tap_fd", "bridge", "subnet", "gateway", "guest_ip",
-	"uplink", "owner", "group", "forward", NULL
+	"uplink", "owner", "group", "forward", "pci_slot", NULL
 };
 
 static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t index,
@@ -256,6 +256,7 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 	n->line = tab->line;
 	n->tap_fd = -1;
 	cfg_check_keys(c, tab, table, cfg_net_keys);
+	cfg_get_slot(c, tab, table, &n->pci_slot);
 
 	/* 0-2 are stdio, never a TAP. */
 	if (cfg_get_int(c, tab, table, "tap_fd", 3, INT32_MAX, &fd))

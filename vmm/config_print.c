@@ -31,6 +31,23 @@ static const char *log_level_name(int level)
 	return "info";
 }
 
+/* A device's pci_slot: the key when given, else where it goes, commented
+ * out so that reading the dump back leaves it automatic. */
+static void print_slot(FILE *f, const struct vm_config *cfg, enum vm_dev_kind kind,
+		       size_t index, const struct dev_slot *key)
+{
+	struct vm_dev_ref dev[VM_DEVICES_MAX];
+	int n = config_devices(cfg, dev);
+
+	if (key->given) {
+		fprintf(f, "pci_slot = %u\n", key->slot);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		if (dev[i].kind == kind && dev[i].index == index)
+			fprintf(f, "# pci_slot = %u (automatic)\n", dev[i].slot);
+}
+
 static void print_net(const struct vm_config *cfg, FILE *f)
 {
 	for (size_t i = 0; i < cfg->n_net; i++) {
@@ -45,6 +62,7 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 		fprintf(f, "mac = \"%02x:%02x:%02x:%02x:%02x:%02x\"%s\n", n->mac[0], n->mac[1],
 			n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			n->mac_given ? "" : "  # derived from the VM name");
+		print_slot(f, cfg, VM_DEV_NET, i, &n->pci_slot);
 		if (n->owner)
 			fprintf(f, "owner = \"%s\"\n", n->owner);
 		if (n->group)
@@ -77,7 +95,9 @@ static void print_fs(const struct vm_config *cfg, FILE *f)
 	for (size_t i = 0; i < cfg->n_fs; i++) {
 		const struct fs_config *fs = &cfg->fs[i];
 
-		fprintf(f, "\n[[fs]]\ntag = ");
+		fprintf(f, "\n[[fs]]\n");
+		print_slot(f, cfg, VM_DEV_FS, i, &fs->pci_slot);
+		fprintf(f, "tag = ");
 		print_str(f, fs->tag);
 		if (fs->socket) {
 			fprintf(f, "\nsocket = ");
@@ -150,6 +170,7 @@ void config_print(const struct vm_config *cfg, FILE *f)
 		print_str(f, cfg->cpu_hide[i]);
 	}
 	fprintf(f, "]\n\n[rng]\nenabled = %s\n", cfg->rng_enabled ? "true" : "false");
+	print_slot(f, cfg, VM_DEV_RNG, 0, &cfg->rng_pci_slot);
 	for (size_t i = 0; i < cfg->n_disk; i++) {
 		const struct disk_config *d = &cfg->disk[i];
 
@@ -161,6 +182,7 @@ void config_print(const struct vm_config *cfg, FILE *f)
 		if (d->size_mib)
 			fprintf(f, "\nsize_mib = %llu", (unsigned long long)d->size_mib);
 		fputc('\n', f);
+		print_slot(f, cfg, VM_DEV_DISK, i, &d->pci_slot);
 	}
 	fprintf(f, "\n[log]\nlevel = \"%s\"\n", log_level_name(cfg->log_level));
 	print_net(cfg, f);

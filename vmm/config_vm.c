@@ -289,12 +289,17 @@ void cfg_load_cpu(struct ctx *c, const struct toml_value *tab, struct vm_config 
 }
 
 /* [rng] keys; the loader refuses any other (config_known_keys). */
-const char *const cfg_rng_keys[] = { "enabled", NULL };
+const char *const cfg_rng_keys[] = { "enabled", "pci_slot", NULL };
 
 void cfg_load_rng(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
 	cfg_check_keys(c, tab, "rng", cfg_rng_keys);
 	cfg_get_bool(c, tab, "rng", "enabled", &cfg->rng_enabled);
+	cfg_get_slot(c, tab, "rng", &cfg->rng_pci_slot);
+	/* A slot for a device that is not there would be a silent no-op. */
+	if (cfg->rng_pci_slot.given && !cfg->rng_enabled)
+		cfg_err(c, cfg->rng_pci_slot.line, "rng", "pci_slot",
+			"applies only to an enabled rng (enabled = false removes the device)");
 }
 
 const char *const cfg_log_levels[] = {

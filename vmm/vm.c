@@ -216,7 +216,7 @@ int vm_add_cleanup(struct vm *vm, void (*fn)(void *opaque), void *opaque)
 /* One device to its transport; the device is freed with the VM, after the
  * transport (cleanups run last-registered first). */
 static int add_virtio(struct vm *vm, struct virtio_dev *vd, void (*free_fn)(void *),
-		      vm_virtio_attach_fn attach, const char *kind, size_t index)
+		      vm_virtio_attach_fn attach, unsigned slot, const char *kind, size_t index)
 {
 	struct vm_vdev *v;
 	int ret;
@@ -235,7 +235,7 @@ static int add_virtio(struct vm *vm, struct virtio_dev *vd, void (*free_fn)(void
 	v[vm->nvdevs].vd = vd;
 	snprintf(v[vm->nvdevs].tag, sizeof(v[vm->nvdevs].tag), "%s%zu", kind, index % 1000);
 	vm->nvdevs++;
-	return attach(vm, vd);
+	return attach(vm, vd, slot);
 }
 
 size_t vm_describe_queues(struct vm *vm, char *buf, size_t len)
@@ -253,28 +253,47 @@ size_t vm_describe_queues(struct vm *vm, char *buf, size_t len)
 int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 {
 	const struct vm_config *cfg = vm->cfg;
-	struct virtio_dev *vd;
-	int ret = 0;
+	struct vm_dev_ref dev[VM_DEVICES_MAX];
+	struct virtio_dev *vd = NULL;
+	int n = config_devices(cfg, dev), ret = 0;
 
-	/* Disks first, in config order: the first is /dev/vda. */
-	for (size_t i = 0; ret == 0 && i < cfg->n_disk; i++) {
-		ret = virtio_blk_new(&cfg->disk[i], (unsigned)i, &vm->io, &vd);
-		if (ret == 0)
-			ret = add_virtio(vm, vd, virtio_blk_free, attach, "blk", i);
+	if (n < 0) {
+		log_err("placing the virtio devices: %s", strerror(-n));
+		return n;
 	}
-	/* NICs next, in config order: the first is eth0 (net.ifnames=0). */
-	for (size_t i = 0; ret == 0 && i < cfg->n_net; i++) {
-		ret = virtio_net_new(&cfg->net[i], (unsigned)i, &vm->io, &vd);
+	/* The guest probes them by slot (PCI) or device tree order (virtio-mmio,
+	 * which follows the slots too): with no pci_slot anywhere, the config's
+	 * order, so the first disk is /dev/vda and the first NIC eth0. */
+	for (int i = 0; ret == 0 && i < n; i++) {
+		size_t k = dev[i].index;
+		void (*free_fn)(void *) = NULL;
+		const char *kind = "";
+
+		switch (dev[i].kind) {
+		case VM_DEV_DISK:
+			ret = virtio_blk_new(&cfg->disk[k], (unsigned)k, &vm->io, &vd);
+			free_fn = virtio_blk_free;
+			kind = "blk";
+			break;
+		case VM_DEV_NET:
+			ret = virtio_net_new(&cfg->net[k], (unsigned)k, &vm->io, &vd);
+			free_fn = virtio_net_free;
+			kind = "net";
+			break;
+		case VM_DEV_RNG:
+			vd = virtio_rng_new();	/* NULL: add_virtio says -ENOMEM */
+			free_fn = virtio_rng_free;
+			kind = "rng";
+			break;
+		case VM_DEV_FS:
+			/* virtio-fs, connected to its vhost-user backend now. */
+			ret = virtio_fs_new(&cfg->fs[k], &vm->mem, &vm->io, &vd);
+			free_fn = virtio_fs_free;
+			kind = "fs";
+			break;
+		}
 		if (ret == 0)
-			ret = add_virtio(vm, vd, virtio_net_free, attach, "net", i);
-	}
-	if (ret == 0 && cfg->rng_enabled)
-		ret = add_virtio(vm, virtio_rng_new(), virtio_rng_free, attach, "rng", 0);
-	/* [[fs]]: virtio-fs, each connected to its vhost-user backend now. */
-	for (size_t i = 0; ret == 0 && i < cfg->n_fs; i++) {
-		ret = virtio_fs_new(&cfg->fs[i], &vm->mem, &vm->io, &vd);
-		if (ret == 0)
-			ret = add_virtio(vm, vd, virtio_fs_free, attach, "fs", i);
+			ret = add_virtio(vm, vd, free_fn, attach, dev[i].slot, kind, k);
 	}
 	return ret;
 }

@@ -176,11 +176,13 @@ int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd);
  * several queues share one notify register on virtio-mmio. */
 int vm_ioeventfd_data(struct vm *vm, uint64_t addr, uint32_t len, uint64_t data, int fd);
 struct virtio_dev;
-/* Puts one virtio device on the machine's transport. */
-typedef int (*vm_virtio_attach_fn)(struct vm *vm, struct virtio_dev *vd);
-/* From arch_devices_init: creates the config's virtio devices in the order
- * the guest names them (disks vda.., NICs eth0.., the entropy device, the
- * shares) and attaches each; all are freed with the VM. Returns 0 or -errno. */
+/* Puts one virtio device on the machine's transport, in device slot `slot`
+ * (arch_device_slots: a PCI device number, a virtio-mmio window). */
+typedef int (*vm_virtio_attach_fn)(struct vm *vm, struct virtio_dev *vd, unsigned slot);
+/* From arch_devices_init: creates the config's virtio devices (disks, NICs,
+ * the entropy device, the shares; config_devices) and attaches each to the
+ * slot config_devices gives it; all are freed with the VM. Returns 0 or
+ * -errno. */
 int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach);
 /* From arch_devices_init: the serial port that carries the console, writing
  * to vm->console_out, its interrupt raised with set_irq(vm, level); freed

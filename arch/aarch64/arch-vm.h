@@ -20,7 +20,7 @@ struct arch_vm {
 	uint64_t *mpidr;		/* per vCPU, as the device tree names them */
 	struct pl031 *rtc;
 	struct pl061 *gpio;		/* the power button */
-	/* virtio-mmio slots in use, in the order the device tree lists them. */
+	/* virtio-mmio slots in use, in slot order (as the device tree lists them). */
 	struct arm64_fdt_virtio virtio[ARM64_VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;
 };

@@ -185,22 +185,36 @@ static void gpio_irq(void *ctx, int level)
 	vm_set_irq(ctx, spi_irq(ARM64_SPI_GPIO), level);
 }
 
-/* Slot n: a window at ARM64_VIRTIO_MMIO_BASE + n * ARM64_VIRTIO_MMIO_SIZE and
- * SPI ARM64_SPI_VIRTIO_FIRST + n, named in the device tree. */
-static int attach_mmio(struct vm *vm, struct virtio_dev *vd)
+/* Slot n (arch_device_slots): a window at ARM64_VIRTIO_MMIO_BASE + n *
+ * ARM64_VIRTIO_MMIO_SIZE and SPI ARM64_SPI_VIRTIO_FIRST + n, named in the
+ * device tree, whose nodes are kept in slot order: the guest probes them in
+ * that order, as it probes PCI devices in slot order on x86_64. */
+static int attach_mmio(struct vm *vm, struct virtio_dev *vd, unsigned n)
 {
-	unsigned n = vm->arch.nvirtio;
-	struct arm64_fdt_virtio *slot = &vm->arch.virtio[n];
+	struct arm64_fdt_virtio *v = vm->arch.virtio, node = {
+		.base = ARM64_VIRTIO_MMIO_BASE + n * ARM64_VIRTIO_MMIO_SIZE,
+		.size = ARM64_VIRTIO_MMIO_SIZE,
+		.spi = ARM64_SPI_VIRTIO_FIRST + n,
+	};
+	unsigned at = vm->arch.nvirtio;
 
-	if (n == ARM64_VIRTIO_MMIO_SLOTS) {
-		log_err("%s: more than %u virtio devices", vd->name, ARM64_VIRTIO_MMIO_SLOTS);
+	if (n >= ARM64_VIRTIO_MMIO_SLOTS || at == ARM64_VIRTIO_MMIO_SLOTS) {
+		log_err("%s: virtio-mmio slot %u: there are %u", vd->name, n,
+			ARM64_VIRTIO_MMIO_SLOTS);
 		return -ENOSPC;
 	}
-	slot->base = ARM64_VIRTIO_MMIO_BASE + n * ARM64_VIRTIO_MMIO_SIZE;
-	slot->size = ARM64_VIRTIO_MMIO_SIZE;
-	slot->spi = ARM64_SPI_VIRTIO_FIRST + n;
+	for (unsigned i = 0; i < vm->arch.nvirtio; i++) {
+		if (v[i].base == node.base) {
+			log_err("%s: virtio-mmio slot %u is taken", vd->name, n);
+			return -EBUSY;
+		}
+		if (v[i].base > node.base && at == vm->arch.nvirtio)
+			at = i;
+	}
+	memmove(&v[at + 1], &v[at], (vm->arch.nvirtio - at) * sizeof(*v));
+	v[at] = node;
 	vm->arch.nvirtio++;
-	return virtio_mmio_attach(&vm->host, slot->base, spi_irq(slot->spi), vd);
+	return virtio_mmio_attach(&vm->host, node.base, spi_irq(node.spi), vd);
 }
 
 int arch_devices_init(struct vm *vm)

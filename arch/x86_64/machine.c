@@ -169,9 +169,10 @@ static void sink_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		memset(data, 0xff, len);
 }
 
-static int attach_pci(struct vm *vm, struct virtio_dev *vd)
+/* Slot n is PCI device 00:n.0 (arch_device_slots). */
+static int attach_pci(struct vm *vm, struct virtio_dev *vd, unsigned slot)
 {
-	return virtio_pci_attach(&vm->host, vm->arch.pci, vd);
+	return virtio_pci_attach(&vm->host, vm->arch.pci, slot, vd);
 }
 
 static int pci_devices_init(struct vm *vm)
@@ -188,7 +189,7 @@ static int pci_devices_init(struct vm *vm)
 			    vm->arch.pci, "pci-data");
 	if (ret)
 		return -EINVAL;
-	/* The first device is 00:01.0. */
+	/* Without pci_slot keys the first device is 00:01.0. */
 	return vm_add_virtio_devices(vm, attach_pci);
 }
 

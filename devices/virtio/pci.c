@@ -581,7 +581,8 @@ static uint32_t class_of(uint16_t id)
 	}
 }
 
-int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_dev *vd)
+int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, unsigned slot,
+		      struct virtio_dev *vd)
 {
 	struct virtio_pci *vp;
 	int ret;
@@ -618,9 +619,10 @@ int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_
 	if (ret == 0)
 		ret = add_caps(vp);
 	if (ret == 0)
-		ret = pci_bus_add(bus, &vp->pci);
+		ret = pci_bus_add(bus, &vp->pci, slot);
 	if (ret < 0) {
-		log_err("%s: no room on the PCI bus: %s", vd->name, strerror(-ret));
+		log_err("%s: no room on the PCI bus at 00:%02x.0: %s", vd->name, slot,
+			strerror(-ret));
 		return ret;
 	}
 	vp->bar = vp->pci.bar[0].addr;

@@ -49,11 +49,12 @@ struct pci_bus;
 #define VPCI_Q_NOTIFY_DATA	0x38
 #define VPCI_Q_RESET		0x3a
 
-/* Attaches `vd` to `bus` as a PCI function: BAR 0 on host->mmio,
+/* Attaches `vd` to `bus` as PCI function 00:`slot`.0: BAR 0 on host->mmio,
  * capabilities, one MSI route and irqfd per vector (msi_alloc), one
  * ioeventfd per queue watched by host->io. vd must stay valid for the
  * host's life; the transport is freed by the cleanup it registers with
  * the host. Main thread, before vCPUs run. Returns 0 or -errno. */
-int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, struct virtio_dev *vd);
+int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, unsigned slot,
+		      struct virtio_dev *vd);
 
 #endif

@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_trap_unless(bus_register(&pio, PORT + 4, 4, pci_cfg_data_io, &bus, "pci-data") == 0);
 	for (unsigned i = 0; i < NDEV; i++) {
 		vd[i] = virtio_rng_new();
-		fuzz_trap_unless(vd[i] && virtio_pci_attach(&fh.host, &bus, vd[i]) == 0);
+		fuzz_trap_unless(vd[i] && virtio_pci_attach(&fh.host, &bus, i + 1, vd[i]) == 0);
 	}
 	for (size_t i = 0; i + REC <= size; i += REC) {
 		const uint8_t *r = data + i;

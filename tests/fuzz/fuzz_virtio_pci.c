@@ -237,7 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_trap_unless(fuzz_host_init(&fh, RAM) == 0);
 	pci_bus_init(&bus, WIN, 0x10000000);
 	vd = new_dev(blk);
-	fuzz_trap_unless(vd && virtio_pci_attach(&fh.host, &bus, vd) == 0);
+	fuzz_trap_unless(vd && virtio_pci_attach(&fh.host, &bus, 1, vd) == 0);
 	slot = 1;
 	nvec = vd->nqueues + 1;
 	for (msix_cap = cfg_rd(PCI_CAPABILITY_LIST, 1); msix_cap;

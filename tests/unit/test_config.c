@@ -1,5 +1,6 @@
 /* Unit tests for vmm/config*.c: defaults, ranges, enums, path resolution and
  * file checks, and the exact "file:line: key: message" of every error. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -836,6 +837,184 @@ static void test_vm_ops(void **state __attribute__((unused)))
 	}
 }
 
+/* slots_place on its own: explicit slots first, the rest on the lowest free
+ * ones in order, and each way it refuses. */
+static void test_slots_place(void **state __attribute__((unused)))
+{
+	unsigned out[8];
+	size_t bad = 99;
+
+	/* Nothing explicit: the config's order, from the first slot. */
+	assert_int_equal(slots_place((int[]){ -1, -1, -1 }, 3, 1, 31, out, &bad), 0);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(out[1], 2);
+	assert_int_equal(out[2], 3);
+	/* A NIC on 5 after two disks stays on 5 when a third disk comes, and
+	 * the automatic ones go around it: 1 2 3 4 6. */
+	assert_int_equal(slots_place((int[]){ -1, -1, 5, -1 }, 4, 1, 31, out, &bad), 0);
+	assert_int_equal(out[2], 5);
+	assert_int_equal(slots_place((int[]){ -1, -1, -1, 5, -1, -1, -1 }, 7, 1, 31, out,
+				     &bad), 0);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(out[1], 2);
+	assert_int_equal(out[2], 3);
+	assert_int_equal(out[3], 5);
+	assert_int_equal(out[4], 4);
+	assert_int_equal(out[5], 6);
+	assert_int_equal(out[6], 7);
+	/* An explicit slot later in the list is placed before the earlier
+	 * automatic ones look: the automatic device does not take 1. */
+	assert_int_equal(slots_place((int[]){ -1, 1 }, 2, 1, 31, out, &bad), 0);
+	assert_int_equal(out[0], 2);
+	assert_int_equal(out[1], 1);
+	/* Slot 0 exists where first is 0 (virtio-mmio). */
+	assert_int_equal(slots_place((int[]){ -1, 0 }, 2, 0, 31, out, &bad), 0);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(out[1], 0);
+	/* Refusals name the device at fault. */
+	assert_int_equal(slots_place((int[]){ -1, 4, 4 }, 3, 1, 31, out, &bad), -EEXIST);
+	assert_int_equal(bad, 2);
+	assert_int_equal(slots_place((int[]){ -1, 0 }, 2, 1, 31, out, &bad), -EINVAL);
+	assert_int_equal(bad, 1);
+	assert_int_equal(slots_place((int[]){ 32 }, 1, 1, 31, out, &bad), -EINVAL);
+	assert_int_equal(bad, 0);
+	assert_int_equal(slots_place((int[]){ -1, 2, -1, -1 }, 4, 1, 3, out, &bad), -ENOSPC);
+	assert_int_equal(bad, 3);
+	assert_int_equal(slots_place((int[]){ -1 }, 1, 1, 32, out, &bad), -EINVAL);
+	assert_int_equal(slots_place(NULL, 0, 1, 31, out, NULL), 0);
+}
+
+/* pci_slot in the loader: accepted on [[disk]], [[net]], [[fs]] and [rng],
+ * placed by config_devices, printed by --check; refused out of range, of
+ * the wrong type, twice on one slot, and when the devices outnumber the
+ * slots. */
+static void test_pci_slot(void **state __attribute__((unused)))
+{
+	struct vm_dev_ref dev[VM_DEVICES_MAX];
+	struct vm_config cfg;
+	unsigned first, last;
+	const char *what = arch_device_slots(&first, &last);
+	char text[8192], msg[256], *out = NULL;
+	size_t outlen = 0, len;
+	FILE *f;
+
+	/* Lines: 5 [[disk]], 8 [[disk]], 9 pci_slot, 12 [[net]], 14 pci_slot,
+	 * 15 [rng], 16 pci_slot, 17 [[fs]], 20 pci_slot. */
+	parse_ok(BASE "[[disk]]\npath = 'a.img'\nsize_mib = 1\n"
+		 "[[disk]]\npci_slot = 7\npath = 'b.img'\nsize_mib = 1\n"
+		 "[[net]]\ntap = 't0'\npci_slot = 5\n"
+		 "[rng]\npci_slot = 9\n"
+		 "[[fs]]\ntag = 'x'\nsocket = '/run/x.sock'\npci_slot = 31\n", &cfg);
+	assert_false(cfg.disk[0].pci_slot.given);
+	assert_true(cfg.disk[1].pci_slot.given);
+	assert_int_equal(cfg.disk[1].pci_slot.slot, 7);
+	assert_int_equal(cfg.disk[1].pci_slot.line, 9);
+	assert_int_equal(cfg.net[0].pci_slot.slot, 5);
+	assert_int_equal(cfg.rng_pci_slot.slot, 9);
+	assert_int_equal(cfg.fs[0].pci_slot.slot, 31);
+	assert_int_equal(cfg.fs[0].pci_slot.line, 20);
+	/* Creation order disks, NICs, rng, shares; the one automatic disk
+	 * takes the first slot. */
+	assert_int_equal(config_devices(&cfg, dev), 5);
+	assert_int_equal(dev[0].kind, VM_DEV_DISK);
+	assert_int_equal(dev[0].slot, first);
+	assert_int_equal(dev[1].kind, VM_DEV_DISK);
+	assert_int_equal(dev[1].index, 1);
+	assert_int_equal(dev[1].slot, 7);
+	assert_int_equal(dev[2].kind, VM_DEV_NET);
+	assert_int_equal(dev[2].slot, 5);
+	assert_int_equal(dev[3].kind, VM_DEV_RNG);
+	assert_int_equal(dev[3].slot, 9);
+	assert_int_equal(dev[4].kind, VM_DEV_FS);
+	assert_int_equal(dev[4].slot, 31);
+	/* --check shows every slot; automatic ones commented, so that reading
+	 * the dump back keeps them automatic. */
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_print(&cfg, f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(msg, sizeof(msg), "# pci_slot = %u (automatic)\n", first);
+	assert_non_null(strstr(out, msg));
+	assert_non_null(strstr(out, "  # derived from the VM name\npci_slot = 5\n"));
+	assert_non_null(strstr(out, "enabled = true\npci_slot = 9\n"));
+	assert_non_null(strstr(out, "[[fs]]\npci_slot = 31\n"));
+	config_free(&cfg);
+	parse_ok(out, &cfg);
+	assert_false(cfg.disk[0].pci_slot.given);
+	assert_int_equal(cfg.disk[1].pci_slot.slot, 7);
+	assert_int_equal(cfg.net[0].pci_slot.slot, 5);
+	config_free(&cfg);
+	free(out);
+
+	/* Without pci_slot: the old order, from the first slot. */
+	parse_ok(BASE "[[net]]\ntap = 't0'\n[[disk]]\npath = 'a.img'\nsize_mib = 1\n", &cfg);
+	assert_int_equal(config_devices(&cfg, dev), 3);
+	assert_int_equal(dev[0].kind, VM_DEV_DISK);
+	assert_int_equal(dev[0].slot, first);
+	assert_int_equal(dev[1].kind, VM_DEV_NET);
+	assert_int_equal(dev[1].slot, first + 1);
+	assert_int_equal(dev[2].kind, VM_DEV_RNG);
+	assert_int_equal(dev[2].slot, first + 2);
+	config_free(&cfg);
+
+	/* Two devices on one slot: the second named, with the first's line. */
+	parse_bad(BASE "[[disk]]\npath = 'a.img'\nsize_mib = 1\npci_slot = 5\n"
+		  "[[net]]\ntap = 't0'\npci_slot = 5\n", 1, 11,
+		  "net[0].pci_slot: slot 5 is taken already by disk[0] (line 8)");
+	parse_bad(BASE "[[net]]\ntap = 't0'\npci_slot = 5\n"
+		  "[[net]]\ntap = 't1'\npci_slot = 5\n[rng]\npci_slot = 5\n", 2, 10,
+		  "net[1].pci_slot: slot 5 is taken already by net[0] (line 7)");
+	assert_logged(12, "rng.pci_slot: slot 5 is taken already by net[0] (line 7)");
+	parse_bad(BASE "[[disk]]\npath = 'a.img'\nsize_mib = 1\npci_slot = 4\n"
+		  "[[disk]]\npath = 'b.img'\nsize_mib = 1\npci_slot = 4\n", 1, 12,
+		  "disk.pci_slot: slot 4 is taken already by disk[0] (line 8)");
+	/* Out of range: past the last slot, before the first (x86_64's 0 is
+	 * the host bridge), negative. */
+	snprintf(text, sizeof(text), BASE "[rng]\npci_slot = %u\n", last + 1);
+	snprintf(msg, sizeof(msg), "rng.pci_slot: %u is out of range: %u to %u (%s)",
+		 last + 1, first, last, what);
+	parse_bad(text, 1, 6, msg);
+	snprintf(text, sizeof(text), BASE "[[fs]]\ntag = 'x'\nsocket = '/x'\npci_slot = -1\n");
+	snprintf(msg, sizeof(msg), "fs[0].pci_slot: -1 is out of range: %u to %u (%s)",
+		 first, last, what);
+	parse_bad(text, 1, 8, msg);
+	if (first > 0) {
+		snprintf(text, sizeof(text), BASE "[[disk]]\npath = 'a.img'\nsize_mib = 1\n"
+			 "pci_slot = %u\n", first - 1);
+		snprintf(msg, sizeof(msg), "disk.pci_slot: %u is out of range: %u to %u (%s)",
+			 first - 1, first, last, what);
+		parse_bad(text, 1, 8, msg);
+	}
+	/* Wrong type. */
+	parse_bad(BASE "[[net]]\ntap = 't0'\npci_slot = '5'\n", 1, 7,
+		  "net[0].pci_slot: expected an integer, got a string");
+	parse_bad(BASE "[[disk]]\npath = 'a.img'\nsize_mib = 1\npci_slot = true\n", 1, 8,
+		  "disk.pci_slot: expected an integer, got a boolean");
+	/* A slot for a removed rng. */
+	parse_bad(BASE "[rng]\nenabled = false\npci_slot = 3\n", 1, 7,
+		  "rng.pci_slot: applies only to an enabled rng");
+
+	/* More devices than slots: 16 disks, 8 NICs, the rng and 8 shares
+	 * (33) on 31 or 32 slots; the first that finds none is named. */
+	len = (size_t)snprintf(text, sizeof(text), "%s", BASE);
+	for (unsigned i = 0; i < VM_DISKS_MAX; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"[[disk]]\npath = 'd%u.img'\nsize_mib = 1\n", i);
+	for (unsigned i = 0; i < VM_NET_MAX; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"[[net]]\ntap = 't%u'\n", i);
+	for (unsigned i = 0; i < VM_FS_MAX; i++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"[[fs]]\ntag = 'f%u'\nsocket = '/f%u'\n", i, i);
+	assert_true(len < sizeof(text));
+	/* Lines: disks 5..52, NICs 53..68, fs[i] at 69 + 3i; the first device
+	 * without a slot is fs[6] (31 slots) or fs[7] (32). */
+	snprintf(msg, sizeof(msg),
+		 "fs[%u]: 33 virtio devices, but this machine has %u slots for them (%s)",
+		 last - first + 1 == 31 ? 6 : 7, last - first + 1, what);
+	parse_bad(text, 1, 69 + 3 * (last - first + 1 == 31 ? 6 : 7), msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -859,6 +1038,8 @@ int main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_print_roundtrip),
 		cmocka_unit_test(test_vm_ops),
+		cmocka_unit_test(test_slots_place),
+		cmocka_unit_test(test_pci_slot),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

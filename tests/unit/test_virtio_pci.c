@@ -66,7 +66,7 @@ static int setup(void **state)
 		return -1;
 	pci_bus_init(&bus, WIN, 0x10000000);
 	rng = virtio_rng_new();
-	if (!rng || virtio_pci_attach(&fh.host, &bus, rng) < 0)
+	if (!rng || virtio_pci_attach(&fh.host, &bus, 1, rng) < 0)
 		return -1;
 	bar = WIN;
 	cfg_wr(1, PCI_COMMAND, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
@@ -335,10 +335,35 @@ static void test_msix_and_isr(void **state)
 	}
 }
 
+/* A device goes to the slot it is given (pci_slot), not the first free
+ * one; a taken slot, the host bridge's and one past the bus are refused. */
+static void test_slot(void **state)
+{
+	static struct virtio_dev *second;
+	struct pci_dev d;
+
+	second = virtio_rng_new();
+	assert_non_null(second);
+	assert_int_equal(virtio_pci_attach(&fh.host, &bus, 5, second), 0);
+	assert_int_equal(cfg_rd(5, PCI_VENDOR_ID, 2), 0x1af4);
+	assert_int_equal(cfg_rd(5, PCI_DEVICE_ID, 2), 0x1044);
+	for (unsigned s = 2; s < 5; s++)
+		assert_int_equal(cfg_rd(s, PCI_VENDOR_ID, 2), 0xffff);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pci_bus_add(&bus, &d, 5), -EBUSY);
+	assert_int_equal(pci_bus_add(&bus, &d, 1), -EBUSY);
+	assert_int_equal(pci_bus_add(&bus, &d, 0), -EINVAL);
+	assert_int_equal(pci_bus_add(&bus, &d, PCI_MAX_SLOTS), -EINVAL);
+	assert_int_equal(pci_bus_add(&bus, &d, 31), 0);
+	assert_int_equal(d.slot, 31);
+	bus.dev[31] = NULL;	/* d is on the stack */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_mechanism),
+		cmocka_unit_test(test_slot),
 		cmocka_unit_test(test_bar_sizing),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_memory_decoding),
