@@ -208,7 +208,6 @@ static void test_errors(void **state __attribute__((unused)))
 	net_bad(NET "mac = \"00:00:00:00:00:00\"\n", 8, "net[0].mac: must not be all zeros");
 	net_bad(NET "tap_fd = 2\n", 8, "net[0].tap_fd: 2 is out of range (3 to ");
 	net_bad(NET "owner = \"a b\"\n", 8, "net[0].owner: \"a b\" is not a user/group name");
-	net_bad(NET "bridge = \"br\"\n", 8, "net[0].bridge: needs `subnet`");
 	net_bad(NET "forward = [\"1:2\"]\n", 8, "net[0].forward: needs `subnet`");
 	net_bad(NET "subnet = \"10.1.0.0/24\"\n", 6, "net[0].bridge: missing required key");
 	net_bad(NET "bridge = \"vm-t\"\nsubnet = \"10.1.0.0/24\"\n", 6,
@@ -241,6 +240,43 @@ static void test_errors(void **state __attribute__((unused)))
 	net_bad(SUB "[[net]]\ntap = \"vm-t\"\n", 10, "net[1].tap: \"vm-t\" is also used by net[0]");
 	net_bad(SUB "[[net]]\ntap = \"vm-u\"\nbridge = \"br-u\"\nsubnet = \"10.1.0.128/25\"\n", 10,
 		"net[1].subnet: overlaps net[0]'s subnet");
+}
+
+/* `bridge` without `subnet`: the TAP joins an existing bridge. */
+static void test_attach(void **state __attribute__((unused)))
+{
+	struct vm_config cfg;
+	char *s;
+
+	net_ok("lan1", NET "bridge = \"br-vms\"\nowner = \"vmm\"\n", &cfg);
+	assert_string_equal(cfg.net[0].bridge, "br-vms");
+	assert_false(cfg.net[0].has_subnet);
+	assert_int_equal(cfg.net[0].n_forward, 0);
+	/* No subnet: no ip= (the guest's address is the LAN's) and no table. */
+	s = config_kernel_cmdline(&cfg);
+	assert_string_equal(s, "console=ttyS0");
+	free(s);
+	errno = EINVAL;
+	assert_null(plan_nft_table(&cfg, (const char *[]){ "eth0" }));
+	assert_int_equal(errno, 0);
+	assert_int_equal(config_check_startable(&cfg), 0);
+	config_free(&cfg);
+
+	/* What only a subnet netsetup owns gives meaning to. */
+	net_bad(NET "bridge = \"br-vms\"\nforward = [\"2201:22\"]\n", 9,
+		"net[0].forward: needs `subnet`: netsetup forwards host ports only to a guest "
+		"on a subnet it routes");
+	net_bad(NET "bridge = \"br-vms\"\nguest_ip = \"192.168.50.151\"\n", 9,
+		"net[0].guest_ip: needs `subnet`: without it the guest's address is the LAN's");
+	net_bad(NET "bridge = \"br-vms\"\ngateway = \"192.168.50.1\"\n", 9,
+		"net[0].gateway: needs `subnet`");
+	net_bad(NET "bridge = \"br-vms\"\nuplink = \"eth0\"\n", 9, "net[0].uplink: needs `subnet`");
+	net_bad(NET "bridge = \"br/vms\"\n", 8, "net[0].bridge: \"br/vms\" has a character other");
+	net_bad(NET "bridge = \"vm-t\"\n", 6, "net[0].bridge: must differ from tap");
+	net_bad(NET "bridge = 1\n", 8, "net[0].bridge: expected a string");
+	/* Two NICs of one VM on one bridge: refused as before. */
+	net_bad(NET "bridge = \"br-vms\"\n[[net]]\ntap = \"vm-u\"\nbridge = \"br-vms\"\n", 9,
+		"net[1].bridge: \"br-vms\" is also used by net[0]");
 }
 
 static void test_subnet_arithmetic(void **state __attribute__((unused)))
@@ -431,6 +467,20 @@ static void test_print(void **state __attribute__((unused)))
 	config_free(&again);
 	config_free(&cfg);
 	free(text);
+
+	/* An existing bridge reads back as one. */
+	net_ok("vm1", NET "bridge = \"br-vms\"\n", &cfg);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	p = strstr(text, "[[net]]");
+	net_ok("vm1", p, &again);
+	assert_string_equal(again.net[0].bridge, "br-vms");
+	assert_false(again.net[0].has_subnet);
+	config_free(&again);
+	config_free(&cfg);
+	free(text);
 }
 
 int main(void)
@@ -440,6 +490,7 @@ int main(void)
 		cmocka_unit_test(test_all_keys),
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_subnet_arithmetic),
 		cmocka_unit_test(test_check_configs),
 		cmocka_unit_test(test_nft_table),
