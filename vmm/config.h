@@ -69,7 +69,9 @@ struct net_config {
 	int tap_fd;			/* an inherited open TAP, or -1 */
 
 	bool has_subnet;		/* `subnet` given: netsetup builds bridge + NAT */
-	char bridge[VM_IFNAME_MAX + 1];	/* required with `subnet` */
+	/* Required with `subnet` (netsetup's bridge, maybe shared by VMs with
+	 * the same subnet); without it an existing bridge the TAP joins. */
+	char bridge[VM_IFNAME_MAX + 1];
 	uint32_t subnet;		/* network address, host byte order */
 	unsigned prefix;		/* 8..30 */
 	uint32_t gateway;		/* bridge address; default network + 1 */

@@ -241,9 +241,18 @@ const char *const cfg_net_keys[] = {
 static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t index,
 			   struct vm_config *cfg)
 {
-	/* Keys that describe the host network: meaningless without a subnet. */
-	static const char *const need_subnet[] = {
-		"bridge", "gateway", "guest_ip", "uplink", "forward", NULL
+	/* Keys that describe a network netsetup owns: meaningless on a bridge
+	 * it does not own (`bridge` without `subnet`) or on a bare TAP. */
+	static const struct {
+		const char *key, *why;
+	} need_subnet[] = {
+		{ "gateway", "the gateway of a network netsetup does not own is not its to set" },
+		{ "guest_ip", "without it the guest's address is the LAN's business: "
+			      "set it in the guest or by DHCP" },
+		{ "uplink", "it is the interface netsetup's NAT leaves by" },
+		{ "forward", "netsetup forwards host ports only to a guest on a subnet it "
+			     "routes; on an existing bridge reach the guest at its own address" },
+		{ NULL, NULL }
 	};
 	struct net_config *n = &cfg->net[index];
 	const struct toml_value *v;
@@ -285,10 +294,14 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 	n->group = cfg_get_user(c, tab, table, "group");
 
 	if (!toml_get(tab, "subnet")) {
-		for (size_t k = 0; need_subnet[k]; k++)
-			if ((v = toml_get(tab, need_subnet[k])))
-				cfg_err(c, v->line, table, need_subnet[k],
-					"needs `subnet` (the host network it belongs to)");
+		/* `bridge` alone: the TAP joins a bridge that exists already
+		 * (a LAN bridge); netsetup adds and removes only the TAP. */
+		if (toml_get(tab, "bridge"))
+			get_ifname(c, tab, table, "bridge", n->bridge);
+		for (size_t k = 0; need_subnet[k].key; k++)
+			if ((v = toml_get(tab, need_subnet[k].key)))
+				cfg_err(c, v->line, table, need_subnet[k].key,
+					"needs `subnet`: %s", need_subnet[k].why);
 		return;
 	}
 	if ((s = cfg_get_str(c, tab, table, "subnet", &line))) {

@@ -67,6 +67,11 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 			fprintf(f, "owner = \"%s\"\n", n->owner);
 		if (n->group)
 			fprintf(f, "group = \"%s\"\n", n->group);
+		if (!n->has_subnet && n->bridge[0]) {
+			fprintf(f, "bridge = \"%s\"  # existing: netsetup adds only the TAP to it\n",
+				n->bridge);
+			continue;
+		}
 		if (!n->has_subnet) {
 			fprintf(f, "# no subnet: netsetup makes only the TAP\n");
 			continue;

@@ -208,7 +208,6 @@ static void test_errors(void **state __attribute__((unused)))
 	net_bad(NET "mac = \"00:00:00:00:00:00\"\n", 8, "net[0].mac: must not be all zeros");
 	net_bad(NET "tap_fd = 2\n", 8, "net[0].tap_fd: 2 is out of range (3 to ");
 	net_bad(NET "owner = \"a b\"\n", 8, "net[0].owner: \"a b\" is not a user/group name");
-	net_bad(NET "bridge = \"br\"\n", 8, "net[0].bridge: needs `subnet`");
 	net_bad(NET "forward = [\"1:2\"]\n", 8, "net[0].forward: needs `subnet`");
 	net_bad(NET "subnet = \"10.1.0.0/24\"\n", 6, "net[0].bridge: missing required key");
 	net_bad(NET "bridge = \"vm-t\"\nsubnet = \"10.1.0.0/24\"\n", 6,
@@ -241,6 +240,43 @@ static void test_errors(void **state __attribute__((unused)))
 	net_bad(SUB "[[net]]\ntap = \"vm-t\"\n", 10, "net[1].tap: \"vm-t\" is also used by net[0]");
 	net_bad(SUB "[[net]]\ntap = \"vm-u\"\nbridge = \"br-u\"\nsubnet = \"10.1.0.128/25\"\n", 10,
 		"net[1].subnet: overlaps net[0]'s subnet");
+}
+
+/* `bridge` without `subnet`: the TAP joins an existing bridge. */
+static void test_attach(void **state __attribute__((unused)))
+{
+	struct vm_config cfg;
+	char *s;
+
+	net_ok("lan1", NET "bridge = \"br-vms\"\nowner = \"vmm\"\n", &cfg);
+	assert_string_equal(cfg.net[0].bridge, "br-vms");
+	assert_false(cfg.net[0].has_subnet);
+	assert_int_equal(cfg.net[0].n_forward, 0);
+	/* No subnet: no ip= (the guest's address is the LAN's) and no table. */
+	s = config_kernel_cmdline(&cfg);
+	assert_string_equal(s, "console=ttyS0");
+	free(s);
+	errno = EINVAL;
+	assert_null(plan_nft_table(&cfg, (const char *[]){ "eth0" }));
+	assert_int_equal(errno, 0);
+	assert_int_equal(config_check_startable(&cfg), 0);
+	config_free(&cfg);
+
+	/* What only a subnet netsetup owns gives meaning to. */
+	net_bad(NET "bridge = \"br-vms\"\nforward = [\"2201:22\"]\n", 9,
+		"net[0].forward: needs `subnet`: netsetup forwards host ports only to a guest "
+		"on a subnet it routes");
+	net_bad(NET "bridge = \"br-vms\"\nguest_ip = \"192.168.50.151\"\n", 9,
+		"net[0].guest_ip: needs `subnet`: without it the guest's address is the LAN's");
+	net_bad(NET "bridge = \"br-vms\"\ngateway = \"192.168.50.1\"\n", 9,
+		"net[0].gateway: needs `subnet`");
+	net_bad(NET "bridge = \"br-vms\"\nuplink = \"eth0\"\n", 9, "net[0].uplink: needs `subnet`");
+	net_bad(NET "bridge = \"br/vms\"\n", 8, "net[0].bridge: \"br/vms\" has a character other");
+	net_bad(NET "bridge = \"vm-t\"\n", 6, "net[0].bridge: must differ from tap");
+	net_bad(NET "bridge = 1\n", 8, "net[0].bridge: expected a string");
+	/* Two NICs of one VM on one bridge: refused as before. */
+	net_bad(NET "bridge = \"br-vms\"\n[[net]]\ntap = \"vm-u\"\nbridge = \"br-vms\"\n", 9,
+		"net[1].bridge: \"br-vms\" is also used by net[0]");
 }
 
 static void test_subnet_arithmetic(void **state __attribute__((unused)))
@@ -304,7 +340,7 @@ static void test_check_configs(void **state __attribute__((unused)))
 	dup2(fileno(tmp), STDERR_FILENO);
 	/* c[2] against c[0]: same name, same tap, same bridge, 10/8 covers 10.1/24,
 	 * same host port; against c[1]: overlap. */
-	assert_int_equal(plan_check_configs(v, 3), 6);
+	assert_int_equal(plan_check_configs(v, 3), 5);
 	fflush(stderr);
 	dup2(saved, STDERR_FILENO);
 	close(saved);
@@ -314,14 +350,92 @@ static void test_check_configs(void **state __attribute__((unused)))
 	fclose(tmp);
 	assert_non_null(strstr(logbuf, "c.toml: vm.name: \"vm1\" is also the name of the VM in a.toml"));
 	assert_non_null(strstr(logbuf, "c.toml:6: net[0].tap: \"vm-t\" is also used by net[0] in a.toml:6"));
-	assert_non_null(strstr(logbuf, "c.toml:6: net[0].bridge: \"br-t\" is also used"));
-	assert_non_null(strstr(logbuf, "c.toml:6: net[0].subnet: 10.0.0.0/8 overlaps 10.1.0.0/24 "
-			       "of net[0] in a.toml:6"));
+	/* Same bridge, other subnet: said as such, not as an overlap. */
+	assert_non_null(strstr(logbuf, "c.toml:6: net[0].subnet: 10.0.0.0/8 differs from "
+			       "10.1.0.0/24 of net[0] in a.toml:6, on the same bridge br-t; VMs "
+			       "sharing a bridge share its subnet"));
+	assert_null(strstr(logbuf, "overlaps 10.1.0.0/24"));
 	assert_non_null(strstr(logbuf, "10.0.0.0/8 overlaps 10.2.0.0/24 of net[0] in b.toml:6"));
 	assert_non_null(strstr(logbuf, "c.toml:10: net[0].forward: host port 2201/tcp is also "
 			       "forwarded by a.toml:10"));
 	for (int i = 0; i < 4; i++)
 		config_free(&c[i]);
+}
+
+/* Checks between configs on one bridge: shared by VMs with one subnet and
+ * gateway and a guest_ip each; an existing bridge by any number of VMs. */
+static void test_check_shared(void **state __attribute__((unused)))
+{
+#define SH(ip) "[[net]]\nbridge = \"br-s\"\nsubnet = \"10.5.0.0/24\"\n" ip
+	static const struct {
+		const char *net;
+		unsigned problems;
+		const char *msg;
+	} cases[] = {
+		{ SH("guest_ip = \"10.5.0.12\"\n"), 0, NULL },
+		{ SH("guest_ip = \"10.5.0.11\"\n"), 1,
+		  "b.toml:8: net[0].guest_ip: 10.5.0.11 is also the guest_ip of net[0] in "
+		  "a.toml:6, on the shared bridge br-s; give each VM its own" },
+		{ "[[net]]\nbridge = \"br-s\"\nsubnet = \"10.6.0.0/24\"\n", 1,
+		  "b.toml:8: net[0].subnet: 10.6.0.0/24 differs from 10.5.0.0/24 of net[0] in "
+		  "a.toml:6, on the same bridge br-s" },
+		{ SH("gateway = \"10.5.0.254\"\nguest_ip = \"10.5.0.12\"\n"), 1,
+		  "b.toml:8: net[0].gateway: 10.5.0.254 differs from 10.5.0.1 of net[0] in "
+		  "a.toml:6, on the same bridge br-s; the bridge has one address" },
+		{ "[[net]]\nbridge = \"br-s\"\n", 1,
+		  "b.toml:8: net[0].bridge: \"br-s\" has no subnet here but a subnet in net[0] "
+		  "of a.toml:6; give both the same subnet" },
+		{ SH("guest_ip = \"10.5.0.12\"\nforward = [\"2201:2222\"]\n"), 1,
+		  "b.toml:13: net[0].forward: host port 2201/tcp is also forwarded by a.toml:11" },
+		{ "[[net]]\nbridge = \"br-x\"\nsubnet = \"10.5.0.128/25\"\n", 1,
+		  "b.toml:8: net[0].subnet: 10.5.0.128/25 overlaps 10.5.0.0/24 of net[0] in a.toml:6" },
+	};
+	struct vm_config a, b, l1, l2;
+	struct plan_vm v[2];
+	char text[512];
+
+	net_ok("s1", "[[net]]\ntap = \"vm-s1\"\nbridge = \"br-s\"\nsubnet = \"10.5.0.0/24\"\n"
+	       "guest_ip = \"10.5.0.11\"\nforward = [\"2201:22\"]\n", &a);
+	v[0] = (struct plan_vm){ "a.toml", &a };
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		FILE *tmp = tmpfile();
+		int saved;
+		size_t n;
+
+		/* b.toml's [[net]] is on line 8, two below a.toml's, so that
+		 * a message shows which file each line number is from. */
+		snprintf(text, sizeof(text), "\n\n[[net]]\ntap = \"vm-s2\"\n%s",
+			 cases[k].net + strlen("[[net]]\n"));
+		net_ok("s2", text, &b);
+		v[1] = (struct plan_vm){ "b.toml", &b };
+		fflush(stderr);
+		saved = dup(STDERR_FILENO);
+		dup2(fileno(tmp), STDERR_FILENO);
+		n = plan_check_configs(v, 2);
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		rewind(tmp);
+		logbuf[fread(logbuf, 1, sizeof(logbuf) - 1, tmp)] = '\0';
+		fclose(tmp);
+		if (n != cases[k].problems || (cases[k].msg && !strstr(logbuf, cases[k].msg))) {
+			print_error("case %zu: %zu problems, wanted %u with \"%s\":\n%s", k, n,
+				    cases[k].problems, cases[k].msg ? cases[k].msg : "", logbuf);
+			fail();
+		}
+		config_free(&b);
+	}
+	config_free(&a);
+
+	/* Any number of VMs on one existing bridge. */
+	net_ok("l1", "[[net]]\ntap = \"vm-l1\"\nbridge = \"br-vms\"\n", &l1);
+	net_ok("l2", "[[net]]\ntap = \"vm-l2\"\nbridge = \"br-vms\"\n", &l2);
+	v[0] = (struct plan_vm){ "l1.toml", &l1 };
+	v[1] = (struct plan_vm){ "l2.toml", &l2 };
+	assert_int_equal(plan_check_configs(v, 2), 0);
+	config_free(&l1);
+	config_free(&l2);
+#undef SH
 }
 
 static void test_nft_table(void **state __attribute__((unused)))
@@ -331,12 +445,20 @@ static void test_nft_table(void **state __attribute__((unused)))
 		"\tcomment \"netsetup vm1 fp=%08x\"\n"
 		"\tchain forward {\n"
 		"\t\ttype filter hook forward priority filter; policy accept;\n"
+		"\t\tiifgroup 30317 ip saddr 127.0.0.0/8 drop\n"
 		"\t\tct state established,related accept\n"
-		"\t\tiifgroup 30317 oifgroup 30317 drop\n"
+		"\t\tiifname \"br-t\" oifgroup 30317 oifname != \"br-t\" drop\n"
+		"\t\toifname \"br-t\" iifgroup 30317 iifname != \"br-t\" drop\n"
+		"\t}\n"
+		"\tchain input {\n"
+		"\t\ttype filter hook input priority filter; policy accept;\n"
+		"\t\tiifgroup 30317 ip saddr 127.0.0.0/8 drop\n"
+		"\t\tiifgroup 30317 ip daddr 127.0.0.0/8 ct state invalid,new,untracked drop\n"
 		"\t}\n"
 		"\tchain postrouting {\n"
 		"\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
 		"\t\tip saddr 10.1.0.0/24 oifname \"eth0\" masquerade\n"
+		"\t\tip saddr 127.0.0.0/8 oifname \"br-t\" masquerade\n"
 		"\t}\n"
 		"\tchain prerouting {\n"
 		"\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
@@ -345,8 +467,8 @@ static void test_nft_table(void **state __attribute__((unused)))
 		"\t}\n"
 		"\tchain output {\n"
 		"\t\ttype nat hook output priority -100; policy accept;\n"
-		"\t\tip daddr != 127.0.0.0/8 fib daddr type local tcp dport 2201 dnat to 10.1.0.2:22\n"
-		"\t\tip daddr != 127.0.0.0/8 fib daddr type local udp dport 5353 dnat to 10.1.0.2:53\n"
+		"\t\tfib daddr type local tcp dport 2201 dnat to 10.1.0.2:22\n"
+		"\t\tfib daddr type local udp dport 5353 dnat to 10.1.0.2:53\n"
 		"\t}\n"
 		"}\n";
 	const char *eth0[] = { "eth0" }, *wlan[] = { "wlan0" };
@@ -375,11 +497,15 @@ static void test_nft_table(void **state __attribute__((unused)))
 	free(t1);
 	config_free(&cfg);
 
-	/* No forwards: no DNAT chains. */
+	/* No forwards: no DNAT chains, no 127/8 masquerade; the guard of
+	 * 127/8 stays (another VM's forwards may have set route_localnet on a
+	 * bridge this VM shares). */
 	net_ok("vm1", SUB, &cfg);
 	t1 = plan_nft_table(&cfg, eth0);
 	assert_null(strstr(t1, "prerouting"));
 	assert_null(strstr(t1, "chain output"));
+	assert_null(strstr(t1, "ip saddr 127.0.0.0/8 oifname"));
+	assert_non_null(strstr(t1, "ip daddr 127.0.0.0/8 ct state invalid,new,untracked drop"));
 	free(t1);
 	config_free(&cfg);
 
@@ -407,6 +533,9 @@ static void test_bridge_mac(void **state __attribute__((unused)))
 	plan_bridge_mac(&n, m);
 	assert_int_equal(m[0] & 3, 2);
 	assert_memory_not_equal(m, n.mac, 6);
+	/* A TAP joining an existing bridge: above the usual port MACs. */
+	plan_tap_mac(&n, m);
+	assert_memory_equal(m, ((uint8_t[]){ 0xfe, 1, 2, 3, 4, 5 }), 6);
 }
 
 static void test_print(void **state __attribute__((unused)))
@@ -431,6 +560,20 @@ static void test_print(void **state __attribute__((unused)))
 	config_free(&again);
 	config_free(&cfg);
 	free(text);
+
+	/* An existing bridge reads back as one. */
+	net_ok("vm1", NET "bridge = \"br-vms\"\n", &cfg);
+	text = NULL;
+	f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	p = strstr(text, "[[net]]");
+	net_ok("vm1", p, &again);
+	assert_string_equal(again.net[0].bridge, "br-vms");
+	assert_false(again.net[0].has_subnet);
+	config_free(&again);
+	config_free(&cfg);
+	free(text);
 }
 
 int main(void)
@@ -440,8 +583,10 @@ int main(void)
 		cmocka_unit_test(test_all_keys),
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_attach),
 		cmocka_unit_test(test_subnet_arithmetic),
 		cmocka_unit_test(test_check_configs),
+		cmocka_unit_test(test_check_shared),
 		cmocka_unit_test(test_nft_table),
 		cmocka_unit_test(test_bridge_mac),
 		cmocka_unit_test(test_print),

@@ -46,6 +46,39 @@ static bool vm_has_subnet(const struct vm *vm)
 	return false;
 }
 
+static bool is_netsetup(const struct nl_link *l)
+{
+	return !strncmp(l->alias, NETSETUP_ALIAS, strlen(NETSETUP_ALIAS));
+}
+
+static bool link_has_addr(const struct nl_state *st, int index, uint32_t addr, unsigned prefix)
+{
+	for (size_t a = 0; a < st->n_addrs; a++)
+		if (st->addrs[a].index == index && st->addrs[a].addr == addr &&
+		    st->addrs[a].prefix == prefix)
+			return true;
+	return false;
+}
+
+/* A VM other than `vm` using netsetup's bridge `br`: the one its alias
+ * names, or one whose TAP is its port. Its name, or NULL when none. */
+static const char *bridge_other_user(const struct nl_state *st, const struct vm *vm,
+				     const struct nl_link *br)
+{
+	char alias[128];
+
+	alias_of(vm, alias, sizeof(alias));
+	if (is_netsetup(br) && strcmp(br->alias, alias) && strcmp(br->alias, NETSETUP_ALIAS_SHARED))
+		return br->alias + strlen(NETSETUP_ALIAS);
+	for (size_t k = 0; k < st->n_links; k++) {
+		const struct nl_link *l = &st->links[k];
+
+		if (l->master == br->index && is_netsetup(l) && strcmp(l->alias, alias))
+			return l->alias + strlen(NETSETUP_ALIAS);
+	}
+	return NULL;
+}
+
 /* ---- up: checks ---- */
 
 static int resolve_id(const char *s, bool user, uint32_t *id)
@@ -103,6 +136,75 @@ static int check_own_link(const struct run *r, const struct vm *vm, const struct
 	return -1;
 }
 
+/* The bridge of an entry with a subnet: absent, netsetup's for this VM
+ * alone, or netsetup's and used by other VMs, which it may join only with the
+ * same subnet and gateway. `*usable` is the bridge `up` will use, if any. */
+static unsigned check_bridge(const struct run *r, const struct vm *vm, const struct net_config *n,
+			     size_t i, const struct nl_link **usable)
+{
+	const struct nl_link *l = nl_find_link(&r->st, n->bridge);
+	const char *who;
+	char alias[128], gw[16];
+
+	*usable = NULL;
+	if (!l)
+		return 0;
+	alias_of(vm, alias, sizeof(alias));
+	if (!is_netsetup(l) || strcmp(l->kind, "bridge")) {
+		log_err("%s:%u: net[%zu].bridge: interface %s already exists and was not made by "
+			"netsetup (it is a%s %s); choose another name or remove it, or leave "
+			"out `subnet` to add the TAP to it as it is", vm->path, n->line, i,
+			n->bridge, l->kind[0] ? "" : "n",
+			l->kind[0] ? l->kind : "interface without a kind");
+		return 1;
+	}
+	who = bridge_other_user(&r->st, vm, l);
+	if ((!who && !strcmp(l->alias, alias)) ||
+	    link_has_addr(&r->st, l->index, n->gateway, n->prefix)) {
+		*usable = l;
+		return 0;
+	}
+	config_format_ipv4(n->gateway, gw);
+	if (who)
+		log_err("%s:%u: net[%zu].subnet: bridge %s is netsetup's bridge of VM \"%s\" and "
+			"has no address %s/%u; VMs on one bridge share its subnet and gateway: "
+			"choose another bridge name, or VM \"%s\"'s subnet", vm->path, n->line,
+			i, n->bridge, who, gw, n->prefix, who);
+	else
+		log_err("%s:%u: net[%zu].subnet: bridge %s is a bridge netsetup made for several "
+			"VMs and has no address %s/%u; choose another bridge name, or `netsetup "
+			"down` the VMs on it first", vm->path, n->line, i, n->bridge, gw, n->prefix);
+	return 1;
+}
+
+/* An entry without a subnet joins an existing bridge, which must be there and
+ * not one of netsetup's (those are joined with their subnet). */
+static unsigned check_attach(const struct run *r, const struct vm *vm, const struct net_config *n,
+			     size_t i)
+{
+	const struct nl_link *l = nl_find_link(&r->st, n->bridge);
+
+	if (!l) {
+		log_err("%s:%u: net[%zu].bridge: no bridge %s on this host; without `subnet` "
+			"netsetup only adds the TAP to an existing bridge (give `subnet` to have "
+			"netsetup make one)", vm->path, n->line, i, n->bridge);
+		return 1;
+	}
+	if (strcmp(l->kind, "bridge")) {
+		log_err("%s:%u: net[%zu].bridge: %s is a%s %s, not a bridge", vm->path, n->line, i,
+			n->bridge, l->kind[0] ? "" : "n",
+			l->kind[0] ? l->kind : "interface without a kind");
+		return 1;
+	}
+	if (is_netsetup(l)) {
+		log_err("%s:%u: net[%zu].bridge: %s is a bridge netsetup made for a subnet; to "
+			"share it give this entry the same `subnet` as the VMs on it", vm->path,
+			n->line, i, n->bridge);
+		return 1;
+	}
+	return 0;
+}
+
 static int check_up(struct run *r)
 {
 	unsigned problems = 0;
@@ -116,7 +218,7 @@ static int check_up(struct run *r)
 
 			if (!n->tap[0]) {
 				/* tap_fd only: someone else made the TAP. */
-				if (n->has_subnet) {
+				if (n->bridge[0]) {
 					log_err("%s:%u: net[%zu].tap: missing; netsetup needs the "
 						"TAP's name to attach it to %s", vm->path, n->line,
 						i, n->bridge);
@@ -136,12 +238,13 @@ static int check_up(struct run *r)
 			}
 			if (check_own_link(r, vm, n, i, "tap", n->tap, "tun") < 0)
 				problems++;
-			if (!n->has_subnet)
+			if (!n->bridge[0])
 				continue;
-			if (check_own_link(r, vm, n, i, "bridge", n->bridge, "bridge") < 0)
-				problems++;
-			else
-				own_bridge = nl_find_link(&r->st, n->bridge);
+			if (!n->has_subnet) {
+				problems += check_attach(r, vm, n, i);
+				continue;
+			}
+			problems += check_bridge(r, vm, n, i, &own_bridge);
 
 			if (n->uplink) {
 				up = nl_find_link(&r->st, n->uplink);
@@ -269,10 +372,32 @@ static int link_change(struct run *r, const struct nl_link *l, const struct nl_c
 	return ret;
 }
 
+/* Lets forwards from 127.0.0.1 reach the guests behind `bridge`: routing
+ * refuses a loopback source on any other interface without it (the output
+ * DNAT keeps the source 127.0.0.1 until postrouting masquerades it). The
+ * input chain of every VM table keeps guests off 127/8 in return. */
+static int up_route_localnet(const struct vm *vm, const char *bridge)
+{
+	char path[96];
+	int val = 0, ret;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/route_localnet", bridge);
+	if (!read_sysctl(path, &val) && val == 1)
+		return 0;
+	ret = write_sysctl(path, 1);
+	if (ret < 0) {
+		log_err("%s: %s: %s", vm->cfg.name, path, strerror(-ret));
+		return -1;
+	}
+	log_notice("%s: %s takes forwards from 127.0.0.1 (route_localnet)", vm->cfg.name, bridge);
+	return 0;
+}
+
 static int up_bridge(struct run *r, const struct vm *vm, const struct net_config *n)
 {
 	const struct nl_link *l = nl_find_link(&r->st, n->bridge);
 	char alias[128], addr[16];
+	const char *who;
 	bool have = false;
 	uint8_t mac[6];
 	int ret;
@@ -286,6 +411,23 @@ static int up_bridge(struct run *r, const struct vm *vm, const struct net_config
 		if (!l)
 			return -1;
 		log_notice("%s: created bridge %s", vm->cfg.name, n->bridge);
+	}
+	/* A bridge just made has no alias yet. */
+	who = bridge_other_user(&r->st, vm, l);
+	if (l->alias[0] && (who || strcmp(l->alias, alias))) {
+		/* Another VM's, or shared already: its MAC, addresses and
+		 * alias stay as they are (check_up saw our gateway on it),
+		 * except that it is marked shared, belonging to no one VM. */
+		if (strcmp(l->alias, NETSETUP_ALIAS_SHARED) || l->group != NETSETUP_IFGROUP) {
+			struct nl_change ch = { .alias = NETSETUP_ALIAS_SHARED, .master = -1,
+						.group = NETSETUP_IFGROUP, .up = -1 };
+
+			if (link_change(r, l, &ch, "mark it shared") < 0)
+				return -1;
+			log_notice("%s: shares bridge %s%s%s", vm->cfg.name, n->bridge,
+				   who ? " with VM " : "", who ? who : "");
+		}
+		goto up;
 	}
 	/* Only what differs is sent: `up` on a finished host changes nothing. */
 	if (strcmp(l->alias, alias) || memcmp(l->mac, mac, 6) || l->group != NETSETUP_IFGROUP) {
@@ -326,12 +468,15 @@ static int up_bridge(struct run *r, const struct vm *vm, const struct net_config
 		}
 		log_notice("%s: %s has address %s/%u", vm->cfg.name, n->bridge, addr, n->prefix);
 	}
+up:
 	if (!(l->flags & IFF_UP)) {
 		struct nl_change ch = { .master = -1, .group = -1, .up = 1 };
 
 		if (link_change(r, l, &ch, "bring it up") < 0)
 			return -1;
 	}
+	if (n->n_forward && up_route_localnet(vm, n->bridge) < 0)
+		return -1;
 	return 0;
 }
 
@@ -359,9 +504,24 @@ static int up_tap(struct run *r, const struct vm *vm, size_t i)
 		log_notice("%s: created TAP %s%s%s", vm->cfg.name, n->tap,
 			   n->owner ? " owned by " : "", n->owner ? n->owner : "");
 	}
-	if (n->has_subnet) {
+	if (n->bridge[0]) {
 		br = nl_find_link(&r->st, n->bridge);
 		master = br ? br->index : 0;
+	}
+	if (br && !n->has_subnet) {
+		/* Joining a bridge that is not netsetup's must not change it:
+		 * a MAC above its ports' keeps its own, and its MTU on the TAP
+		 * keeps the bridge from lowering its own to the TAP's. */
+		uint8_t mac[6];
+
+		plan_tap_mac(n, mac);
+		if (memcmp(l->mac, mac, 6) || l->mtu != br->mtu) {
+			struct nl_change ch = { .mac = mac, .mtu = br->mtu, .master = -1,
+						.group = -1, .up = -1 };
+
+			if (link_change(r, l, &ch, "set MAC address and MTU") < 0)
+				return -1;
+		}
 	}
 	if (strcmp(l->alias, alias) || l->master != master) {
 		struct nl_change ch = { .alias = alias, .master = master, .group = -1, .up = -1 };
@@ -375,6 +535,39 @@ static int up_tap(struct run *r, const struct vm *vm, size_t i)
 		if (link_change(r, l, &ch, "bring it up") < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* netsetup's bridge `l`, which `vm` no longer uses: removed, unless another
+ * VM still does; then it is left to them, marked shared. `said`: say so
+ * even if nothing changes (this VM's TAP just left it). */
+static int release_bridge(struct run *r, const struct vm *vm, const struct nl_link *l, bool said)
+{
+	const char *who = bridge_other_user(&r->st, vm, l);
+	char alias[128];
+	int ret;
+
+	alias_of(vm, alias, sizeof(alias));
+	if (who) {
+		if (!strcmp(l->alias, alias)) {
+			struct nl_change ch = { .alias = NETSETUP_ALIAS_SHARED, .master = -1,
+						.group = -1, .up = -1 };
+
+			if (link_change(r, l, &ch, "mark it shared") < 0)
+				return -1;
+			said = true;
+		}
+		if (said)
+			log_notice("%s: kept bridge %s, which VM %s still uses", vm->cfg.name,
+				   l->name, who);
+		return 0;
+	}
+	ret = nl_del_link(r->nl, l->index);
+	if (ret < 0) {
+		log_err("%s: cannot remove %s: %s", vm->cfg.name, l->name, strerror(-ret));
+		return -1;
+	}
+	log_notice("%s: removed %s", vm->cfg.name, l->name);
 	return 0;
 }
 
@@ -395,6 +588,11 @@ static int up_stale(struct run *r, const struct vm *vm)
 				 (vm->cfg.net[i].has_subnet && !strcmp(l->name, vm->cfg.net[i].bridge));
 		if (named)
 			continue;
+		if (!strcmp(l->kind, "bridge")) {
+			if (release_bridge(r, vm, l, false) < 0)
+				return -1;
+			continue;
+		}
 		if (nl_del_link(r->nl, l->index) < 0) {
 			log_err("%s: cannot remove %s, no longer in the config", vm->cfg.name,
 				l->name);
@@ -483,30 +681,80 @@ int cmd_up(struct run *r)
 
 /* ---- down ---- */
 
+/* Adds ifindex `index` to the set `set` of `*n`; `said` ORs into `mark`. */
+static void add_bridge(int *set, bool *mark, size_t *n, int index, bool said)
+{
+	size_t k;
+
+	for (k = 0; k < *n && set[k] != index; k++)
+		;
+	if (k == *n) {
+		set[(*n)++] = index;
+		mark[k] = false;
+	}
+	mark[k] |= said;
+}
+
 static int down_vm(struct run *r, const struct vm *vm)
 {
 	char alias[128], name[128], cmd[256];
-	int ret = 0;
+	size_t nb = 0;
+	int *bridges, ret = 0;
+	bool *said;
 
+	if (read_state(r) < 0)
+		return -1;
 	alias_of(vm, alias, sizeof(alias));
-	/* TAPs first: a bridge going away would only detach them. */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t k = 0; k < r->st.n_links; k++) {
-			const struct nl_link *l = &r->st.links[k];
-
-			if (strcmp(l->alias, alias) || (pass == 0) != !strcmp(l->kind, "tun"))
-				continue;
-			int err = nl_del_link(r->nl, l->index);
-
-			if (err < 0) {
-				log_err("%s: cannot remove %s: %s", vm->cfg.name, l->name,
-					strerror(-err));
-				ret = -1;
-				continue;
-			}
-			log_notice("%s: removed %s", vm->cfg.name, l->name);
-		}
+	bridges = calloc(r->st.n_links + 1, sizeof(*bridges));
+	said = calloc(r->st.n_links + 1, sizeof(*said));
+	if (!bridges || !said) {
+		free(bridges);
+		free(said);
+		log_err("%s: out of memory", vm->cfg.name);
+		return -1;
 	}
+	/* The netsetup bridges this VM may use: its own, those its TAPs are
+	 * ports of, and those its config names (found by the VM name alone
+	 * even if the config changed since up). Its TAPs go first: a bridge
+	 * is removed only when no other VM's TAP is left on it. */
+	for (size_t k = 0; k < r->st.n_links; k++) {
+		const struct nl_link *l = &r->st.links[k];
+		const struct nl_link *m = nl_find_index(&r->st, l->master);
+		int err;
+
+		if (strcmp(l->alias, alias))
+			continue;
+		if (!strcmp(l->kind, "bridge")) {
+			add_bridge(bridges, said, &nb, l->index, true);
+			continue;
+		}
+		if (m && is_netsetup(m) && !strcmp(m->kind, "bridge"))
+			add_bridge(bridges, said, &nb, m->index, true);
+		err = nl_del_link(r->nl, l->index);
+		if (err < 0) {
+			log_err("%s: cannot remove %s: %s", vm->cfg.name, l->name, strerror(-err));
+			ret = -1;
+			continue;
+		}
+		log_notice("%s: removed %s", vm->cfg.name, l->name);
+	}
+	for (size_t i = 0; i < vm->cfg.n_net; i++) {
+		const struct net_config *n = &vm->cfg.net[i];
+		const struct nl_link *m = n->has_subnet ? nl_find_link(&r->st, n->bridge) : NULL;
+
+		if (m && is_netsetup(m) && !strcmp(m->kind, "bridge"))
+			add_bridge(bridges, said, &nb, m->index, false);
+	}
+	if (read_state(r) < 0)
+		ret = -1;
+	for (size_t k = 0; k < nb && !ret; k++) {
+		const struct nl_link *l = nl_find_index(&r->st, bridges[k]);
+
+		if (l && release_bridge(r, vm, l, said[k]) < 0)
+			ret = -1;
+	}
+	free(bridges);
+	free(said);
 	snprintf(name, sizeof(name), NETSETUP_TABLE "%s", vm->cfg.name);
 	if (nf_has_table(r->tables, name)) {
 		snprintf(cmd, sizeof(cmd), "delete table ip %s", name);
@@ -586,7 +834,7 @@ static void status_vm(struct run *r, struct vm *vm, unsigned *missing)
 	for (size_t i = 0; i < vm->cfg.n_net; i++) {
 		const struct net_config *n = &vm->cfg.net[i];
 		const struct nl_link *t = n->tap[0] ? nl_find_link(&r->st, n->tap) : NULL;
-		const struct nl_link *b = n->has_subnet ? nl_find_link(&r->st, n->bridge) : NULL;
+		const struct nl_link *b = n->bridge[0] ? nl_find_link(&r->st, n->bridge) : NULL;
 		uint32_t owner;
 		char addr[16];
 
@@ -605,24 +853,36 @@ static void status_vm(struct run *r, struct vm *vm, unsigned *missing)
 			       b && t->master != b->index ? ", not on its bridge" : "",
 			       owner != t->tun_owner ? ", wrong owner" : "");
 		}
-		if (!n->has_subnet)
+		if (!n->bridge[0])
 			continue;
+		if (!n->has_subnet) {
+			/* Not netsetup's: that it is there is all it needs. */
+			report(b && !strcmp(b->kind, "bridge"), missing, "%s: existing bridge %s%s",
+			       name, n->bridge, !b ? " does not exist" :
+			       strcmp(b->kind, "bridge") ? " is not a bridge" : "");
+			continue;
+		}
 		config_format_ipv4(n->gateway, addr);
 		if (!b) {
 			report(false, missing, "%s: bridge %s does not exist", name, n->bridge);
-		} else if (strcmp(b->alias, alias)) {
-			report(false, missing, "%s: %s exists but was not made by netsetup for %s",
-			       name, n->bridge, name);
+		} else if (strcmp(b->alias, alias) && strcmp(b->alias, NETSETUP_ALIAS_SHARED)) {
+			report(false, missing, "%s: %s exists but was not made by netsetup for %s%s",
+			       name, n->bridge, name, is_netsetup(b) ? " (run up to share it)" : "");
 		} else {
-			bool has = false;
+			bool has = link_has_addr(&r->st, b->index, n->gateway, n->prefix);
+			int localnet = 1;
+			char path[96];
 
-			for (size_t a = 0; a < r->st.n_addrs; a++)
-				has |= r->st.addrs[a].index == b->index &&
-				       r->st.addrs[a].addr == n->gateway &&
-				       r->st.addrs[a].prefix == n->prefix;
-			report(has && (b->flags & IFF_UP), missing, "%s: bridge %s %s/%u%s%s", name,
-			       n->bridge, addr, n->prefix, has ? "" : " (address missing)",
-			       b->flags & IFF_UP ? "" : ", down");
+			if (n->n_forward) {
+				snprintf(path, sizeof(path),
+					 "/proc/sys/net/ipv4/conf/%s/route_localnet", n->bridge);
+				read_sysctl(path, &localnet);
+			}
+			report(has && (b->flags & IFF_UP) && localnet == 1, missing,
+			       "%s: bridge %s %s/%u%s%s%s%s", name, n->bridge, addr, n->prefix,
+			       strcmp(b->alias, alias) ? " (shared)" : "",
+			       has ? "" : " (address missing)", b->flags & IFF_UP ? "" : ", down",
+			       localnet == 1 ? "" : ", route_localnet off");
 		}
 	}
 	snprintf(tname, sizeof(tname), NETSETUP_TABLE "%s", name);
@@ -666,7 +926,9 @@ int cmd_status(struct run *r)
 		for (size_t k = 0; k < r->st.n_links; k++) {
 			const struct nl_link *l = &r->st.links[k];
 
-			if (!strncmp(l->alias, NETSETUP_ALIAS, strlen(NETSETUP_ALIAS)))
+			if (!strcmp(l->alias, NETSETUP_ALIAS_SHARED))
+				printf("link     %s (%s) shared by VMs\n", l->name, l->kind);
+			else if (is_netsetup(l))
 				printf("link     %s (%s) for VM %s\n", l->name, l->kind,
 				       l->alias + strlen(NETSETUP_ALIAS));
 		}

@@ -151,6 +151,9 @@ static int link_attr_cb(const struct nlattr *a, void *data)
 	case IFLA_GROUP:
 		l->group = mnl_attr_get_u32(a);
 		break;
+	case IFLA_MTU:
+		l->mtu = mnl_attr_get_u32(a);
+		break;
 	case IFLA_ADDRESS:
 		if (mnl_attr_get_payload_len(a) == 6)
 			memcpy(l->mac, mnl_attr_get_payload(a), 6);
@@ -358,6 +361,8 @@ int nl_set_link(struct nl *nl, int index, const struct nl_change *ch)
 		mnl_attr_put_strz(nlh, IFLA_IFALIAS, ch->alias);
 	if (ch->mac)
 		mnl_attr_put(nlh, IFLA_ADDRESS, 6, ch->mac);
+	if (ch->mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, ch->mtu);
 	if (ch->master >= 0)
 		mnl_attr_put_u32(nlh, IFLA_MASTER, (uint32_t)ch->master);
 	if (ch->group >= 0)

@@ -18,6 +18,7 @@ struct nl_link {
 	int master;		/* ifindex of the bridge it is a port of, or 0 */
 	unsigned flags;		/* IFF_* */
 	uint32_t group;
+	uint32_t mtu;
 	uint8_t mac[6];
 	/* kind "tun" only */
 	bool tap;		/* IFF_TAP rather than IFF_TUN */
@@ -56,6 +57,7 @@ int nl_create_bridge(struct nl *nl, const char *name);
 struct nl_change {
 	const char *alias;
 	const uint8_t *mac;
+	uint32_t mtu;		/* 0 leaves it */
 	int master;		/* ifindex; -1 leaves it */
 	int64_t group;		/* -1 leaves it */
 	int up;			/* 1 up, 0 down, -1 leaves it */

@@ -17,6 +17,10 @@
  * `down` finds exactly what it made, and how `up` tells its own bridge from
  * someone else's. */
 #define NETSETUP_ALIAS "netsetup:"
+/* The alias of a bridge that several VMs with the same subnet share: it
+ * belongs to no single VM, and the last `down` of a VM on it removes it.
+ * '(' cannot be in a VM name, so no VM's alias is this. */
+#define NETSETUP_ALIAS_SHARED NETSETUP_ALIAS "(shared)"
 /* nftables: one table per VM, "ip netsetup-VMNAME", and while any exists the
  * empty anchor table "ip netsetup", whose comment remembers whether IPv4
  * forwarding was on before netsetup turned it on. */
@@ -31,9 +35,12 @@ struct plan_vm {
 /* Whether two IPv4 prefixes share an address. */
 bool plan_overlap(uint32_t a, unsigned pa, uint32_t b, unsigned pb);
 
-/* Problems between configs given together: one VM name twice, a TAP or
- * bridge name used twice, overlapping subnets, a host port forwarded twice.
- * Logs each as "FILE:LINE: net[i].KEY: ..." and returns their number. */
+/* Problems between configs given together: one VM name twice, a TAP name
+ * used twice, overlapping subnets on different bridges, one bridge named with
+ * different subnets or gateways (or with a subnet by one and as an existing
+ * bridge by another), one guest_ip twice on a shared bridge, a host port
+ * forwarded twice. Logs each as "FILE:LINE: net[i].KEY: ..." and returns
+ * their number. */
 unsigned plan_check_configs(const struct plan_vm *vms, size_t n);
 
 /* The bridge's own MAC: fixed, so that the gateway's MAC the guest has
@@ -42,8 +49,17 @@ unsigned plan_check_configs(const struct plan_vm *vms, size_t n);
  * still unicast and locally administered, never equal to the guest's. */
 void plan_bridge_mac(const struct net_config *n, uint8_t mac[6]);
 
+/* The MAC of a TAP that joins a bridge netsetup does not own: the guest MAC
+ * with the first byte 0xfe. A bridge whose MAC was never set takes the
+ * lowest of its ports', and a LAN bridge must not change its MAC because a
+ * TAP joined; 0xfe.. is above any vendor or usual local MAC (libvirt does the
+ * same). The guest never sees it. */
+void plan_tap_mac(const struct net_config *n, uint8_t mac[6]);
+
 /* nft input for the VM's table "ip netsetup-NAME": masquerade out of the
- * uplink, the isolation drop, DNAT port forwards. uplinks[i] is the uplink
+ * uplink, the isolation drop, DNAT port forwards (from outside and from the
+ * host itself, 127.0.0.1 included), and the drop that keeps guests off the
+ * host's 127/8 once a bridge has route_localnet. uplinks[i] is the uplink
  * of cfg->net[i] (ignored for entries without a subnet). Its first line
  * inside the table is a comment with a fingerprint of the rest, which `up`
  * compares to leave an unchanged table alone. NULL if the VM has no subnet
