@@ -116,6 +116,8 @@ static void print_fs(const struct vm_config *cfg, FILE *f)
 		print_str(f, fs->source ? fs->source : "");
 		fprintf(f, "\nread_only = %s\nvirtiofsd = ", fs->read_only ? "true" : "false");
 		print_str(f, fs->virtiofsd ? fs->virtiofsd : "");
+		fprintf(f, "  # %s", host_virtiofsd_kind_name(
+				fs->virtiofsd_rust ? VIRTIOFSD_RUST : VIRTIOFSD_C));
 		fprintf(f, "\ncache = \"%s\"\nsandbox = \"%s\"\n", cfg_fs_caches[fs->cache],
 			cfg_fs_sandboxes[fs->sandbox]);
 		if (fs->thread_pool_size)
