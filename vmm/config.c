@@ -389,8 +389,11 @@ void config_free(struct vm_config *cfg)
 	for (size_t i = 0; i < cfg->n_cpu_hide; i++)
 		free(cfg->cpu_hide[i]);
 	free(cfg->cpu_hide);
-	for (size_t i = 0; i < cfg->n_disk; i++)
+	for (size_t i = 0; i < cfg->n_disk; i++) {
 		free(cfg->disk[i].path);
+		free(cfg->disk[i].label);
+		free(cfg->disk[i].mkfs);
+	}
 	free(cfg->disk);
 	for (size_t i = 0; i < cfg->n_net; i++) {
 		free(cfg->net[i].uplink);

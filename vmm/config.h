@@ -87,6 +87,10 @@ struct net_config {
 #define VM_DISKS_MAX 16
 #define DISK_SERIAL_MAX 20	/* virtio-blk GET_ID: 20 bytes */
 
+/* [[disk]] format: the file system vmm makes on an image it creates. */
+enum disk_format { DISK_FORMAT_NONE, DISK_FORMAT_EXT4, DISK_FORMAT_XFS,
+		   DISK_FORMAT_BTRFS, DISK_FORMAT_VFAT };
+
 struct disk_config {
 	char *path;		/* resolved; exists unless size_mib is set */
 	bool read_only;		/* key `read_only`, default false */
@@ -94,12 +98,17 @@ struct disk_config {
 	char serial[DISK_SERIAL_MAX + 1];	/* key `serial`, default "" */
 	uint64_t size_mib;	/* key `size_mib`: create when missing; 0 = unset */
 	struct dev_slot pci_slot;	/* key `pci_slot` */
+	enum disk_format format;	/* key `format`: mkfs an image vmm creates */
+	char *label;		/* key `label`: the file system's label; NULL = none */
+	char *mkfs;		/* the mkfs.* found for `format` when the image is
+				 * missing (it will be created); NULL otherwise */
 	unsigned line;		/* of the [[disk]] header, for messages */
 };
 
 #define VM_FS_MAX 8		/* [[fs]] entries per VM */
 #define FS_TAG_MAX 36		/* virtio-fs config space: tag[36] */
 #define FS_VIRTIOFSD_DEFAULT "/usr/lib/qemu/virtiofsd"	/* Debian 12: qemu-system-common */
+#define FS_VIRTIOFSD_LIBEXEC "/usr/libexec/virtiofsd"	/* Debian 13: virtiofsd (Rust) */
 
 enum fs_cache { FS_CACHE_AUTO, FS_CACHE_ALWAYS, FS_CACHE_NONE };
 enum fs_sandbox { FS_SANDBOX_NAMESPACE, FS_SANDBOX_CHROOT };
@@ -112,7 +121,10 @@ struct fs_config {
 	char *source;			/* directory to share; vmm supervises virtiofsd */
 	char *socket;			/* or: an existing backend's socket */
 	bool read_only;			/* source only: shared through a read-only bind mount */
-	char *virtiofsd;		/* source only: the binary, default FS_VIRTIOFSD_DEFAULT */
+	char *virtiofsd;		/* source only: the binary; unset: FS_VIRTIOFSD_DEFAULT,
+					 * FS_VIRTIOFSD_LIBEXEC or virtiofsd on PATH */
+	bool virtiofsd_rust;		/* it is the Rust virtiofsd (--shared-dir
+					 * options), not QEMU's C one (-o options) */
 	enum fs_cache cache;		/* source only: virtiofsd -o cache=, default auto */
 	enum fs_sandbox sandbox;	/* source only: virtiofsd -o sandbox=, default namespace */
 	unsigned thread_pool_size;	/* source only: 0 = virtiofsd's default */

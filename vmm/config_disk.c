@@ -9,14 +9,69 @@
 #include <unistd.h>
 
 #include "config-internal.h"
+#include "disk_image.h"
+#include "host_tools.h"
 #include "toml.h"
 
 #define DISK_SIZE_MIB_MAX (1ULL << 30)	/* 1 PiB */
 
 /* [[disk]] keys; the loader refuses any other (config_known_keys). */
 const char *const cfg_disk_keys[] = {
-	"path", "read_only", "serial", "size_mib", "direct", "pci_slot", NULL
+	"path", "read_only", "serial", "size_mib", "direct", "pci_slot", "format",
+	"label", NULL
 };
+
+/* `format` values, in enum disk_format order from DISK_FORMAT_EXT4. */
+static const char *const disk_formats[] = { "ext4", "xfs", "btrfs", "vfat", NULL };
+
+/* format and label: checked whatever the image; the mkfs looked for only
+ * when the image is missing (vmm will create it). An existing image is
+ * never formatted. */
+static void load_format(struct ctx *c, const struct toml_value *tab, struct disk_config *d,
+			bool missing)
+{
+	const struct toml_value *v = toml_get(tab, "format");
+	const struct disk_fs *fs;
+	unsigned line;
+	const char *s;
+	int e;
+
+	if ((s = cfg_get_str(c, tab, "disk", "label", &line)) && !v)
+		cfg_err(c, line, "disk", "label", "applies only with format");
+	if (!v)
+		return;
+	if ((e = cfg_get_enum(c, tab, "disk", "format", disk_formats)) < 0)
+		return;
+	d->format = (enum disk_format)(e + 1);
+	fs = disk_fs_info(d->format);
+	if (!d->size_mib) {
+		cfg_err(c, v->line, "disk", "format", "applies only with size_mib (vmm "
+			"formats only an image it creates)");
+		return;
+	}
+	if (s) {
+		size_t n = strlen(s);
+		bool ok = n > 0;
+
+		for (size_t k = 0; k < n; k++)
+			ok = ok && (unsigned char)s[k] >= 0x20 && s[k] != 0x7f &&
+			     !(d->format == DISK_FORMAT_VFAT &&
+			       ((unsigned char)s[k] > 0x7e || strchr("\"*+,./:;<=>?[\\]|", s[k])));
+		if (n > fs->label_max)
+			cfg_err(c, line, "disk", "label", "is %zu bytes long; %s takes at most %zu",
+				n, fs->name, fs->label_max);
+		else if (!ok)
+			cfg_err(c, line, "disk", "label", "\"%.64s\": %s", s,
+				d->format == DISK_FORMAT_VFAT ? "vfat takes printable ASCII "
+				"without \"*+,./:;<=>?[\\]|" : "empty, or has a control character");
+		else
+			d->label = cfg_dup(c, s, line, "disk", "label");
+	}
+	if (missing && !(d->mkfs = host_find_program(fs->mkfs)))
+		cfg_err(c, v->line, "disk", "format", "%s is not in PATH, /usr/sbin or /sbin "
+			"(Debian package %s); it formats the image vmm creates", fs->mkfs,
+			fs->package);
+}
 
 static void load_disk(struct ctx *c, const struct toml_value *tab, struct disk_config *d)
 {
@@ -50,13 +105,16 @@ static void load_disk(struct ctx *c, const struct toml_value *tab, struct disk_c
 	d->path = cfg_resolve_path(c, s, line, "disk", "path");
 	if (!d->path)
 		return;
-	if (d->size_mib && d->read_only)
+	if (d->size_mib && d->read_only) {
 		cfg_err(c, line, "disk", "size_mib",
 			"cannot create an image for a read-only disk");
-	else if (d->size_mib && access(d->path, F_OK) < 0 && errno == ENOENT)
-		return;		/* created at start */
-	else
+	} else if (d->size_mib && access(d->path, F_OK) < 0 && errno == ENOENT) {
+		load_format(c, tab, d, true);	/* created at start */
+		return;
+	} else {
 		cfg_check_file(c, d->path, line, "disk", "path");
+	}
+	load_format(c, tab, d, false);
 }
 
 void cfg_load_disks(struct ctx *c, const struct toml_value *arr, struct vm_config *cfg)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config-internal.h"
+#include "host_tools.h"
 #include "toml.h"
 
 const char *const cfg_fs_caches[] = { "auto", "always", "none", NULL };
@@ -20,6 +21,48 @@ const char *const cfg_fs_keys[] = {
 	"tag", "source", "socket", "read_only", "virtiofsd", "cache", "sandbox",
 	"thread_pool_size", "pci_slot", NULL
 };
+
+/* The virtiofsd vmm starts: the one named, else the first there of Debian
+ * 12's C one, Debian 13's Rust one and `virtiofsd` on PATH (NixOS); and
+ * which of the two it is, so that it gets the options it understands. */
+static void load_virtiofsd(struct ctx *c, const struct toml_value *tab, const char *table,
+			   struct fs_config *f)
+{
+	unsigned line = tab->line;
+	char why[160];
+	const char *s;
+
+	if (toml_get(tab, "virtiofsd")) {
+		if (!(s = cfg_get_str(c, tab, table, "virtiofsd", &line)))
+			return;
+		f->virtiofsd = cfg_resolve_path(c, s, line, table, "virtiofsd");
+		if (f->virtiofsd && access(f->virtiofsd, X_OK) < 0) {
+			cfg_err(c, line, table, "virtiofsd", "%s: %s", f->virtiofsd,
+				strerror(errno));
+			return;
+		}
+	} else if (access(FS_VIRTIOFSD_DEFAULT, X_OK) == 0) {
+		f->virtiofsd = cfg_dup(c, FS_VIRTIOFSD_DEFAULT, line, table, "virtiofsd");
+	} else if (access(FS_VIRTIOFSD_LIBEXEC, X_OK) == 0) {
+		f->virtiofsd = cfg_dup(c, FS_VIRTIOFSD_LIBEXEC, line, table, "virtiofsd");
+	} else if (!(f->virtiofsd = host_find_program("virtiofsd"))) {
+		cfg_err(c, line, table, "virtiofsd", "no virtiofsd at " FS_VIRTIOFSD_DEFAULT
+			" (Debian 12: qemu-system-common), " FS_VIRTIOFSD_LIBEXEC " (Debian "
+			"13: virtiofsd) or in PATH; install one or set virtiofsd");
+		return;
+	}
+	if (!f->virtiofsd)
+		return;
+	switch (host_virtiofsd_kind(f->virtiofsd, why, sizeof(why))) {
+	case VIRTIOFSD_RUST:
+		f->virtiofsd_rust = true;
+		break;
+	case VIRTIOFSD_C:
+		break;
+	default:
+		cfg_err(c, line, table, "virtiofsd", "%s: %s", f->virtiofsd, why);
+	}
+}
 
 static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t index,
 			  struct vm_config *cfg)
@@ -85,11 +128,13 @@ static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t in
 		f->sandbox = (enum fs_sandbox)e;
 	if (cfg_get_int(c, tab, table, "thread_pool_size", 1, 1024, &i))
 		f->thread_pool_size = (unsigned)i;
+	load_virtiofsd(c, tab, table, f);
 	if ((s = cfg_get_str(c, tab, table, "source", &line))) {
 		f->source = cfg_resolve_path(c, s, line, table, "source");
-		/* virtiofsd takes it as `-o source=PATH`, and a comma there starts
-		 * another option (`/srv/a,xattr`, or one that undoes read_only). */
-		if (f->source && strchr(f->source, ','))
+		/* The C virtiofsd takes it as `-o source=PATH`, and a comma there
+		 * starts another option (`/srv/a,xattr`, or one that undoes
+		 * read_only). The Rust one's --shared-dir takes it whole. */
+		if (f->source && !f->virtiofsd_rust && strchr(f->source, ','))
 			cfg_err(c, line, table, "source", "%s: a comma cannot be passed to "
 				"virtiofsd (it separates its -o options); rename the "
 				"directory or bind-mount it at a path without one", f->source);
@@ -97,18 +142,6 @@ static void load_fs_entry(struct ctx *c, const struct toml_value *tab, size_t in
 			cfg_err(c, line, table, "source", "%s: %s", f->source, strerror(errno));
 		else if (f->source && !S_ISDIR(st.st_mode))
 			cfg_err(c, line, table, "source", "%s: not a directory", f->source);
-	}
-	line = tab->line;
-	if (toml_get(tab, "virtiofsd"))
-		s = cfg_get_str(c, tab, table, "virtiofsd", &line);
-	else
-		s = FS_VIRTIOFSD_DEFAULT;
-	if (s) {
-		f->virtiofsd = cfg_resolve_path(c, s, line, table, "virtiofsd");
-		if (f->virtiofsd && access(f->virtiofsd, X_OK) < 0)
-			cfg_err(c, line, table, "virtiofsd", "%s: %s%s", f->virtiofsd,
-				strerror(errno), toml_get(tab, "virtiofsd") ? "" :
-				" (Debian package qemu-system-common; or set virtiofsd)");
 	}
 }
 

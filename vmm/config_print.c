@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "config-internal.h"
+#include "disk_image.h"
+#include "host_tools.h"
 
 /* TOML basic string, so that the dump can be read back as a config. */
 static void print_str(FILE *f, const char *s)
@@ -114,6 +116,8 @@ static void print_fs(const struct vm_config *cfg, FILE *f)
 		print_str(f, fs->source ? fs->source : "");
 		fprintf(f, "\nread_only = %s\nvirtiofsd = ", fs->read_only ? "true" : "false");
 		print_str(f, fs->virtiofsd ? fs->virtiofsd : "");
+		fprintf(f, "  # %s", host_virtiofsd_kind_name(
+				fs->virtiofsd_rust ? VIRTIOFSD_RUST : VIRTIOFSD_C));
 		fprintf(f, "\ncache = \"%s\"\nsandbox = \"%s\"\n", cfg_fs_caches[fs->cache],
 			cfg_fs_sandboxes[fs->sandbox]);
 		if (fs->thread_pool_size)
@@ -186,6 +190,16 @@ void config_print(const struct vm_config *cfg, FILE *f)
 		print_str(f, d->serial);
 		if (d->size_mib)
 			fprintf(f, "\nsize_mib = %llu", (unsigned long long)d->size_mib);
+		if (disk_fs_info(d->format))
+			fprintf(f, "\nformat = \"%s\"", disk_fs_info(d->format)->name);
+		if (d->label) {
+			fprintf(f, "\nlabel = ");
+			print_str(f, d->label);
+		}
+		if (d->mkfs) {
+			fprintf(f, "\n# missing: vmm creates it and formats it with ");
+			print_str(f, d->mkfs);
+		}
 		fputc('\n', f);
 		print_slot(f, cfg, VM_DEV_DISK, i, &d->pci_slot);
 	}

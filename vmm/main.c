@@ -15,6 +15,7 @@
 #include "build-config.h"
 #include "config.h"
 #include "control.h"
+#include "dump.h"
 #include "log.h"
 #include "notify.h"
 #include "privileges.h"
@@ -25,6 +26,8 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: vmm --config FILE [--check] [--verbose]\n"
+		"       vmm --config FILE --dump-acpi DIR   (x86_64)\n"
+		"       vmm --config FILE --dump-dtb FILE   (aarch64)\n"
 		"       vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill|queues|help\n"
 		"       vmm list\n"
 		"       vmm --print-seccomp | --help | --version\n"
@@ -35,6 +38,12 @@ static void usage(FILE *out)
 		"\n"
 		"  -c, --config FILE  the VM's configuration (see docs/config.md)\n"
 		"      --check        validate the configuration, print it, exit\n"
+		"      --dump-acpi DIR\n"
+		"                     write the ACPI tables the guest would get to\n"
+		"                     DIR/NAME.dat (as acpidump -b; for iasl -d), exit\n"
+		"      --dump-dtb FILE\n"
+		"                     write the device tree the guest would get to\n"
+		"                     FILE (for dtc -I dtb), exit\n"
 		"  -v, --verbose      log debug messages (overrides [log] level)\n"
 		"      --print-seccomp\n"
 		"                     the syscalls each thread may make, and why\n"
@@ -114,10 +123,12 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "print-seccomp", no_argument, NULL, 'S' },
+		{ "dump-acpi", required_argument, NULL, 'A' },
+		{ "dump-dtb", required_argument, NULL, 'D' },
 		{ 0 },
 	};
 	uint64_t t_main = vmm_now_us(), t0 = exec_time_us(t_main);
-	const char *config = NULL;
+	const char *config = NULL, *dump_opt = NULL, *dump_path = NULL;
 	bool check = false, verbose = false;
 	struct control *ctl = NULL;
 	struct privileges priv;
@@ -149,6 +160,11 @@ int main(int argc, char **argv)
 		case 'S':
 			sandbox_print(stdout);
 			return 0;
+		case 'A':
+		case 'D':
+			dump_opt = c == 'A' ? "dump-acpi" : "dump-dtb";
+			dump_path = optarg;
+			break;
 		default:
 			usage(stderr);
 			return VM_EXIT_USAGE;
@@ -164,11 +180,26 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return VM_EXIT_USAGE;
 	}
+	/* An x86_64 guest has ACPI tables and no device tree; arm64 the reverse. */
+	if (dump_opt && strcmp(dump_opt, arch_dump_option)) {
+		fprintf(stderr, "vmm: --%s does not apply to %s guests: use --%s %s\n",
+			dump_opt, VMM_ARCH, arch_dump_option, arch_dump_arg);
+		return VM_EXIT_USAGE;
+	}
+	if (dump_opt && check) {
+		fprintf(stderr, "vmm: --%s and --check: one at a time\n", dump_opt);
+		return VM_EXIT_USAGE;
+	}
 	if (verbose)
 		log_set_level(LOG_LVL_DEBUG);
 	cloexec_inherited_fds();
 	if (config_load(config, &cfg) < 0)
 		return VM_EXIT_ERROR;
+	if (dump_path) {
+		ret = arch_dump_firmware(&cfg, dump_path);
+		config_free(&cfg);
+		return ret < 0 ? VM_EXIT_ERROR : 0;
+	}
 	if (check) {
 		config_print(&cfg, stdout);
 		config_free(&cfg);

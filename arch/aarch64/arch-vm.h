@@ -25,4 +25,22 @@ struct arch_vm {
 	unsigned nvirtio;
 };
 
+/* MPIDR_EL1 as KVM resets it for vCPU `id` (machine.c). */
+uint64_t arm64_kvm_reset_mpidr(unsigned id);
+
+/* Virtio-mmio slot n: its window and SPI (the device tree names them). The
+ * node enters a->virtio in slot order; -ENOSPC past the last slot, -EBUSY
+ * for a slot taken, logged with `name` (machine.c). */
+int arm64_virtio_slot_add(struct arch_vm *a, unsigned n, const char *name);
+
+/* Slot n's window and SPI. */
+static inline struct arm64_fdt_virtio arm64_virtio_slot(unsigned n)
+{
+	return (struct arm64_fdt_virtio){
+		.base = ARM64_VIRTIO_MMIO_BASE + n * ARM64_VIRTIO_MMIO_SIZE,
+		.size = ARM64_VIRTIO_MMIO_SIZE,
+		.spi = ARM64_SPI_VIRTIO_FIRST + n,
+	};
+}
+
 #endif

@@ -112,7 +112,7 @@ static int gic_finish(struct vm *vm)
  * reset_mpidr): Aff0 = id[3:0], Aff1 = id[11:4], Aff2 = id[19:12]. The
  * device tree is written before the vCPUs exist; arch_vcpu_init checks the
  * real value against it. */
-static uint64_t kvm_reset_mpidr(unsigned id)
+uint64_t arm64_kvm_reset_mpidr(unsigned id)
 {
 	return (1ULL << 31) | (uint64_t)(id & 0xf) | (uint64_t)((id >> 4) & 0xff) << 8 |
 	       (uint64_t)((id >> 12) & 0xff) << 16;
@@ -142,7 +142,7 @@ int arch_vm_init(struct vm *vm)
 	if (!vm->arch.mpidr)
 		return -ENOMEM;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
-		vm->arch.mpidr[i] = kvm_reset_mpidr(i);
+		vm->arch.mpidr[i] = arm64_kvm_reset_mpidr(i);
 	return gic_create(vm);
 }
 
@@ -189,32 +189,36 @@ static void gpio_irq(void *ctx, int level)
  * ARM64_VIRTIO_MMIO_SIZE and SPI ARM64_SPI_VIRTIO_FIRST + n, named in the
  * device tree, whose nodes are kept in slot order: the guest probes them in
  * that order, as it probes PCI devices in slot order on x86_64. */
-static int attach_mmio(struct vm *vm, struct virtio_dev *vd, unsigned n)
+int arm64_virtio_slot_add(struct arch_vm *a, unsigned n, const char *name)
 {
-	struct arm64_fdt_virtio *v = vm->arch.virtio, node = {
-		.base = ARM64_VIRTIO_MMIO_BASE + n * ARM64_VIRTIO_MMIO_SIZE,
-		.size = ARM64_VIRTIO_MMIO_SIZE,
-		.spi = ARM64_SPI_VIRTIO_FIRST + n,
-	};
-	unsigned at = vm->arch.nvirtio;
+	struct arm64_fdt_virtio *v = a->virtio, node = arm64_virtio_slot(n);
+	unsigned at = a->nvirtio;
 
 	if (n >= ARM64_VIRTIO_MMIO_SLOTS || at == ARM64_VIRTIO_MMIO_SLOTS) {
-		log_err("%s: virtio-mmio slot %u: there are %u", vd->name, n,
+		log_err("%s: virtio-mmio slot %u: there are %u", name, n,
 			ARM64_VIRTIO_MMIO_SLOTS);
 		return -ENOSPC;
 	}
-	for (unsigned i = 0; i < vm->arch.nvirtio; i++) {
+	for (unsigned i = 0; i < a->nvirtio; i++) {
 		if (v[i].base == node.base) {
-			log_err("%s: virtio-mmio slot %u is taken", vd->name, n);
+			log_err("%s: virtio-mmio slot %u is taken", name, n);
 			return -EBUSY;
 		}
-		if (v[i].base > node.base && at == vm->arch.nvirtio)
+		if (v[i].base > node.base && at == a->nvirtio)
 			at = i;
 	}
-	memmove(&v[at + 1], &v[at], (vm->arch.nvirtio - at) * sizeof(*v));
+	memmove(&v[at + 1], &v[at], (a->nvirtio - at) * sizeof(*v));
 	v[at] = node;
-	vm->arch.nvirtio++;
-	return virtio_mmio_attach(&vm->host, node.base, spi_irq(node.spi), vd);
+	a->nvirtio++;
+	return 0;
+}
+
+static int attach_mmio(struct vm *vm, struct virtio_dev *vd, unsigned n)
+{
+	struct arm64_fdt_virtio node = arm64_virtio_slot(n);
+	int ret = arm64_virtio_slot_add(&vm->arch, n, vd->name);
+
+	return ret < 0 ? ret : virtio_mmio_attach(&vm->host, node.base, spi_irq(node.spi), vd);
 }
 
 int arch_devices_init(struct vm *vm)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "iothread.h"
+#include "disk_image.h"
 #include "log.h"
 #include "safe_open.h"
 
@@ -485,13 +486,12 @@ static int open_image(struct blk *b, const struct disk_config *dc)
 		/* O_EXCL: a file that appeared meanwhile is opened, not clobbered. */
 		b->fd = open(dc->path, flags | O_CREAT | O_EXCL, 0600);
 		if (b->fd >= 0) {
-			if (ftruncate(b->fd, (off_t)(dc->size_mib << 20)) < 0) {
-				log_err("%s: creating %s (%llu MiB): %m", b->name, dc->path,
-					(unsigned long long)dc->size_mib);
-				return -errno;
+			int ret = disk_image_init(dc, b->fd, b->name);
+
+			if (ret < 0) {
+				b->fd = -1;	/* closed, and the file removed */
+				return ret;
 			}
-			log_info("%s: created sparse image %s of %llu MiB", b->name,
-				 dc->path, (unsigned long long)dc->size_mib);
 		} else if (errno == EEXIST) {
 			b->fd = safe_open(dc->path, flags, 0);
 		}

@@ -103,34 +103,48 @@ static void child(const struct fs_config *cfg, int lfd, char *const argv[])
 	_exit(127);
 }
 
+void virtio_fs_virtiofsd_argv(const struct fs_config *cfg, struct virtiofsd_args *a)
+{
+	static const char *const caches[] = { "auto", "always", "none" };
+	static const char *const sandboxes[] = { "namespace", "chroot" };
+	const bool rust = cfg->virtiofsd_rust;
+	int n = 0;
+
+	/* The Rust virtiofsd calls cache=none "never" (it still reads the C
+	 * spelling after -o, which it deprecates). */
+	snprintf(a->src, sizeof(a->src), rust ? "--shared-dir=%s" : "source=%s", cfg->source);
+	snprintf(a->cache, sizeof(a->cache), rust ? "--cache=%s" : "cache=%s",
+		 rust && cfg->cache == FS_CACHE_NONE ? "never" : caches[cfg->cache]);
+	snprintf(a->sandbox, sizeof(a->sandbox), rust ? "--sandbox=%s" : "sandbox=%s",
+		 sandboxes[cfg->sandbox]);
+	a->argv[n++] = cfg->virtiofsd;
+	a->argv[n++] = "--fd=3";
+	if (!rust)
+		a->argv[n++] = "-o";
+	a->argv[n++] = a->src;
+	if (!rust)
+		a->argv[n++] = "-o";
+	a->argv[n++] = a->cache;
+	if (!rust)
+		a->argv[n++] = "-o";
+	a->argv[n++] = a->sandbox;
+	if (cfg->thread_pool_size) {
+		snprintf(a->threads, sizeof(a->threads), "--thread-pool-size=%u",
+			 cfg->thread_pool_size);
+		a->argv[n++] = a->threads;
+	}
+	a->argv[n] = NULL;
+}
+
 /* The command line, built in the new process: `cfg` was there before
  * the launcher forked, the strings built here are not. */
 static void exec_virtiofsd(const void *arg, int lfd)
 {
 	const struct fs_config *cfg = arg;
-	static const char *const caches[] = { "auto", "always", "none" };
-	static const char *const sandboxes[] = { "namespace", "chroot" };
-	char src[PATH_MAX + 16], cache[32], sandbox[32], threads[48];
-	char *argv[12];
-	int n = 0;
+	struct virtiofsd_args a;
 
-	snprintf(src, sizeof(src), "source=%s", cfg->source);
-	snprintf(cache, sizeof(cache), "cache=%s", caches[cfg->cache]);
-	snprintf(sandbox, sizeof(sandbox), "sandbox=%s", sandboxes[cfg->sandbox]);
-	argv[n++] = cfg->virtiofsd;
-	argv[n++] = "--fd=3";
-	argv[n++] = "-o";
-	argv[n++] = src;
-	argv[n++] = "-o";
-	argv[n++] = cache;
-	argv[n++] = "-o";
-	argv[n++] = sandbox;
-	if (cfg->thread_pool_size) {
-		snprintf(threads, sizeof(threads), "--thread-pool-size=%u", cfg->thread_pool_size);
-		argv[n++] = threads;
-	}
-	argv[n] = NULL;
-	child(cfg, lfd, argv);
+	virtio_fs_virtiofsd_argv(cfg, &a);
+	child(cfg, lfd, a.argv);
 }
 
 /* How the process ended, for the log. */

@@ -18,6 +18,18 @@ struct iothread;
  * Returns 0 or -errno. */
 int virtio_fs_new(const struct fs_config *cfg, const struct guest_mem *mem,
 		  struct iothread *io, struct virtio_dev **out);
+/* The command line of vmm's virtiofsd for a `source` share, in the dialect
+ * of the one configured: QEMU's C virtiofsd takes `-o source=DIR -o cache=
+ * -o sandbox=`, the Rust one `--shared-dir=DIR --cache= --sandbox=` (its
+ * `-o` forms are deprecated). The listening socket is fd 3 (`--fd=3`).
+ * Fills argv (NULL-terminated) with pointers into cfg and `a`; async-signal-
+ * safe (it runs in the new process). */
+struct virtiofsd_args {
+	char *argv[12];
+	char src[4096 + 32], cache[32], sandbox[32], threads[48];
+};
+void virtio_fs_virtiofsd_argv(const struct fs_config *cfg, struct virtiofsd_args *a);
+
 /* Disconnects, stops vmm's virtiofsd, frees (void * to serve as a vm cleanup). */
 void virtio_fs_free(void *vd);
 
