@@ -31,6 +31,16 @@ static const char *log_level_name(int level)
 	return "info";
 }
 
+static void print_forwards(const struct net_config *n, FILE *f)
+{
+	fprintf(f, "forward = [");
+	for (size_t k = 0; k < n->n_forward; k++)
+		fprintf(f, "%s\"%u:%u/%s\"", k ? ", " : "", n->forward[k].host_port,
+			n->forward[k].guest_port,
+			n->forward[k].proto == NET_PROTO_UDP ? "udp" : "tcp");
+	fprintf(f, "]\n");
+}
+
 static void print_net(const struct vm_config *cfg, FILE *f)
 {
 	for (size_t i = 0; i < cfg->n_net; i++) {
@@ -38,6 +48,9 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 		char a[16];
 
 		fprintf(f, "\n[[net]]\n");
+		if (n->mode == NET_MODE_USER)
+			fprintf(f, "mode = \"user\"\npasst = \"%s\"\nforward_address = \"%s\"\n",
+				n->passt, n->forward_address);
 		if (n->tap[0])
 			fprintf(f, "tap = \"%s\"\n", n->tap);
 		if (n->tap_fd >= 0)
@@ -45,6 +58,10 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 		fprintf(f, "mac = \"%02x:%02x:%02x:%02x:%02x:%02x\"%s\n", n->mac[0], n->mac[1],
 			n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			n->mac_given ? "" : "  # derived from the VM name");
+		if (n->mode == NET_MODE_USER) {
+			print_forwards(n, f);
+			continue;
+		}
 		if (n->owner)
 			fprintf(f, "owner = \"%s\"\n", n->owner);
 		if (n->group)
@@ -63,12 +80,7 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 			fprintf(f, "uplink = \"%s\"\n", n->uplink);
 		else
 			fprintf(f, "# uplink: the interface of the default route\n");
-		fprintf(f, "forward = [");
-		for (size_t k = 0; k < n->n_forward; k++)
-			fprintf(f, "%s\"%u:%u/%s\"", k ? ", " : "", n->forward[k].host_port,
-				n->forward[k].guest_port,
-				n->forward[k].proto == NET_PROTO_UDP ? "udp" : "tcp");
-		fprintf(f, "]\n");
+		print_forwards(n, f);
 	}
 }
 
