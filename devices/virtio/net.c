@@ -372,9 +372,9 @@ static int rx_place(struct net *n)
 	return 1;
 }
 
-/* Reads the next frame into rxbuf. 1: held; 0: none waiting; -1: the
- * other end is gone (the link is lost, or passt restarted). Runts and
- * oversized frames are counted and skipped. */
+/* Reads the next frame into rxbuf. 1: held; 0: none waiting (or passt
+ * was just restarted); -1: the other end is gone and the link with it.
+ * Runts and oversized frames are counted and skipped. */
 static int rx_read(struct net *n)
 {
 	for (;;) {
@@ -388,8 +388,10 @@ static int rx_read(struct net *n)
 		}
 		if (r < 0) {
 			if (n->be->gone((int)-r)) {
+				/* A restarted passt's socket is watched afresh:
+				 * nothing to read now, nothing broken. */
 				peer_gone(n, (int)-r);
-				return -1;
+				return n->link_lost ? -1 : 0;
 			}
 			if (!n->warned_tap) {
 				n->warned_tap = true;
@@ -675,7 +677,7 @@ static size_t net_describe(struct virtio_dev *vd, char *buf, size_t len)
 
 	return fmt_into(buf, len, " %s=%s rx_held=%d rx_len=%zu rx_stashed=%u tx_held=%d "
 			"watch=%s%s%s rx_frames=%llu tx_frames=%llu",
-			n->passt ? "backend" : "tap", n->ifname, n->rx_held,
+			n->passt ? "stream" : "tap", n->passt ? "passt" : n->ifname, n->rx_held,
 			n->rx_held ? n->rx_len : 0, n->nstash,
 			n->tx_held, n->link_lost ? "lost" : n->ep_events ? "" : "none",
 			n->ep_events & EPOLLIN ? "in" : "", n->ep_events & EPOLLOUT ? "out" : "",
@@ -710,8 +712,9 @@ static void tap_event(void *opaque, uint32_t events)
 	for (int i = 0; i < k; i++)
 		got |= ev[i].events;
 	pthread_mutex_lock(&n->vd.lock);
+	/* Reported even when not asked for: a TAP deleted, passt ended. */
 	if (got & (EPOLLERR | EPOLLHUP) && !(got & (EPOLLIN | EPOLLOUT)))
-		lose_link(n, ENODEV);
+		peer_gone(n, n->passt ? ECONNRESET : ENODEV);
 	if (got & EPOLLOUT)
 		tx_run(n);
 	if (got & EPOLLIN)
@@ -827,7 +830,7 @@ static int new_user(const struct net_config *nc, unsigned index, struct iothread
 		return -ENOMEM;
 	n->be = &stream_backend;
 	n->mtu = 1500;
-	snprintf(n->ifname, sizeof(n->ifname), "passt");
+	snprintf(n->ifname, sizeof(n->ifname), "to passt");
 	snprintf(n->name, sizeof(n->name), "virtio-net %u (passt)", index);
 	ret = net_stream_init(&n->stream, n->name);
 	if (ret == 0)
