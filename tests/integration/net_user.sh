@@ -17,7 +17,7 @@ GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-256}
 . "$(dirname "$0")/lib.sh"
 
 tests=(net_user_nonroot net_user_dhcp net_user_fetch net_user_forward net_user_passt_restart
-	net_user_poweroff)
+	net_user_poweroff net_user_passt_fails)
 require_vmm "${tests[@]}"
 w=$WORKDIR
 export LC_ALL=C
@@ -195,4 +195,20 @@ if [ "$rc" = 0 ] && expect_in_log "$w/console.log" "VMMTEST-USERNET-DONE fetched
 else
 	fail net_user_poweroff "exit $(describe_exit "$rc")"
 	show_log
+fi
+
+# A passt that exits at once, every time: vmm restarts it a bounded number of times,
+# then gives up with the link down, and the guest still runs and powers off.
+make_config failing 1 "vmmtest=poweroff" >"$w/fail.toml"
+printf '#!/bin/sh\necho "fake passt: giving up" >&2\nexit 1\n' >"$w/bad-passt"
+chmod 755 "$w/bad-passt"
+printf '\n[[net]]\nmode = "user"\npasst = %s\n' "$(toml_string "$w/bad-passt")" >>"$w/fail.toml"
+rc=0
+run_vmm "$w/fail.toml" "$w/fail.log" 120 || rc=$?
+starts=$(grep -c 'started .*bad-passt' "$w/fail.log" || true)
+if [ "$rc" = 0 ] && [ "$starts" = 6 ] &&
+	expect_in_log "$w/fail.log" "passt ended 5 times within 60 s; not restarting it"; then
+	pass net_user_passt_fails
+else
+	fail net_user_passt_fails "exit $(describe_exit "$rc"), $starts starts: $(grep -a 'vmm:' "$w/fail.log" | tail -n 4 | tr '\n' ';')"
 fi
