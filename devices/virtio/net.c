@@ -576,8 +576,9 @@ static void tx_run(struct net *n)
 	if (r < 0)
 		goto broken;
 out:
-	if (!n->tx_held && !tx_flushed(n))
-		watch(n, rx_watched(n), true);
+	/* Writable again is only news while something waits to be sent. */
+	if (!n->tx_held)
+		watch(n, rx_watched(n), !tx_flushed(n));
 	if (pushed)
 		virtio_dev_used(&n->vd, NET_TXQ);
 	return;

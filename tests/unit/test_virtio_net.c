@@ -26,6 +26,7 @@
 
 #include <linux/if_tun.h>
 
+#include "iothread.h"
 #include "log.h"
 #include "memory.h"
 #include "virtio/net.h"
@@ -40,6 +41,7 @@ static struct guest_mem gm;
 static struct virtio_dev *vd;
 static int peer = -1;		/* the "TAP" side of the socket pair */
 static bool stream;		/* a SOCK_STREAM pair with passt's framing */
+static struct iothread *io;	/* the device's I/O thread, where a test starts one */
 static unsigned signals;
 static uint16_t avail_idx[2], next_desc[2], used_seen[2];
 
@@ -69,8 +71,11 @@ static void open_dev(uint64_t features, uint16_t qsize)
 	assert_int_equal(socketpair(AF_UNIX, (stream ? SOCK_STREAM : SOCK_SEQPACKET) |
 				    SOCK_NONBLOCK, 0, sv), 0);
 	peer = sv[1];
+	/* A small send buffer: a 20000-byte frame is taken in part. */
 	if (stream)
-		assert_int_equal(virtio_net_new_stream(sv[0], mac, 1500, 0, NULL, &vd), 0);
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int));
+	if (stream)
+		assert_int_equal(virtio_net_new_stream(sv[0], mac, 1500, 0, io, &vd), 0);
 	else
 		assert_int_equal(virtio_net_new_fd(sv[0], mac, 1500, 0, NULL, &vd), 0);
 	vd->tops = &tops;
@@ -121,7 +126,14 @@ static int setup_stream(void **state)
 
 static int teardown(void **state)
 {
+	if (io)
+		iothread_stop(io);
 	virtio_net_free(vd);
+	if (io) {
+		iothread_destroy(io);
+		free(io);
+		io = NULL;
+	}
 	vd = NULL;
 	if (peer >= 0)
 		close(peer);
@@ -813,6 +825,80 @@ static void test_stream_closed(void **state)
 	assert_false(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
 }
 
+/* With an I/O thread, as vmm runs it: the guest sends faster than the peer
+ * reads, so sends are taken in part (the tail kept), later frames wait on
+ * the ring, and the I/O thread finishes them when the socket is writable
+ * again. The peer must get every frame, whole and in order. */
+static void test_stream_tx_io(void **state)
+{
+	enum { N = 12, LEN = 20000 };
+	static uint8_t got[N * (4 + LEN) + 1];
+	struct virtio_net_hdr_v1 h = { 0 };
+	int small = 4096;
+	size_t have = 0;
+	ssize_t r;
+
+	io = calloc(1, sizeof(*io));
+	assert_non_null(io);
+	assert_int_equal(iothread_init(io), 0);
+	stream = true;
+	open_dev(F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS), 64);	/* 3 descriptors a frame */
+	assert_int_equal(iothread_start(io), 0);
+	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	for (unsigned k = 0; k < N; k++)
+		post_tx(k, &h, LEN, 2);
+	pthread_mutex_lock(&vd->lock);
+	vd->ops->queue_notify(vd, NET_TXQ);
+	pthread_mutex_unlock(&vd->lock);
+	/* Read slowly, a little at a time, until all has come. */
+	for (unsigned i = 0; i < 20000 && have < sizeof(got) - 1; i++) {
+		r = recv(peer, got + have, 3000 < sizeof(got) - have ? 3000 : sizeof(got) - have,
+			 MSG_DONTWAIT);
+		if (r > 0)
+			have += (size_t)r;
+		else
+			usleep(1000);
+	}
+	if (have != N * (4 + LEN)) {
+		char d[512];
+
+		pthread_mutex_lock(&vd->lock);
+		vd->ops->describe(vd, d, sizeof(d));
+		pthread_mutex_unlock(&vd->lock);
+		fail_msg("%zu of %d bytes came; the device:%s", have, N * (4 + LEN), d);
+	}
+	for (unsigned k = 0; k < N; k++) {
+		uint32_t be;
+
+		memcpy(&be, got + k * (4 + LEN), 4);
+		assert_int_equal(ntohl(be), LEN);
+		for (size_t i = 0; i < LEN; i++)
+			if (got[k * (4 + LEN) + 4 + i] != frame_byte(i))
+				fail_msg("frame %u byte %zu", k, i);
+	}
+	for (unsigned i = 0; i < 2000 && used_idx(NET_TXQ) != N; i++)
+		usleep(1000);
+	assert_int_equal(used_idx(NET_TXQ), N);
+	assert_int_equal(stats().tx_packets, N);
+	assert_int_equal(stats().tx_errors, 0);
+	/* All sent: the device no longer asks to hear that the socket is
+	 * writable (it would spin the I/O thread). */
+	{
+		char d[512];
+
+		for (unsigned i = 0; i < 1000; i++) {
+			pthread_mutex_lock(&vd->lock);
+			vd->ops->describe(vd, d, sizeof(d));
+			pthread_mutex_unlock(&vd->lock);
+			if (strstr(d, " watch=none ") || strstr(d, " watch=in "))
+				break;
+			usleep(1000);
+		}
+		if (!strstr(d, " watch=none ") && !strstr(d, " watch=in "))
+			fail_msg("still watching for output:%s", d);
+	}
+}
+
 static void test_tap_errors(void **state)
 {
 	struct net_config nc = { .tap_fd = -1 };
@@ -886,6 +972,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_rx, setup_stream, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_tx, setup_stream, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_closed, setup_stream, teardown),
+		cmocka_unit_test_teardown(test_stream_tx_io, teardown),
 		cmocka_unit_test(test_tap_errors),
 		cmocka_unit_test(test_tap_real),
 	};
