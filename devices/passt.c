@@ -87,10 +87,12 @@ static bool reap(struct passt *p, unsigned ms)
 	}
 	if (r == 0)
 		return false;
-	if (r == p->pid && WIFSIGNALED(st))
+	if (r < 0)
+		log_warn("%s: waiting for passt (pid %d): %m", p->name, (int)p->pid);
+	else if (WIFSIGNALED(st))
 		log_warn("%s: passt (pid %d) was killed by signal %d (%s)", p->name,
 			 (int)p->pid, WTERMSIG(st), strsignal(WTERMSIG(st)));
-	else if (r == p->pid && WEXITSTATUS(st))
+	else if (WEXITSTATUS(st))
 		log_warn("%s: passt (pid %d) exited with status %d%s", p->name, (int)p->pid,
 			 WEXITSTATUS(st), WEXITSTATUS(st) == 127 ? " (cannot run it)" : "");
 	else
