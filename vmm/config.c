@@ -400,6 +400,8 @@ void config_free(struct vm_config *cfg)
 		free(cfg->net[i].owner);
 		free(cfg->net[i].group);
 		free(cfg->net[i].forward);
+		free(cfg->net[i].passt);
+		free(cfg->net[i].forward_address);
 	}
 	free(cfg->net);
 	for (size_t i = 0; i < cfg->n_fs; i++) {

@@ -49,7 +49,17 @@ struct dev_slot {
 	unsigned line;		/* of the key, else of the table, for messages */
 };
 
-/* One `forward` item: host port -> guest port, set up by tools/netsetup. */
+/* How a [[net]] entry reaches the host: a TAP (netsetup's, or anyone's), or
+ * passt in user mode (no TAP, no root: devices/virtio/net_passt.c). */
+enum net_mode {
+	NET_MODE_TAP,
+	NET_MODE_USER,
+};
+
+#define NET_PASST_DEFAULT "passt"	/* Debian 12: passt, looked up in PATH */
+
+/* One `forward` item: host port -> guest port, set up by tools/netsetup
+ * (mode "tap") or by passt (mode "user"). */
 struct net_forward {
 	enum net_proto proto;
 	uint16_t host_port;
@@ -62,6 +72,9 @@ struct net_forward {
  * guest_ip/gateway/prefix which also become the guest's ip= parameter. */
 struct net_config {
 	unsigned line;			/* of the [[net]] header, for messages */
+	enum net_mode mode;		/* `mode`, default NET_MODE_TAP */
+	char *passt;			/* mode user: the passt binary, resolved */
+	char *forward_address;		/* mode user: where forwards listen, default 127.0.0.1 */
 
 	char tap[VM_IFNAME_MAX + 1];	/* TAP name; "" only when tap_fd is given */
 	uint8_t mac[6];			/* `mac`, or derived from the VM name and index */

@@ -1,11 +1,13 @@
-/* [[net]]: the VM's TAP on the vmm side, its host network for tools/netsetup,
- * and the IPv4 helpers both share. */
+/* [[net]]: the VM's TAP on the vmm side (or passt, mode = "user"), its host
+ * network for tools/netsetup, and the IPv4 helpers both share. */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmdline.h"
 #include "config-internal.h"
@@ -235,8 +237,80 @@ static void load_forward(struct ctx *c, const struct toml_value *fw, const char 
 /* [[net]] keys; the loader refuses any other (config_known_keys). */
 const char *const cfg_net_keys[] = {
 	"tap", "mac", "tap_fd", "bridge", "subnet", "gateway", "guest_ip",
-	"uplink", "owner", "group", "forward", "pci_slot", NULL
+	"uplink", "owner", "group", "forward", "pci_slot", "mode", "forward_address", "passt", NULL
 };
+
+/* ---- mode = "user": passt instead of a TAP ---- */
+
+static const char *const net_modes[] = { "tap", "user", NULL };
+
+/* The first executable `name` in PATH, or NULL. */
+static char *path_lookup(const char *name)
+{
+	const char *path = getenv("PATH");
+	char *r;
+
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+
+		if (len && asprintf(&r, "%.*s/%s", (int)len, path, name) >= 0) {
+			if (access(r, X_OK) == 0)
+				return r;
+			free(r);
+		}
+		path += len + (path[len] == ':');
+	}
+	return NULL;
+}
+
+/* The keys of mode "user": `forward` (without a subnet: passt does the
+ * forwarding), `forward_address` and `passt`; the TAP and host-network
+ * keys have no meaning there and are refused, each at its own line. */
+static void load_user_entry(struct ctx *c, const struct toml_value *tab, const char *table,
+			    struct net_config *n)
+{
+	static const char *const tap_only[] = {
+		"tap", "tap_fd", "bridge", "subnet", "gateway", "guest_ip", "uplink",
+		"owner", "group", NULL
+	};
+	const struct toml_value *v;
+	unsigned line = tab->line;
+	const char *s;
+
+	for (size_t k = 0; tap_only[k]; k++)
+		if ((v = toml_get(tab, tap_only[k])))
+			cfg_err(c, v->line, table, tap_only[k], "does not apply to mode = \"user\" "
+				"(passt connects the guest; there is no TAP or bridge)");
+	if ((v = toml_get(tab, "forward")))
+		load_forward(c, v, table, n);
+	s = "127.0.0.1";
+	if (toml_get(tab, "forward_address"))
+		s = cfg_get_str(c, tab, table, "forward_address", &line);
+	if (s) {
+		unsigned char a[16];
+
+		if (inet_pton(AF_INET, s, a) != 1 && inet_pton(AF_INET6, s, a) != 1)
+			cfg_err(c, line, table, "forward_address", "\"%.64s\" is not an IPv4 or "
+				"IPv6 address", s);
+		else
+			n->forward_address = cfg_dup(c, s, line, table, "forward_address");
+	}
+	line = tab->line;
+	if (!toml_get(tab, "passt")) {
+		n->passt = path_lookup(NET_PASST_DEFAULT);
+		if (!n->passt)
+			cfg_err(c, line, table, "passt", "passt is not in PATH (install the "
+				"Debian package passt, or set passt = \"/path/to/passt\")");
+		return;
+	}
+	s = cfg_get_str(c, tab, table, "passt", &line);
+	if (s)
+		n->passt = cfg_resolve_path(c, s, line, table, "passt");
+	if (n->passt && access(n->passt, X_OK) < 0)
+		cfg_err(c, line, table, "passt", "%s: %s", n->passt, strerror(errno));
+}
 
 static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t index,
 			   struct vm_config *cfg)
@@ -267,13 +341,29 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 	cfg_check_keys(c, tab, table, cfg_net_keys);
 	cfg_get_slot(c, tab, table, &n->pci_slot);
 
-	/* 0-2 are stdio, never a TAP. */
-	if (cfg_get_int(c, tab, table, "tap_fd", 3, INT32_MAX, &fd))
-		n->tap_fd = (int)fd;
-	if (toml_get(tab, "tap"))
-		get_ifname(c, tab, table, "tap", n->tap);
-	else if (!toml_get(tab, "tap_fd"))
-		cfg_err(c, tab->line, table, "tap", "missing required key (or give tap_fd)");
+	if (toml_get(tab, "mode")) {
+		int m = cfg_get_enum(c, tab, table, "mode", net_modes);
+
+		if (m >= 0)
+			n->mode = (enum net_mode)m;
+	}
+	if (n->mode == NET_MODE_USER) {
+		load_user_entry(c, tab, table, n);
+	} else {
+		static const char *const user_only[] = { "forward_address", "passt", NULL };
+
+		for (size_t k = 0; user_only[k]; k++)
+			if ((v = toml_get(tab, user_only[k])))
+				cfg_err(c, v->line, table, user_only[k],
+					"applies only to mode = \"user\"");
+		/* 0-2 are stdio, never a TAP. */
+		if (cfg_get_int(c, tab, table, "tap_fd", 3, INT32_MAX, &fd))
+			n->tap_fd = (int)fd;
+		if (toml_get(tab, "tap"))
+			get_ifname(c, tab, table, "tap", n->tap);
+		else if (!toml_get(tab, "tap_fd"))
+			cfg_err(c, tab->line, table, "tap", "missing required key (or give tap_fd)");
+	}
 
 	if ((s = cfg_get_str(c, tab, table, "mac", &line))) {
 		if (parse_mac(s, n->mac) < 0)
@@ -290,6 +380,8 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 	if (!n->mac_given)
 		derive_mac(cfg->name, index, n->mac);
 
+	if (n->mode == NET_MODE_USER)
+		return;
 	n->owner = cfg_get_user(c, tab, table, "owner");
 	n->group = cfg_get_user(c, tab, table, "group");
 
@@ -393,6 +485,32 @@ static void check_net_entries(struct ctx *c, struct vm_config *cfg)
 	}
 }
 
+/* Two passt instances cannot listen on the same host port and address. */
+static void check_user_forwards(struct ctx *c, struct vm_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_net; i++) {
+		const struct net_config *a = &cfg->net[i];
+		char table[32];
+
+		snprintf(table, sizeof(table), "net[%zu]", i);
+		for (size_t k = 0; k < i && a->mode == NET_MODE_USER; k++) {
+			const struct net_config *b = &cfg->net[k];
+
+			if (b->mode != NET_MODE_USER || !a->forward_address || !b->forward_address ||
+			    strcmp(a->forward_address, b->forward_address))
+				continue;
+			for (size_t x = 0; x < a->n_forward; x++)
+				for (size_t y = 0; y < b->n_forward; y++)
+					if (a->forward[x].host_port == b->forward[y].host_port &&
+					    a->forward[x].proto == b->forward[y].proto)
+						cfg_err(c, a->forward[x].line, table, "forward",
+							"host port %u on %s is also forwarded by "
+							"net[%zu]", a->forward[x].host_port,
+							a->forward_address, k);
+		}
+	}
+}
+
 void cfg_load_net(struct ctx *c, const struct toml_value *arr, struct vm_config *cfg)
 {
 	char *cmdline;
@@ -426,6 +544,7 @@ void cfg_load_net(struct ctx *c, const struct toml_value *arr, struct vm_config 
 		load_net_entry(c, v, i, cfg);
 	}
 	check_net_entries(c, cfg);
+	check_user_forwards(c, cfg);
 
 	/* The ip= parameter is added at boot: refuse now what would not fit. */
 	cmdline = config_kernel_cmdline(cfg);

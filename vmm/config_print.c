@@ -50,6 +50,16 @@ static void print_slot(FILE *f, const struct vm_config *cfg, enum vm_dev_kind ki
 			fprintf(f, "# pci_slot = %u (automatic)\n", dev[i].slot);
 }
 
+static void print_forwards(const struct net_config *n, FILE *f)
+{
+	fprintf(f, "forward = [");
+	for (size_t k = 0; k < n->n_forward; k++)
+		fprintf(f, "%s\"%u:%u/%s\"", k ? ", " : "", n->forward[k].host_port,
+			n->forward[k].guest_port,
+			n->forward[k].proto == NET_PROTO_UDP ? "udp" : "tcp");
+	fprintf(f, "]\n");
+}
+
 static void print_net(const struct vm_config *cfg, FILE *f)
 {
 	for (size_t i = 0; i < cfg->n_net; i++) {
@@ -57,6 +67,9 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 		char a[16];
 
 		fprintf(f, "\n[[net]]\n");
+		if (n->mode == NET_MODE_USER)
+			fprintf(f, "mode = \"user\"\npasst = \"%s\"\nforward_address = \"%s\"\n",
+				n->passt, n->forward_address);
 		if (n->tap[0])
 			fprintf(f, "tap = \"%s\"\n", n->tap);
 		if (n->tap_fd >= 0)
@@ -65,6 +78,10 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 			n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			n->mac_given ? "" : "  # derived from the VM name");
 		print_slot(f, cfg, VM_DEV_NET, i, &n->pci_slot);
+		if (n->mode == NET_MODE_USER) {
+			print_forwards(n, f);
+			continue;
+		}
 		if (n->owner)
 			fprintf(f, "owner = \"%s\"\n", n->owner);
 		if (n->group)
@@ -88,12 +105,7 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 			fprintf(f, "uplink = \"%s\"\n", n->uplink);
 		else
 			fprintf(f, "# uplink: the interface of the default route\n");
-		fprintf(f, "forward = [");
-		for (size_t k = 0; k < n->n_forward; k++)
-			fprintf(f, "%s\"%u:%u/%s\"", k ? ", " : "", n->forward[k].host_port,
-				n->forward[k].guest_port,
-				n->forward[k].proto == NET_PROTO_UDP ? "udp" : "tcp");
-		fprintf(f, "]\n");
+		print_forwards(n, f);
 	}
 }
 

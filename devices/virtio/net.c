@@ -1,9 +1,12 @@
 /* virtio-net on a TAP: the TAP speaks the same 12-byte virtio-net header
  * (IFF_VNET_HDR, TUNSETVNETHDRSZ), so frames cross with one read or writev
  * and large TCP segments stay whole (TUNSETOFFLOAD mirrors what the guest
- * accepts). Attaching the TAP and its ioctls are in tap.c, the header
- * rules in net_hdr.c. Every chain the driver gives is checked here; a bad
- * frame is dropped and counted, never a crash. */
+ * accepts). Or, for mode = "user", on passt's stream socket: plain
+ * Ethernet frames, length-prefixed (net_stream.c), with no offloads. The
+ * receive and transmit paths are one; struct net_backend is what differs.
+ * Attaching the TAP and its ioctls are in tap.c, passt in passt.c, the
+ * header rules in net_hdr.c. Every chain the driver gives is checked here;
+ * a bad frame is dropped and counted, never a crash. */
 #include "virtio/net.h"
 
 #include <endian.h>
@@ -18,6 +21,8 @@
 
 #include "iothread.h"
 #include "log.h"
+#include "net_stream.h"
+#include "passt.h"
 #include "tap.h"
 
 /* A received frame, header included, is read whole into a bounce buffer
@@ -40,12 +45,34 @@ struct rx_slot {
 	struct iovec iov[RX_SLOT_IOV];
 };
 
+struct net;
+
+/* What the frames travel on: a TAP or a packet socket (one frame, header
+ * first, per read and write), or a stream socket (length-prefixed frames
+ * without the header, to passt or a test's peer). */
+struct net_backend {
+	const char *kind;		/* for messages and `vmm ctl queues` */
+	bool vnet_hdr;			/* frames carry the header: offloads possible */
+	/* The next frame into rxbuf, header first: its length; 0 for none
+	 * waiting; -errno. */
+	ssize_t (*recv)(struct net *n);
+	/* Frame `len` bytes long at iov[1..cnt), with its header at iov[0]:
+	 * 0 taken, -EAGAIN not now, -errno. */
+	int (*send)(struct net *n, const struct iovec *iov, int cnt, size_t len);
+	/* Errors that mean the other end is gone, not a frame refused. */
+	bool (*gone)(int err);
+	/* Stream only: sends a frame's kept tail (net_stream_flush). */
+	int (*flush)(struct net *n);
+};
+
 struct net {
 	struct virtio_dev vd;
 	char name[48];
 	char ifname[IFNAMSIZ];
 	int fd;
-	bool tap;			/* else a packet socket (tests) */
+	const struct net_backend *be;
+	struct net_stream stream;	/* stream backends */
+	struct passt *passt;		/* mode = "user": restarted when it ends */
 	int ep;				/* epoll over fd, watched by the I/O thread; -1 without */
 	uint32_t ep_events;		/* what ep asks of fd now */
 	uint16_t mtu;
@@ -106,8 +133,8 @@ static void lose_link(struct net *n, int err)
 {
 	if (n->link_lost)
 		return;
-	log_warn("%s: TAP %s: %s; the guest's link is down from now on", n->name,
-		 n->ifname, strerror(err));
+	log_warn("%s: %s %s: %s; the guest's link is down from now on", n->name,
+		 n->be->kind, n->ifname, strerror(err));
 	if (n->ep >= 0)
 		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->fd, NULL);
 	n->ep_events = 0;
@@ -117,6 +144,117 @@ static void lose_link(struct net *n, int err)
 	if (n->vd.status & VIRTIO_CONFIG_S_DRIVER_OK)
 		n->vd.tops->signal_config(&n->vd);
 }
+
+/* The other end is gone: passt is restarted and the new connection takes
+ * over (the guest keeps its link; what was in flight is lost, as on a
+ * wire); any other backend loses the link. */
+static void peer_gone(struct net *n, int err)
+{
+	int fd;
+
+	if (!n->passt || n->link_lost) {
+		lose_link(n, err);
+		return;
+	}
+	log_warn("%s: the connection to passt failed (%s); restarting passt", n->name,
+		 err == ECONNRESET ? "passt closed it" : strerror(err));
+	if (n->ep >= 0)
+		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->fd, NULL);
+	close(n->fd);
+	n->fd = -1;
+	net_stream_attach(&n->stream, -1);
+	if (passt_restart(n->passt, &fd) < 0) {
+		n->ep_events = 0;
+		lose_link(n, err);
+		return;
+	}
+	n->fd = fd;
+	net_stream_attach(&n->stream, fd);
+	if (n->ep >= 0) {
+		struct epoll_event ev = { .events = n->ep_events, .data.ptr = n };
+
+		if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn("%s: epoll_ctl: %m", n->name);
+			n->ep_events = 0;
+			lose_link(n, errno);
+		}
+	}
+}
+
+/* ---- the backends ---- */
+
+static const struct net_backend tap_backend;
+
+static ssize_t fd_recv(struct net *n)
+{
+	ssize_t r;
+
+	do
+		r = read(n->fd, n->rxbuf, RX_BUF_SIZE);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (r == 0)	/* a TAP may read empty; a socket's peer closed */
+		return n->be == &tap_backend ? 0 : -ECONNRESET;
+	if ((size_t)r == RX_BUF_SIZE)
+		return -EMSGSIZE;	/* truncated: larger than any frame */
+	return r;
+}
+
+static int fd_send(struct net *n, const struct iovec *iov, int cnt, size_t len)
+{
+	ssize_t w;
+
+	(void)len;
+	do
+		w = writev(n->fd, iov, cnt);
+	while (w < 0 && errno == EINTR);
+	return w < 0 ? -errno : 0;
+}
+
+static bool socket_gone(int err)
+{
+	return err == ECONNRESET || err == EPIPE || tap_gone(err);
+}
+
+static ssize_t stream_recv(struct net *n)
+{
+	ssize_t r = net_stream_recv(&n->stream, n->rxbuf + NET_HDR_LEN,
+				    RX_BUF_SIZE - NET_HDR_LEN - 1);
+
+	if (r <= 0)
+		return r;
+	/* Plain frames: no offload, checksums complete. */
+	memset(n->rxbuf, 0, NET_HDR_LEN);
+	return r + NET_HDR_LEN;
+}
+
+static int stream_send(struct net *n, const struct iovec *iov, int cnt, size_t len)
+{
+	return net_stream_send(&n->stream, iov + 1, cnt - 1, len);
+}
+
+static bool stream_gone(int err)
+{
+	return err != EAGAIN && err != EMSGSIZE && err != EINVAL;
+}
+
+static int stream_flush(struct net *n)
+{
+	return net_stream_flush(&n->stream);
+}
+
+static const struct net_backend tap_backend = {
+	.kind = "TAP", .vnet_hdr = true, .recv = fd_recv, .send = fd_send, .gone = tap_gone,
+};
+static const struct net_backend socket_backend = {
+	.kind = "socket", .vnet_hdr = true, .recv = fd_recv, .send = fd_send,
+	.gone = socket_gone,
+};
+static const struct net_backend stream_backend = {
+	.kind = "stream", .vnet_hdr = false, .recv = stream_recv, .send = stream_send,
+	.gone = stream_gone, .flush = stream_flush,
+};
 
 /* ---- receive ---- */
 
@@ -234,40 +372,36 @@ static int rx_place(struct net *n)
 	return 1;
 }
 
-/* Reads the next frame from the TAP into rxbuf. 1: held; 0: none waiting;
- * -1: the TAP is gone. Runts and oversized frames are counted and skipped. */
+/* Reads the next frame into rxbuf. 1: held; 0: none waiting (or passt
+ * was just restarted); -1: the other end is gone and the link with it.
+ * Runts and oversized frames are counted and skipped. */
 static int rx_read(struct net *n)
 {
 	for (;;) {
-		ssize_t r = read(n->fd, n->rxbuf, RX_BUF_SIZE);
+		ssize_t r = n->be->recv(n);
 
-		if (r < 0 && errno == EINTR)
+		if (r == 0)
+			return 0;
+		if (r == -EMSGSIZE) {
+			n->st.rx_too_big++;
 			continue;
+		}
 		if (r < 0) {
-			if (errno == EAGAIN)
-				return 0;
-			if (tap_gone(errno)) {
-				lose_link(n, errno);
-				return -1;
+			if (n->be->gone((int)-r)) {
+				/* A restarted passt's socket is watched afresh:
+				 * nothing to read now, nothing broken. */
+				peer_gone(n, (int)-r);
+				return n->link_lost ? -1 : 0;
 			}
 			if (!n->warned_tap) {
 				n->warned_tap = true;
-				log_warn("%s: reading TAP %s: %m", n->name, n->ifname);
+				log_warn("%s: reading %s %s: %s", n->name, n->be->kind, n->ifname,
+					 strerror((int)-r));
 			}
 			return 0;
 		}
-		if (r == 0) {
-			if (n->tap)
-				return 0;
-			lose_link(n, ECONNRESET);	/* a socket peer closed */
-			return -1;
-		}
 		if ((size_t)r < NET_HDR_LEN + 14) {
 			n->st.rx_bad_hdr++;
-			continue;
-		}
-		if ((size_t)r == RX_BUF_SIZE) {
-			n->st.rx_too_big++;	/* truncated: larger than any frame */
 			continue;
 		}
 		n->rx_len = (size_t)r;
@@ -338,8 +472,7 @@ static int tx_send(struct net *n)
 	struct virtio_net_hdr_v1 in, out;
 	struct iovec iov[TX_MAX_IOV + 1];
 	uint64_t frame;
-	ssize_t w;
-	int r;
+	int r, w;
 
 	if (c->read_bytes < NET_HDR_LEN + 14) {
 		n->st.tx_bad_hdr++;
@@ -368,25 +501,39 @@ static int tx_send(struct net *n)
 		iov[1].iov_len = (size_t)frame;
 		r = 1;
 	}
-	do
-		w = writev(n->fd, iov, r + 1);
-	while (w < 0 && errno == EINTR);
-	if (w < 0 && errno == EAGAIN && n->ep >= 0)
+	w = n->link_lost ? -ENOTCONN : n->be->send(n, iov, r + 1, (size_t)frame);
+	if (w == -EAGAIN && n->ep >= 0)
 		return 0;
 	if (w < 0) {
 		n->st.tx_errors++;
-		if (tap_gone(errno)) {
-			lose_link(n, errno);
+		if (n->link_lost) {
+			/* counted only */
+		} else if (n->be->gone((int)-w)) {
+			peer_gone(n, (int)-w);
 		} else if (!n->warned_tap) {
 			n->warned_tap = true;
-			log_warn("%s: TAP %s refused a frame: %m (further ones only counted)",
-				 n->name, n->ifname);
+			log_warn("%s: %s %s refused a frame: %s (further ones only counted)",
+				 n->name, n->be->kind, n->ifname, strerror((int)-w));
 		}
 		return 1;
 	}
 	n->st.tx_packets++;
 	n->st.tx_bytes += frame;
 	return 1;
+}
+
+/* A stream backend may hold the tail of a frame the socket took only part
+ * of: it goes first. True when nothing is left of it. */
+static bool tx_flushed(struct net *n)
+{
+	int r;
+
+	if (!n->be->flush || n->link_lost)
+		return true;
+	r = n->be->flush(n);
+	if (r < 0)
+		peer_gone(n, -r);	/* the tail is lost with the connection */
+	return r != 0;
 }
 
 static void tx_run(struct net *n)
@@ -397,6 +544,10 @@ static void tx_run(struct net *n)
 
 	if (!virtio_dev_queue_live(&n->vd, NET_TXQ))
 		return;
+	if (!n->tx_held && !tx_flushed(n)) {
+		watch(n, rx_watched(n), true);
+		return;
+	}
 	if (n->tx_held) {
 		if (tx_send(n) == 0)
 			return;
@@ -425,6 +576,9 @@ static void tx_run(struct net *n)
 	if (r < 0)
 		goto broken;
 out:
+	/* Writable again is only news while something waits to be sent. */
+	if (!n->tx_held)
+		watch(n, rx_watched(n), !tx_flushed(n));
 	if (pushed)
 		virtio_dev_used(&n->vd, NET_TXQ);
 	return;
@@ -437,17 +591,24 @@ broken:
 static uint64_t net_features(struct virtio_dev *vd)
 {
 	static const int bits[] = {
-		VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_MTU,
-		VIRTIO_NET_F_MAC, VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
-		VIRTIO_NET_F_GUEST_ECN, VIRTIO_NET_F_GUEST_UFO, VIRTIO_NET_F_HOST_TSO4,
-		VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN, VIRTIO_NET_F_HOST_UFO,
-		VIRTIO_NET_F_MRG_RXBUF, VIRTIO_NET_F_STATUS, VIRTIO_RING_F_INDIRECT_DESC,
-		VIRTIO_RING_F_EVENT_IDX,
+		VIRTIO_NET_F_MTU, VIRTIO_NET_F_MAC, VIRTIO_NET_F_MRG_RXBUF,
+		VIRTIO_NET_F_STATUS, VIRTIO_RING_F_INDIRECT_DESC, VIRTIO_RING_F_EVENT_IDX,
 	};
+	/* Only where frames carry the header: a plain Ethernet frame has no
+	 * room for a partial checksum or a segment size. */
+	static const int offloads[] = {
+		VIRTIO_NET_F_CSUM, VIRTIO_NET_F_GUEST_CSUM, VIRTIO_NET_F_GUEST_TSO4,
+		VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN, VIRTIO_NET_F_GUEST_UFO,
+		VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6, VIRTIO_NET_F_HOST_ECN,
+		VIRTIO_NET_F_HOST_UFO,
+	};
+	struct net *n = vd->priv;
 	uint64_t f = 0;
 
 	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
 		f |= 1ULL << bits[i];
+	for (size_t i = 0; n->be->vnet_hdr && i < sizeof(offloads) / sizeof(offloads[0]); i++)
+		f |= 1ULL << offloads[i];
 	return f;
 }
 
@@ -463,7 +624,7 @@ static int set_offload(struct net *n, unsigned offloads)
 {
 	int ret;
 
-	if (!n->tap || n->link_lost)
+	if (n->be != &tap_backend || n->link_lost)
 		return 0;
 	ret = tap_set_offload(n->fd, offloads);
 	if (ret < 0)
@@ -515,9 +676,10 @@ static size_t net_describe(struct virtio_dev *vd, char *buf, size_t len)
 {
 	struct net *n = vd->priv;
 
-	return fmt_into(buf, len, " tap=%s rx_held=%d rx_len=%zu rx_stashed=%u tx_held=%d "
+	return fmt_into(buf, len, " %s=%s rx_held=%d rx_len=%zu rx_stashed=%u tx_held=%d "
 			"watch=%s%s%s rx_frames=%llu tx_frames=%llu",
-			n->ifname, n->rx_held, n->rx_held ? n->rx_len : 0, n->nstash,
+			n->passt ? "stream" : "tap", n->passt ? "passt" : n->ifname, n->rx_held,
+			n->rx_held ? n->rx_len : 0, n->nstash,
 			n->tx_held, n->link_lost ? "lost" : n->ep_events ? "" : "none",
 			n->ep_events & EPOLLIN ? "in" : "", n->ep_events & EPOLLOUT ? "out" : "",
 			(unsigned long long)n->st.rx_packets,
@@ -551,8 +713,9 @@ static void tap_event(void *opaque, uint32_t events)
 	for (int i = 0; i < k; i++)
 		got |= ev[i].events;
 	pthread_mutex_lock(&n->vd.lock);
+	/* Reported even when not asked for: a TAP deleted, passt ended. */
 	if (got & (EPOLLERR | EPOLLHUP) && !(got & (EPOLLIN | EPOLLOUT)))
-		lose_link(n, ENODEV);
+		peer_gone(n, n->passt ? ECONNRESET : ENODEV);
 	if (got & EPOLLOUT)
 		tx_run(n);
 	if (got & EPOLLIN)
@@ -607,12 +770,14 @@ static struct net *net_alloc(int index)
 	if (!n)
 		return NULL;
 	n->fd = n->ep = -1;
+	n->be = &tap_backend;
+	n->stream.fd = -1;
 	snprintf(n->name, sizeof(n->name), "virtio-net %d", index);
 	return n;
 }
 
-int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
-		      struct iothread *io, struct virtio_dev **out)
+static int new_on_fd(int fd, bool stream, const uint8_t mac[6], uint16_t mtu,
+		     unsigned index, struct iothread *io, struct virtio_dev **out)
 {
 	struct net *n = net_alloc((int)index);
 	int ret;
@@ -623,12 +788,58 @@ int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index
 	}
 	n->fd = fd;
 	n->mtu = mtu;
+	n->be = stream ? &stream_backend : &socket_backend;
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
 		virtio_net_free(&n->vd);
 		return -errno;
 	}
 	snprintf(n->ifname, sizeof(n->ifname), "fd %d", fd);
-	ret = setup(n, mac, io);
+	ret = stream ? net_stream_init(&n->stream, n->name) : 0;
+	if (ret == 0 && stream)
+		net_stream_attach(&n->stream, fd);
+	if (ret == 0)
+		ret = setup(n, mac, io);
+	if (ret < 0) {
+		virtio_net_free(&n->vd);
+		return ret;
+	}
+	*out = &n->vd;
+	return 0;
+}
+
+int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
+		      struct iothread *io, struct virtio_dev **out)
+{
+	return new_on_fd(fd, false, mac, mtu, index, io, out);
+}
+
+int virtio_net_new_stream(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
+			  struct iothread *io, struct virtio_dev **out)
+{
+	return new_on_fd(fd, true, mac, mtu, index, io, out);
+}
+
+/* mode = "user": passt, started now (vmm's child; the launcher restarts it
+ * later). The MTU is what passt's DHCP gives the guest (passt.c). */
+static int new_user(const struct net_config *nc, unsigned index, struct iothread *io,
+		    struct virtio_dev **out)
+{
+	struct net *n = net_alloc((int)index);
+	int ret;
+
+	if (!n)
+		return -ENOMEM;
+	n->be = &stream_backend;
+	n->mtu = 1500;
+	snprintf(n->ifname, sizeof(n->ifname), "to passt");
+	snprintf(n->name, sizeof(n->name), "virtio-net %u (passt)", index);
+	ret = net_stream_init(&n->stream, n->name);
+	if (ret == 0)
+		ret = passt_new(nc, n->name, &n->passt, &n->fd);
+	if (ret == 0) {
+		net_stream_attach(&n->stream, n->fd);
+		ret = setup(n, nc->mac, io);
+	}
 	if (ret < 0) {
 		virtio_net_free(&n->vd);
 		return ret;
@@ -640,10 +851,13 @@ int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index
 int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread *io,
 		   struct virtio_dev **out)
 {
-	struct net *n = net_alloc((int)index);
+	struct net *n;
 	char table[24];
 	int ret;
 
+	if (nc->mode == NET_MODE_USER)
+		return new_user(nc, index, io, out);
+	n = net_alloc((int)index);
 	if (!n)
 		return -ENOMEM;
 	snprintf(table, sizeof(table), "net[%u]", index);
@@ -660,7 +874,6 @@ int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread 
 			goto fail;
 		}
 	}
-	n->tap = true;
 	snprintf(n->name, sizeof(n->name), "virtio-net %u (%s)", index, n->ifname);
 	ret = tap_set_vnet_hdr(n->fd, NET_HDR_LEN);
 	if (ret < 0) {
@@ -710,6 +923,8 @@ void virtio_net_free(void *p)
 		close(n->ep);
 	if (n->fd >= 0)
 		close(n->fd);
+	passt_free(n->passt);	/* after the close: passt then exits by itself */
+	net_stream_free(&n->stream);
 	free(n->rxbuf);
 	free(n->txbuf);
 	free(n);

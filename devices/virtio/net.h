@@ -1,6 +1,7 @@
-/* virtio-net (virtio 1.2, 5.1) on a host TAP device (tap.h): one receive and one
- * transmit queue, checksum and TSO/UFO offloads mirrored to the TAP, merged
- * receive buffers. Receive is driven by the TAP's readability in the I/O
+/* virtio-net (virtio 1.2, 5.1) on a host TAP device (tap.h), or on passt
+ * (passt.h) for mode = "user": one receive and one transmit queue, checksum
+ * and TSO/UFO offloads mirrored to the TAP (none on passt), merged receive
+ * buffers. Receive is driven by the TAP's readability in the I/O
  * thread, transmit by the queue's kick. */
 #ifndef VMM_VIRTIO_NET_H
 #define VMM_VIRTIO_NET_H
@@ -72,7 +73,16 @@ int virtio_net_new(const struct net_config *nc, unsigned index,
 int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
 		      struct iothread *io, struct virtio_dev **out);
 
-/* Closes the TAP and frees the device (a vm cleanup). */
+/*
+ * The same on a connected stream socket `fd` that carries plain Ethernet
+ * frames, each after its 32-bit big-endian length (passt's protocol,
+ * net_stream.h): no virtio-net header and no offloads are offered. For
+ * tests and the fuzzer; mode = "user" NICs get theirs from passt.c.
+ */
+int virtio_net_new_stream(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
+			  struct iothread *io, struct virtio_dev **out);
+
+/* Closes the TAP (or stops passt) and frees the device (a vm cleanup). */
 void virtio_net_free(void *vd);
 
 /* What the I/O thread runs when the TAP is readable; takes vd->lock. */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "cmdline.h"
@@ -576,6 +577,88 @@ static void test_print(void **state __attribute__((unused)))
 	free(text);
 }
 
+/* mode = "user": passt instead of a TAP. Its keys, its defaults (passt
+ * from PATH, forwards on 127.0.0.1), the TAP keys refused at their lines,
+ * bad forwards, and a dump that reads back. */
+static void test_user_mode(void **state __attribute__((unused)))
+{
+	char dir[] = "/tmp/vmm-test-passt-XXXXXX", path[64], *old = NULL, *text = NULL;
+	struct vm_config cfg, again;
+	size_t len = 0;
+	FILE *f;
+	int fd;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/passt", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0755);
+	assert_true(fd >= 0);
+	close(fd);
+	if (getenv("PATH"))
+		old = strdup(getenv("PATH"));
+	setenv("PATH", dir, 1);
+
+	net_ok("t", "[[net]]\nmode = \"user\"\nforward = [\"2201:22\", \"5353:53/udp\"]\n", &cfg);
+	assert_int_equal(cfg.net[0].mode, NET_MODE_USER);
+	assert_string_equal(cfg.net[0].passt, path);
+	assert_string_equal(cfg.net[0].forward_address, "127.0.0.1");
+	assert_int_equal(cfg.net[0].n_forward, 2);
+	assert_int_equal(cfg.net[0].forward[1].proto, NET_PROTO_UDP);
+	assert_false(cfg.net[0].has_subnet);
+	assert_string_equal(cfg.net[0].tap, "");
+	f = open_memstream(&text, &len);
+	config_print(&cfg, f);
+	fclose(f);
+	assert_non_null(strstr(text, "mode = \"user\"\n"));
+	net_ok("t", strstr(text, "[[net]]"), &again);
+	assert_int_equal(again.net[0].mode, NET_MODE_USER);
+	assert_int_equal(again.net[0].forward[0].guest_port, 22);
+	config_free(&again);
+	free(text);
+	config_free(&cfg);
+	net_ok("t", "[[net]]\nmode = \"user\"\nforward_address = \"0.0.0.0\"\n"
+	       "passt = \"/bin/true\"\n", &cfg);
+	assert_string_equal(cfg.net[0].forward_address, "0.0.0.0");
+	assert_string_equal(cfg.net[0].passt, "/bin/true");
+	config_free(&cfg);
+
+	net_bad("[[net]]\nmode = \"user\"\ntap = \"x\"\n", 8,
+		"net[0].tap: does not apply to mode = \"user\"");
+	net_bad("[[net]]\nmode = \"user\"\nbridge = \"br\"\n", 8,
+		"net[0].bridge: does not apply to mode = \"user\"");
+	net_bad("[[net]]\nmode = \"user\"\nsubnet = \"10.1.0.0/24\"\n", 8,
+		"net[0].subnet: does not apply to mode = \"user\"");
+	net_bad("[[net]]\nmode = \"user\"\ntap_fd = 3\n", 8,
+		"net[0].tap_fd: does not apply to mode = \"user\"");
+	net_bad("[[net]]\nmode = \"user\"\nforward = [\"2201:22\", \"2201:23\"]\n", 8,
+		"net[0].forward: item 2: host port 2201/tcp is forwarded twice");
+	net_bad("[[net]]\nmode = \"user\"\nforward = [\"0:22\"]\n", 8,
+		"net[0].forward: item 1: \"0:22\" is not HOST_PORT:GUEST_PORT");
+	net_bad("[[net]]\nmode = \"user\"\nforward = [\"65536:22\"]\n", 8,
+		"net[0].forward: item 1: \"65536:22\" is not HOST_PORT:GUEST_PORT");
+	net_bad("[[net]]\nmode = \"user\"\nforward_address = \"localhost\"\n", 8,
+		"net[0].forward_address: \"localhost\" is not an IPv4 or IPv6 address");
+	net_bad("[[net]]\nmode = \"user\"\npasst = \"/nonexistent/passt\"\n", 8,
+		"net[0].passt: /nonexistent/passt: No such file or directory");
+	net_bad("[[net]]\nmode = \"slirp\"\ntap = \"x\"\n", 7,
+		"net[0].mode: invalid value \"slirp\" (expected one of \"tap\", \"user\")");
+	net_bad(NET "passt = \"/bin/true\"\n", 8, "net[0].passt: applies only to mode = \"user\"");
+	net_bad(NET "forward_address = \"0.0.0.0\"\n", 8,
+		"net[0].forward_address: applies only to mode = \"user\"");
+	net_bad("[[net]]\nmode = \"user\"\nforward = [\"2201:22\"]\n"
+		"[[net]]\nmode = \"user\"\nforward = [\"2201:22\"]\n", 11,
+		"net[1].forward: host port 2201 on 127.0.0.1 is also forwarded by net[0]");
+	unlink(path);
+	setenv("PATH", "/nonexistent", 1);
+	net_bad("[[net]]\nmode = \"user\"\n", 6,
+		"net[0].passt: passt is not in PATH (install the Debian package passt");
+	if (old)
+		setenv("PATH", old, 1);
+	else
+		unsetenv("PATH");
+	free(old);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +673,7 @@ int main(void)
 		cmocka_unit_test(test_nft_table),
 		cmocka_unit_test(test_bridge_mac),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_user_mode),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -4,7 +4,9 @@
  * frame per message, header first, as a TAP with IFF_VNET_HDR gives them.
  * Receive: merged buffers, back-pressure without drops, frames too large for
  * the guest's buffers. Transmit: scattered frames, oversized and hostile
- * ones dropped and counted. Also the TAP errors that need no privileges. */
+ * ones dropped and counted. Also the TAP errors that need no privileges,
+ * and the device on a stream socket as passt drives it (mode = "user"):
+ * length-prefixed plain frames, no offloads, the peer closing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -23,6 +26,7 @@
 
 #include <linux/if_tun.h>
 
+#include "iothread.h"
 #include "log.h"
 #include "memory.h"
 #include "virtio/net.h"
@@ -36,6 +40,8 @@
 static struct guest_mem gm;
 static struct virtio_dev *vd;
 static int peer = -1;		/* the "TAP" side of the socket pair */
+static bool stream;		/* a SOCK_STREAM pair with passt's framing */
+static struct iothread *io;	/* the device's I/O thread, where a test starts one */
 static unsigned signals;
 static uint16_t avail_idx[2], next_desc[2], used_seen[2];
 
@@ -62,9 +68,16 @@ static void open_dev(uint64_t features, uint16_t qsize)
 {
 	int sv[2];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(socketpair(AF_UNIX, (stream ? SOCK_STREAM : SOCK_SEQPACKET) |
+				    SOCK_NONBLOCK, 0, sv), 0);
 	peer = sv[1];
-	assert_int_equal(virtio_net_new_fd(sv[0], mac, 1500, 0, NULL, &vd), 0);
+	/* A small send buffer: a 20000-byte frame is taken in part. */
+	if (stream)
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &(int){ 4096 }, sizeof(int));
+	if (stream)
+		assert_int_equal(virtio_net_new_stream(sv[0], mac, 1500, 0, io, &vd), 0);
+	else
+		assert_int_equal(virtio_net_new_fd(sv[0], mac, 1500, 0, NULL, &vd), 0);
 	vd->tops = &tops;
 	memset(gm.base, 0, RAM);
 	for (unsigned i = 0; i < 2; i++) {
@@ -103,12 +116,29 @@ static int setup_event_idx(void **state)
 	return 0;
 }
 
+static int setup_stream(void **state)
+{
+	stream = true;
+	open_dev(F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_MTU) | F(VIRTIO_NET_F_MRG_RXBUF) |
+		 F(VIRTIO_NET_F_STATUS), QSIZE);
+	return 0;
+}
+
 static int teardown(void **state)
 {
+	if (io)
+		iothread_stop(io);
 	virtio_net_free(vd);
+	if (io) {
+		iothread_destroy(io);
+		free(io);
+		io = NULL;
+	}
 	vd = NULL;
-	close(peer);
+	if (peer >= 0)
+		close(peer);
 	peer = -1;
+	stream = false;
 	return 0;
 }
 
@@ -705,6 +735,170 @@ static void test_config_space(void **state)
 	assert_false(vd->ops->features(vd) & F(VIRTIO_NET_F_CTRL_VQ));
 }
 
+/* ---- on a stream socket (passt) ---- */
+
+/* The frames carry no header: no checksum or segmentation offload. */
+static void test_stream_features(void **state)
+{
+	uint64_t f = vd->ops->features(vd);
+
+	assert_true(f & F(VIRTIO_NET_F_MRG_RXBUF));
+	assert_true(f & F(VIRTIO_NET_F_MAC));
+	assert_int_equal(f & (F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM) |
+			      F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |
+			      F(VIRTIO_NET_F_GUEST_TSO4) | F(VIRTIO_NET_F_GUEST_TSO6) |
+			      F(VIRTIO_NET_F_HOST_UFO) | F(VIRTIO_NET_F_GUEST_UFO) |
+			      F(VIRTIO_NET_F_HOST_ECN) | F(VIRTIO_NET_F_GUEST_ECN)), 0);
+}
+
+/* A frame that comes in two pieces reaches the guest once whole, with a
+ * header that claims nothing; two frames in one write both arrive. */
+static void test_stream_rx(void **state)
+{
+	static uint8_t f[2 * (4 + 1000)];
+	uint32_t be = htonl(1000);
+
+	for (unsigned k = 0; k < 2; k++) {
+		memcpy(f + k * 1004, &be, 4);
+		for (size_t i = 0; i < 1000; i++)
+			f[k * 1004 + 4 + i] = frame_byte(i);
+	}
+	post_rx(0, 2048);
+	post_rx(1, 2048);
+	post_rx(2, 2048);
+	assert_int_equal(send(peer, f, 2 + 500, 0), 502);
+	virtio_net_rx_ready(vd);
+	assert_int_equal(used_idx(NET_RXQ), 0);
+	assert_int_equal(send(peer, f + 502, 502, 0), 502);
+	virtio_net_rx_ready(vd);
+	assert_int_equal(used_idx(NET_RXQ), 1);
+	assert_rx_frame(0, 2048, 1000, 1);
+	assert_int_equal(send(peer, f, sizeof(f), 0), (ssize_t)sizeof(f));
+	virtio_net_rx_ready(vd);
+	assert_int_equal(used_idx(NET_RXQ), 3);
+	assert_int_equal(stats().rx_packets, 3);
+}
+
+/* The guest's frame goes out after its length, without the header; one
+ * asking for a checksum offload that was not offered is dropped. */
+static void test_stream_tx(void **state)
+{
+	struct virtio_net_hdr_v1 h = { 0 };
+	uint8_t got[4 + 100];
+	uint32_t be;
+
+	post_tx(0, &h, 100, 2);
+	h.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h.csum_start = 34;
+	h.csum_offset = 16;
+	post_tx(1, &h, 100, 1);
+	vd->ops->queue_notify(vd, NET_TXQ);
+	assert_int_equal(used_idx(NET_TXQ), 2);
+	assert_int_equal(recv(peer, got, sizeof(got), MSG_DONTWAIT), 104);
+	memcpy(&be, got, 4);
+	assert_int_equal(ntohl(be), 100);
+	for (size_t i = 0; i < 100; i++)
+		assert_int_equal(got[4 + i], frame_byte(i));
+	assert_int_equal(recv(peer, got, sizeof(got), MSG_DONTWAIT), -1);
+	assert_int_equal(stats().tx_packets, 1);
+	assert_int_equal(stats().tx_bad_hdr, 1);
+}
+
+/* The peer closes (no passt behind it to restart): the link goes down,
+ * the guest is told, and transmit drops without a crash. */
+static void test_stream_closed(void **state)
+{
+	struct virtio_net_hdr_v1 h = { 0 };
+	uint8_t cfg[NET_CFG_SIZE];
+
+	post_rx(0, 2048);
+	close(peer);
+	peer = -1;
+	virtio_net_rx_ready(vd);
+	vd->ops->config_read(vd, 0, cfg, NET_CFG_SIZE);
+	assert_int_equal(cfg[NET_CFG_STATUS], 0);
+	assert_true(signals > 0);
+	post_tx(0, &h, 100, 1);
+	vd->ops->queue_notify(vd, NET_TXQ);
+	assert_int_equal(used_idx(NET_TXQ), 1);
+	assert_int_equal(stats().tx_packets, 0);
+	assert_false(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+/* With an I/O thread, as vmm runs it: the guest sends faster than the peer
+ * reads, so sends are taken in part (the tail kept), later frames wait on
+ * the ring, and the I/O thread finishes them when the socket is writable
+ * again. The peer must get every frame, whole and in order. */
+static void test_stream_tx_io(void **state)
+{
+	enum { N = 12, LEN = 20000 };
+	static uint8_t got[N * (4 + LEN) + 1];
+	struct virtio_net_hdr_v1 h = { 0 };
+	int small = 4096;
+	size_t have = 0;
+	ssize_t r;
+
+	io = calloc(1, sizeof(*io));
+	assert_non_null(io);
+	assert_int_equal(iothread_init(io), 0);
+	stream = true;
+	open_dev(F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS), 64);	/* 3 descriptors a frame */
+	assert_int_equal(iothread_start(io), 0);
+	setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	for (unsigned k = 0; k < N; k++)
+		post_tx(k, &h, LEN, 2);
+	pthread_mutex_lock(&vd->lock);
+	vd->ops->queue_notify(vd, NET_TXQ);
+	pthread_mutex_unlock(&vd->lock);
+	/* Read slowly, a little at a time, until all has come. */
+	for (unsigned i = 0; i < 20000 && have < sizeof(got) - 1; i++) {
+		r = recv(peer, got + have, 3000 < sizeof(got) - have ? 3000 : sizeof(got) - have,
+			 MSG_DONTWAIT);
+		if (r > 0)
+			have += (size_t)r;
+		else
+			usleep(1000);
+	}
+	if (have != N * (4 + LEN)) {
+		char d[512];
+
+		pthread_mutex_lock(&vd->lock);
+		vd->ops->describe(vd, d, sizeof(d));
+		pthread_mutex_unlock(&vd->lock);
+		fail_msg("%zu of %d bytes came; the device:%s", have, N * (4 + LEN), d);
+	}
+	for (unsigned k = 0; k < N; k++) {
+		uint32_t be;
+
+		memcpy(&be, got + k * (4 + LEN), 4);
+		assert_int_equal(ntohl(be), LEN);
+		for (size_t i = 0; i < LEN; i++)
+			if (got[k * (4 + LEN) + 4 + i] != frame_byte(i))
+				fail_msg("frame %u byte %zu", k, i);
+	}
+	for (unsigned i = 0; i < 2000 && used_idx(NET_TXQ) != N; i++)
+		usleep(1000);
+	assert_int_equal(used_idx(NET_TXQ), N);
+	assert_int_equal(stats().tx_packets, N);
+	assert_int_equal(stats().tx_errors, 0);
+	/* All sent: the device no longer asks to hear that the socket is
+	 * writable (it would spin the I/O thread). */
+	{
+		char d[512];
+
+		for (unsigned i = 0; i < 1000; i++) {
+			pthread_mutex_lock(&vd->lock);
+			vd->ops->describe(vd, d, sizeof(d));
+			pthread_mutex_unlock(&vd->lock);
+			if (strstr(d, " watch=none ") || strstr(d, " watch=in "))
+				break;
+			usleep(1000);
+		}
+		if (!strstr(d, " watch=none ") && !strstr(d, " watch=in "))
+			fail_msg("still watching for output:%s", d);
+	}
+}
+
 static void test_tap_errors(void **state)
 {
 	struct net_config nc = { .tap_fd = -1 };
@@ -774,6 +968,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_bad, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_many_segments, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_config_space, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_features, setup_stream, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_rx, setup_stream, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_tx, setup_stream, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_closed, setup_stream, teardown),
+		cmocka_unit_test_teardown(test_stream_tx_io, teardown),
 		cmocka_unit_test(test_tap_errors),
 		cmocka_unit_test(test_tap_real),
 	};
