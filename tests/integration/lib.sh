@@ -219,3 +219,56 @@ median() {
 timestamp_field() {
 	sed -n "s/^timestamp: $2 \([0-9][0-9]*\).*/\1/p" "$1" | head -n 1
 }
+
+# --- the user-mode NIC (passt) in the test host ------------------------------------------
+# The test host has no network of its own; passt copies its addresses from the interface
+# of the default route, so a bridge without ports (10.0.2.15/24, default route via
+# 10.0.2.2) stands in for an uplink. And its root is the initramfs, which passt's
+# sandbox cannot pivot_root away from (on a normal host / is a real mount): vmm runs in
+# a mount namespace of its own whose root is a bind mount of the initramfs moved onto /,
+# as switch_root would leave it. Used by net_user.sh and seed000.sh.
+
+# passt_uplink_up: makes the stand-in uplink vmmup0 and, if missing, /etc/resolv.conf
+# (passt hands the host's name servers to the guest). Fails when it cannot.
+passt_uplink_up() {
+	PASST_MADE_RESOLV=0
+	ip link set lo up
+	brctl addbr vmmup0 && ip addr add 10.0.2.15/24 dev vmmup0 && ip link set vmmup0 up &&
+		ip route add default via 10.0.2.2 dev vmmup0 || return 1
+	if [ ! -e /etc/resolv.conf ]; then
+		echo "nameserver 10.0.2.3" >/etc/resolv.conf
+		PASST_MADE_RESOLV=1
+	fi
+}
+
+# passt_uplink_down: undoes passt_uplink_up.
+passt_uplink_down() {
+	ip link set vmmup0 down 2>/dev/null || true
+	brctl delbr vmmup0 2>/dev/null || true
+	[ "${PASST_MADE_RESOLV:-0}" = 0 ] || rm -f /etc/resolv.conf
+}
+
+# start_vmm_in_mountns CONFIG LOG [nobody]: start_vmm in the mount namespace described
+# above (a scratch directory under WORKDIR is the new root's mount point); with
+# `nobody`, as user nobody, else as root (vmm then drops to nobody itself). VMM_PID is
+# vmm's pid: unshare, sh, chroot, su and the inner shell all exec.
+start_vmm_in_mountns() {
+	local config=$1 log=$2 user=${3:-root} root
+	root=$(mktemp -d "$WORKDIR/mountns-root.XXXXXX")
+	cat >"$WORKDIR/in-mountns.sh" <<'EOS'
+# in-mountns.sh NEWROOT USER CMD...: in a new mount namespace, / a moved bind mount of
+# itself; CMD runs as USER.
+set -e
+mount --rbind / "$1"
+cd "$1"
+mount --move . /
+user=$2
+shift 2
+[ "$user" != root ] || exec chroot . "$@"
+# shellcheck disable=SC2016 # for the inner shell
+exec chroot . su -s /bin/sh -c 'exec "$0" "$@"' -- "$user" "$@"
+EOS
+	unshare -m sh "$WORKDIR/in-mountns.sh" "$root" "$user" "$VMM" --config "$config" \
+		</dev/null >"$log" 2>&1 &
+	VMM_PID=$!
+}

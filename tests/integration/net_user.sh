@@ -4,12 +4,8 @@
 # serves a token on its port 22 (reached from the host at 127.0.0.1:2201 through passt's
 # forward) and fetches files from a server on the host's loopback at its gateway address.
 # Midway passt is killed: vmm must live, log it, start a new passt, and the guest's next
-# fetch and the forward must work through it. The test host has no network of its own;
-# passt copies its addresses from the interface of the default route, so a bridge
-# without ports (10.0.2.15/24, default route via 10.0.2.2) stands in for an uplink. And
-# its root is the initramfs, which passt's sandbox cannot pivot_root away from (on a
-# normal host / is a real mount): vmm runs in a mount namespace of its own whose root is
-# a bind mount of the initramfs moved onto /, as switch_root would leave it.
+# fetch and the forward must work through it. The stand-in uplink and the mount
+# namespace passt needs in the test host: lib.sh (passt_uplink_up, start_vmm_in_mountns).
 # Tools: passt (the harness puts the build machine's into the test host), busybox brctl,
 # ip, nc, httpd, su, unshare, chroot, mount.
 GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-256}
@@ -35,27 +31,15 @@ done
 [ "$(id -u)" = 0 ] || skip_all "setting up the stand-in uplink needs root"
 
 kvm_mode=$(stat -c %a /dev/kvm)
-made_resolv=0
 cleanup() {
 	[ -z "${vmm_pid-}" ] || kill -KILL "$vmm_pid" 2>/dev/null || true
 	[ -z "${httpd_pid-}" ] || kill "$httpd_pid" 2>/dev/null || true
 	chmod "$kvm_mode" /dev/kvm 2>/dev/null || true
-	ip link set vmmup0 down 2>/dev/null || true
-	brctl delbr vmmup0 2>/dev/null || true
-	[ "$made_resolv" = 0 ] || rm -f /etc/resolv.conf
+	passt_uplink_down
 }
 trap cleanup EXIT
 
-ip link set lo up
-if ! { brctl addbr vmmup0 && ip addr add 10.0.2.15/24 dev vmmup0 && ip link set vmmup0 up &&
-	ip route add default via 10.0.2.2 dev vmmup0; }; then
-	skip_all "cannot make the stand-in uplink (bridge vmmup0)"
-fi
-# passt hands the host's name servers to the guest by DHCP.
-if [ ! -e /etc/resolv.conf ]; then
-	echo "nameserver 10.0.2.3" >/etc/resolv.conf
-	made_resolv=1
-fi
+passt_uplink_up || skip_all "cannot make the stand-in uplink (bridge vmmup0)"
 dns=$(awk '$1 == "nameserver" { print $2; exit }' /etc/resolv.conf)
 
 # The host's server, on its loopback only: the guest reaches it as its gateway.
@@ -77,21 +61,8 @@ mode = "user"
 forward = ["2201:22"]
 EOT
 chmod 644 "$w/vm.toml"
-mkdir -p "$w/root"
-cat >"$w/as-nobody.sh" <<'EOS'
-# as-nobody.sh NEWROOT CMD...: in a new mount namespace, / a moved bind mount of itself.
-set -e
-mount --rbind / "$1"
-cd "$1"
-mount --move . /
-shift
-# shellcheck disable=SC2016 # for the inner shell
-exec chroot . su -s /bin/sh -c 'exec "$0" "$@"' -- nobody "$@"
-EOS
-# unshare, sh, chroot, su and the inner shell all exec: the pid is vmm's.
-unshare -m sh "$w/as-nobody.sh" "$w/root" "$VMM" --config "$w/vm.toml" \
-	</dev/null >"$w/console.log" 2>&1 &
-vmm_pid=$!
+start_vmm_in_mountns "$w/vm.toml" "$w/console.log" nobody
+vmm_pid=$VMM_PID
 
 show_log() { tr -d '\r' <"$w/console.log" | grep -a -E 'VMMTEST|vmm:|passt|virtio' | sed 's/^/| /' | tail -n 30; }
 md5() { md5sum <"$1" | cut -d' ' -f1; }
