@@ -1,17 +1,14 @@
-/* virtio-net on a TAP: the TAP speaks the same 12-byte virtio-net header
- * (IFF_VNET_HDR, TUNSETVNETHDRSZ), so frames cross with one read or writev
- * and large TCP segments stay whole (TUNSETOFFLOAD mirrors what the guest
- * accepts). Or, for mode = "user", on passt's stream socket: plain
- * Ethernet frames, length-prefixed (net_stream.c), with no offloads. The
- * receive and transmit paths are one; struct net_backend is what differs.
- * Attaching the TAP and its ioctls are in tap.c, passt in passt.c, the
- * header rules in net_hdr.c. Every chain the driver gives is checked here;
- * a bad frame is dropped and counted, never a crash. */
+/* virtio-net, the device: the receive and transmit paths between the
+ * guest's queues and a backend (struct net_backend, net_backend.c: a TAP,
+ * a packet socket, or passt's stream socket, and the constructors), the
+ * device ops, the I/O thread's events, the set-up every constructor shares
+ * and the teardown. The header rules are in net_hdr.c. Every chain the
+ * driver gives is checked here; a bad frame is dropped and counted, never
+ * a crash. */
 #include "virtio/net.h"
 
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,80 +21,12 @@
 #include "net_stream.h"
 #include "passt.h"
 #include "tap.h"
+#include "virtio/net-internal.h"
 
-/* A received frame, header included, is read whole into a bounce buffer
- * before it is placed: a TAP frame is at most a 64 KiB GSO packet. */
-#define RX_BUF_SIZE	(NET_HDR_LEN + NET_MAX_GSO_FRAME + 1)
 /* Frames taken from the TAP per wakeup, so that transmit gets its turn. */
 #define RX_BUDGET	64
-/* Writable buffers kept per RX chain: Linux uses 1 (mergeable) or 19 (big
- * packets); a longer chain just offers less room. */
-#define RX_SLOT_IOV	32
 /* iovecs handed to writev; a chain with more is copied into txbuf. */
 #define TX_MAX_IOV	64
-
-/* An RX chain taken from the ring and not yet used: with merged buffers a
- * frame may need more chains than the ring had when it arrived. */
-struct rx_slot {
-	uint16_t head;
-	unsigned niov;
-	uint64_t cap;
-	struct iovec iov[RX_SLOT_IOV];
-};
-
-struct net;
-
-/* What the frames travel on: a TAP or a packet socket (one frame, header
- * first, per read and write), or a stream socket (length-prefixed frames
- * without the header, to passt or a test's peer). */
-struct net_backend {
-	const char *kind;		/* for messages and `vmm ctl queues` */
-	bool vnet_hdr;			/* frames carry the header: offloads possible */
-	/* The next frame into rxbuf, header first: its length; 0 for none
-	 * waiting; -errno. */
-	ssize_t (*recv)(struct net *n);
-	/* Frame `len` bytes long at iov[1..cnt), with its header at iov[0]:
-	 * 0 taken, -EAGAIN not now, -errno. */
-	int (*send)(struct net *n, const struct iovec *iov, int cnt, size_t len);
-	/* Errors that mean the other end is gone, not a frame refused. */
-	bool (*gone)(int err);
-	/* Stream only: sends a frame's kept tail (net_stream_flush). */
-	int (*flush)(struct net *n);
-};
-
-struct net {
-	struct virtio_dev vd;
-	char name[48];
-	char ifname[IFNAMSIZ];
-	int fd;
-	const struct net_backend *be;
-	struct net_stream stream;	/* stream backends */
-	struct passt *passt;		/* mode = "user": restarted when it ends */
-	int ep;				/* epoll over fd, watched by the I/O thread; -1 without */
-	uint32_t ep_events;		/* what ep asks of fd now */
-	uint16_t mtu;
-	struct virtio_net_config config;	/* little-endian; NET_CFG_SIZE bytes used */
-	bool link_lost;
-	bool warned_guest, warned_tap;
-
-	/* Receive: a frame read from the TAP waits in rxbuf until the guest
-	 * has room for it (back-pressure: the TAP is not read meanwhile). */
-	uint8_t *rxbuf;
-	size_t rx_len;
-	bool rx_held;
-	struct rx_slot stash[NET_QUEUE_SIZE];
-	unsigned stash_first, nstash;
-	bool stashed[NET_QUEUE_SIZE];	/* by head: taken and not yet used */
-	struct virtq_chain rxc;
-
-	/* Transmit: txc is the chain being sent; when the TAP cannot take it
-	 * (EAGAIN) it stays popped until the TAP is writable again. */
-	struct virtq_chain txc;
-	bool tx_held;
-	uint8_t *txbuf;
-
-	struct virtio_net_stats st;
-};
 
 /* ---- the descriptor the I/O thread watches ---- */
 
@@ -129,7 +58,7 @@ static bool rx_watched(const struct net *n) { return n->ep_events & EPOLLIN; }
 
 /* The TAP went away (deleted, or the fd detached): stop watching it, tell
  * the guest its link is down. */
-static void lose_link(struct net *n, int err)
+void net_lose_link(struct net *n, int err)
 {
 	if (n->link_lost)
 		return;
@@ -144,117 +73,6 @@ static void lose_link(struct net *n, int err)
 	if (n->vd.status & VIRTIO_CONFIG_S_DRIVER_OK)
 		n->vd.tops->signal_config(&n->vd);
 }
-
-/* The other end is gone: passt is restarted and the new connection takes
- * over (the guest keeps its link; what was in flight is lost, as on a
- * wire); any other backend loses the link. */
-static void peer_gone(struct net *n, int err)
-{
-	int fd;
-
-	if (!n->passt || n->link_lost) {
-		lose_link(n, err);
-		return;
-	}
-	log_warn("%s: the connection to passt failed (%s); restarting passt", n->name,
-		 err == ECONNRESET ? "passt closed it" : strerror(err));
-	if (n->ep >= 0)
-		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->fd, NULL);
-	close(n->fd);
-	n->fd = -1;
-	net_stream_attach(&n->stream, -1);
-	if (passt_restart(n->passt, &fd) < 0) {
-		n->ep_events = 0;
-		lose_link(n, err);
-		return;
-	}
-	n->fd = fd;
-	net_stream_attach(&n->stream, fd);
-	if (n->ep >= 0) {
-		struct epoll_event ev = { .events = n->ep_events, .data.ptr = n };
-
-		if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			log_warn("%s: epoll_ctl: %m", n->name);
-			n->ep_events = 0;
-			lose_link(n, errno);
-		}
-	}
-}
-
-/* ---- the backends ---- */
-
-static const struct net_backend tap_backend;
-
-static ssize_t fd_recv(struct net *n)
-{
-	ssize_t r;
-
-	do
-		r = read(n->fd, n->rxbuf, RX_BUF_SIZE);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	if (r == 0)	/* a TAP may read empty; a socket's peer closed */
-		return n->be == &tap_backend ? 0 : -ECONNRESET;
-	if ((size_t)r == RX_BUF_SIZE)
-		return -EMSGSIZE;	/* truncated: larger than any frame */
-	return r;
-}
-
-static int fd_send(struct net *n, const struct iovec *iov, int cnt, size_t len)
-{
-	ssize_t w;
-
-	(void)len;
-	do
-		w = writev(n->fd, iov, cnt);
-	while (w < 0 && errno == EINTR);
-	return w < 0 ? -errno : 0;
-}
-
-static bool socket_gone(int err)
-{
-	return err == ECONNRESET || err == EPIPE || tap_gone(err);
-}
-
-static ssize_t stream_recv(struct net *n)
-{
-	ssize_t r = net_stream_recv(&n->stream, n->rxbuf + NET_HDR_LEN,
-				    RX_BUF_SIZE - NET_HDR_LEN - 1);
-
-	if (r <= 0)
-		return r;
-	/* Plain frames: no offload, checksums complete. */
-	memset(n->rxbuf, 0, NET_HDR_LEN);
-	return r + NET_HDR_LEN;
-}
-
-static int stream_send(struct net *n, const struct iovec *iov, int cnt, size_t len)
-{
-	return net_stream_send(&n->stream, iov + 1, cnt - 1, len);
-}
-
-static bool stream_gone(int err)
-{
-	return err != EAGAIN && err != EMSGSIZE && err != EINVAL;
-}
-
-static int stream_flush(struct net *n)
-{
-	return net_stream_flush(&n->stream);
-}
-
-static const struct net_backend tap_backend = {
-	.kind = "TAP", .vnet_hdr = true, .recv = fd_recv, .send = fd_send, .gone = tap_gone,
-};
-static const struct net_backend socket_backend = {
-	.kind = "socket", .vnet_hdr = true, .recv = fd_recv, .send = fd_send,
-	.gone = socket_gone,
-};
-static const struct net_backend stream_backend = {
-	.kind = "stream", .vnet_hdr = false, .recv = stream_recv, .send = stream_send,
-	.gone = stream_gone, .flush = stream_flush,
-};
 
 /* ---- receive ---- */
 
@@ -390,7 +208,7 @@ static int rx_read(struct net *n)
 			if (n->be->gone((int)-r)) {
 				/* A restarted passt's socket is watched afresh:
 				 * nothing to read now, nothing broken. */
-				peer_gone(n, (int)-r);
+				net_peer_gone(n, (int)-r);
 				return n->link_lost ? -1 : 0;
 			}
 			if (!n->warned_tap) {
@@ -509,7 +327,7 @@ static int tx_send(struct net *n)
 		if (n->link_lost) {
 			/* counted only */
 		} else if (n->be->gone((int)-w)) {
-			peer_gone(n, (int)-w);
+			net_peer_gone(n, (int)-w);
 		} else if (!n->warned_tap) {
 			n->warned_tap = true;
 			log_warn("%s: %s %s refused a frame: %s (further ones only counted)",
@@ -532,7 +350,7 @@ static bool tx_flushed(struct net *n)
 		return true;
 	r = n->be->flush(n);
 	if (r < 0)
-		peer_gone(n, -r);	/* the tail is lost with the connection */
+		net_peer_gone(n, -r);	/* the tail is lost with the connection */
 	return r != 0;
 }
 
@@ -624,7 +442,7 @@ static int set_offload(struct net *n, unsigned offloads)
 {
 	int ret;
 
-	if (n->be != &tap_backend || n->link_lost)
+	if (n->be != &net_tap_backend || n->link_lost)
 		return 0;
 	ret = tap_set_offload(n->fd, offloads);
 	if (ret < 0)
@@ -715,7 +533,7 @@ static void tap_event(void *opaque, uint32_t events)
 	pthread_mutex_lock(&n->vd.lock);
 	/* Reported even when not asked for: a TAP deleted, passt ended. */
 	if (got & (EPOLLERR | EPOLLHUP) && !(got & (EPOLLIN | EPOLLOUT)))
-		peer_gone(n, n->passt ? ECONNRESET : ENODEV);
+		net_peer_gone(n, n->passt ? ECONNRESET : ENODEV);
 	if (got & EPOLLOUT)
 		tx_run(n);
 	if (got & EPOLLIN)
@@ -734,7 +552,7 @@ void virtio_net_get_stats(struct virtio_dev *vd, struct virtio_net_stats *st)
 
 /* ---- construction ---- */
 
-static int setup(struct net *n, const uint8_t mac[6], struct iothread *io)
+int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = n };
 
@@ -763,135 +581,17 @@ static int setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 	return iothread_add(io, n->ep, tap_event, n);
 }
 
-static struct net *net_alloc(int index)
+struct net *net_alloc(int index)
 {
 	struct net *n = calloc(1, sizeof(*n));
 
 	if (!n)
 		return NULL;
 	n->fd = n->ep = -1;
-	n->be = &tap_backend;
+	n->be = &net_tap_backend;
 	n->stream.fd = -1;
 	snprintf(n->name, sizeof(n->name), "virtio-net %d", index);
 	return n;
-}
-
-static int new_on_fd(int fd, bool stream, const uint8_t mac[6], uint16_t mtu,
-		     unsigned index, struct iothread *io, struct virtio_dev **out)
-{
-	struct net *n = net_alloc((int)index);
-	int ret;
-
-	if (!n) {
-		close(fd);
-		return -ENOMEM;
-	}
-	n->fd = fd;
-	n->mtu = mtu;
-	n->be = stream ? &stream_backend : &socket_backend;
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-		virtio_net_free(&n->vd);
-		return -errno;
-	}
-	snprintf(n->ifname, sizeof(n->ifname), "fd %d", fd);
-	ret = stream ? net_stream_init(&n->stream, n->name) : 0;
-	if (ret == 0 && stream)
-		net_stream_attach(&n->stream, fd);
-	if (ret == 0)
-		ret = setup(n, mac, io);
-	if (ret < 0) {
-		virtio_net_free(&n->vd);
-		return ret;
-	}
-	*out = &n->vd;
-	return 0;
-}
-
-int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
-		      struct iothread *io, struct virtio_dev **out)
-{
-	return new_on_fd(fd, false, mac, mtu, index, io, out);
-}
-
-int virtio_net_new_stream(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
-			  struct iothread *io, struct virtio_dev **out)
-{
-	return new_on_fd(fd, true, mac, mtu, index, io, out);
-}
-
-/* mode = "user": passt, started now (vmm's child; the launcher restarts it
- * later). The MTU is what passt's DHCP gives the guest (passt.c). */
-static int new_user(const struct net_config *nc, unsigned index, struct iothread *io,
-		    struct virtio_dev **out)
-{
-	struct net *n = net_alloc((int)index);
-	int ret;
-
-	if (!n)
-		return -ENOMEM;
-	n->be = &stream_backend;
-	n->mtu = 1500;
-	snprintf(n->ifname, sizeof(n->ifname), "to passt");
-	snprintf(n->name, sizeof(n->name), "virtio-net %u (passt)", index);
-	ret = net_stream_init(&n->stream, n->name);
-	if (ret == 0)
-		ret = passt_new(nc, n->name, &n->passt, &n->fd);
-	if (ret == 0) {
-		net_stream_attach(&n->stream, n->fd);
-		ret = setup(n, nc->mac, io);
-	}
-	if (ret < 0) {
-		virtio_net_free(&n->vd);
-		return ret;
-	}
-	*out = &n->vd;
-	return 0;
-}
-
-int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread *io,
-		   struct virtio_dev **out)
-{
-	struct net *n;
-	char table[24];
-	int ret;
-
-	if (nc->mode == NET_MODE_USER)
-		return new_user(nc, index, io, out);
-	n = net_alloc((int)index);
-	if (!n)
-		return -ENOMEM;
-	snprintf(table, sizeof(table), "net[%u]", index);
-	if (nc->tap_fd >= 0) {
-		ret = tap_check_fd(table, nc->tap_fd, n->ifname);
-		if (ret < 0)
-			goto fail;
-		n->fd = nc->tap_fd;
-	} else {
-		snprintf(n->ifname, sizeof(n->ifname), "%s", nc->tap);
-		n->fd = tap_open(table, nc->tap);
-		if (n->fd < 0) {
-			ret = n->fd;
-			goto fail;
-		}
-	}
-	snprintf(n->name, sizeof(n->name), "virtio-net %u (%s)", index, n->ifname);
-	ret = tap_set_vnet_hdr(n->fd, NET_HDR_LEN);
-	if (ret < 0) {
-		log_err("%s: TAP %s: setting the virtio-net header: %s", table, n->ifname,
-			strerror(-ret));
-		goto fail;
-	}
-	n->mtu = tap_mtu(n->ifname);
-	ret = setup(n, nc->mac, io);
-	if (ret < 0)
-		goto fail;
-	log_debug("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u", n->name, nc->mac[0],
-		  nc->mac[1], nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5], n->mtu);
-	*out = &n->vd;
-	return 0;
-fail:
-	virtio_net_free(&n->vd);
-	return ret;
 }
 
 void virtio_net_free(void *p)

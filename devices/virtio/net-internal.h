@@ -1,0 +1,104 @@
+/* Private to virtio-net's files (net.c, the device; net_backend.c, what
+ * its frames travel on): the device's state and what one calls in the
+ * other. Everything else uses virtio/net.h only. */
+#ifndef VMM_VIRTIO_NET_INTERNAL_H
+#define VMM_VIRTIO_NET_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include "net_stream.h"
+#include "virtio/net.h"
+
+struct iothread;
+struct passt;
+
+/* A received frame, header included, is read whole into a bounce buffer
+ * before it is placed: a TAP frame is at most a 64 KiB GSO packet. */
+#define RX_BUF_SIZE	(NET_HDR_LEN + NET_MAX_GSO_FRAME + 1)
+/* Writable buffers kept per RX chain: Linux uses 1 (mergeable) or 19 (big
+ * packets); a longer chain just offers less room. */
+#define RX_SLOT_IOV	32
+
+/* An RX chain taken from the ring and not yet used: with merged buffers a
+ * frame may need more chains than the ring had when it arrived. */
+struct rx_slot {
+	uint16_t head;
+	unsigned niov;
+	uint64_t cap;
+	struct iovec iov[RX_SLOT_IOV];
+};
+
+struct net;
+
+/* What the frames travel on: a TAP or a packet socket (one frame, header
+ * first, per read and write), or a stream socket (length-prefixed frames
+ * without the header, to passt or a test's peer). */
+struct net_backend {
+	const char *kind;		/* for messages and `vmm ctl queues` */
+	bool vnet_hdr;			/* frames carry the header: offloads possible */
+	/* The next frame into rxbuf, header first: its length; 0 for none
+	 * waiting; -errno. */
+	ssize_t (*recv)(struct net *n);
+	/* Frame `len` bytes long at iov[1..cnt), with its header at iov[0]:
+	 * 0 taken, -EAGAIN not now, -errno. */
+	int (*send)(struct net *n, const struct iovec *iov, int cnt, size_t len);
+	/* Errors that mean the other end is gone, not a frame refused. */
+	bool (*gone)(int err);
+	/* Stream only: sends a frame's kept tail (net_stream_flush). */
+	int (*flush)(struct net *n);
+};
+
+struct net {
+	struct virtio_dev vd;
+	char name[48];
+	char ifname[IFNAMSIZ];
+	int fd;
+	const struct net_backend *be;
+	struct net_stream stream;	/* stream backends */
+	struct passt *passt;		/* mode = "user": restarted when it ends */
+	int ep;				/* epoll over fd, watched by the I/O thread; -1 without */
+	uint32_t ep_events;		/* what ep asks of fd now */
+	uint16_t mtu;
+	struct virtio_net_config config;	/* little-endian; NET_CFG_SIZE bytes used */
+	bool link_lost;
+	bool warned_guest, warned_tap;
+
+	/* Receive: a frame read from the TAP waits in rxbuf until the guest
+	 * has room for it (back-pressure: the TAP is not read meanwhile). */
+	uint8_t *rxbuf;
+	size_t rx_len;
+	bool rx_held;
+	struct rx_slot stash[NET_QUEUE_SIZE];
+	unsigned stash_first, nstash;
+	bool stashed[NET_QUEUE_SIZE];	/* by head: taken and not yet used */
+	struct virtq_chain rxc;
+
+	/* Transmit: txc is the chain being sent; when the TAP cannot take it
+	 * (EAGAIN) it stays popped until the TAP is writable again. */
+	struct virtq_chain txc;
+	bool tx_held;
+	uint8_t *txbuf;
+
+	struct virtio_net_stats st;
+};
+
+/* net_backend.c. A TAP: frames carry the header, offloads are set on it. */
+extern const struct net_backend net_tap_backend;
+
+/* The other end is gone: passt restarted, or the link lost. */
+void net_peer_gone(struct net *n, int err);
+
+/* net.c. The TAP went away: stop watching it, tell the guest its link is
+ * down. */
+void net_lose_link(struct net *n, int err);
+/* A device with no descriptor yet, on the TAP backend until the caller
+ * says otherwise; NULL without memory. */
+struct net *net_alloc(int index);
+/* Buffers, the virtio_dev and its config; with `io`, the epoll over n->fd
+ * that the I/O thread watches. 0 or -errno; the caller frees n on error. */
+int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io);
+
+#endif

@@ -1,0 +1,250 @@
+/* virtio-net's backends, what the frames travel on (struct net_backend):
+ * a TAP (it speaks the same 12-byte virtio-net header, IFF_VNET_HDR, so
+ * frames cross with one read or writev), a packet socket, or for mode =
+ * "user" passt's stream socket (plain Ethernet frames, length-prefixed,
+ * net_stream.c, no offloads); passt restarted when its connection fails;
+ * and the constructors that open each. Attaching the TAP and its ioctls
+ * are in tap.c, passt in passt.c; the device itself is net.c. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net_stream.h"
+#include "passt.h"
+#include "tap.h"
+#include "virtio/net.h"
+#include "virtio/net-internal.h"
+
+/* The other end is gone: passt is restarted and the new connection takes
+ * over (the guest keeps its link; what was in flight is lost, as on a
+ * wire); any other backend loses the link. */
+void net_peer_gone(struct net *n, int err)
+{
+	int fd;
+
+	if (!n->passt || n->link_lost) {
+		net_lose_link(n, err);
+		return;
+	}
+	log_warn("%s: the connection to passt failed (%s); restarting passt", n->name,
+		 err == ECONNRESET ? "passt closed it" : strerror(err));
+	if (n->ep >= 0)
+		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->fd, NULL);
+	close(n->fd);
+	n->fd = -1;
+	net_stream_attach(&n->stream, -1);
+	if (passt_restart(n->passt, &fd) < 0) {
+		n->ep_events = 0;
+		net_lose_link(n, err);
+		return;
+	}
+	n->fd = fd;
+	net_stream_attach(&n->stream, fd);
+	if (n->ep >= 0) {
+		struct epoll_event ev = { .events = n->ep_events, .data.ptr = n };
+
+		if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			log_warn("%s: epoll_ctl: %m", n->name);
+			n->ep_events = 0;
+			net_lose_link(n, errno);
+		}
+	}
+}
+
+/* ---- the backends ---- */
+
+static ssize_t fd_recv(struct net *n)
+{
+	ssize_t r;
+
+	do
+		r = read(n->fd, n->rxbuf, RX_BUF_SIZE);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (r == 0)	/* a TAP may read empty; a socket's peer closed */
+		return n->be == &net_tap_backend ? 0 : -ECONNRESET;
+	if ((size_t)r == RX_BUF_SIZE)
+		return -EMSGSIZE;	/* truncated: larger than any frame */
+	return r;
+}
+
+static int fd_send(struct net *n, const struct iovec *iov, int cnt, size_t len)
+{
+	ssize_t w;
+
+	(void)len;
+	do
+		w = writev(n->fd, iov, cnt);
+	while (w < 0 && errno == EINTR);
+	return w < 0 ? -errno : 0;
+}
+
+static bool socket_gone(int err)
+{
+	return err == ECONNRESET || err == EPIPE || tap_gone(err);
+}
+
+static ssize_t stream_recv(struct net *n)
+{
+	ssize_t r = net_stream_recv(&n->stream, n->rxbuf + NET_HDR_LEN,
+				    RX_BUF_SIZE - NET_HDR_LEN - 1);
+
+	if (r <= 0)
+		return r;
+	/* Plain frames: no offload, checksums complete. */
+	memset(n->rxbuf, 0, NET_HDR_LEN);
+	return r + NET_HDR_LEN;
+}
+
+static int stream_send(struct net *n, const struct iovec *iov, int cnt, size_t len)
+{
+	return net_stream_send(&n->stream, iov + 1, cnt - 1, len);
+}
+
+static bool stream_gone(int err)
+{
+	return err != EAGAIN && err != EMSGSIZE && err != EINVAL;
+}
+
+static int stream_flush(struct net *n)
+{
+	return net_stream_flush(&n->stream);
+}
+
+const struct net_backend net_tap_backend = {
+	.kind = "TAP", .vnet_hdr = true, .recv = fd_recv, .send = fd_send, .gone = tap_gone,
+};
+static const struct net_backend socket_backend = {
+	.kind = "socket", .vnet_hdr = true, .recv = fd_recv, .send = fd_send,
+	.gone = socket_gone,
+};
+static const struct net_backend stream_backend = {
+	.kind = "stream", .vnet_hdr = false, .recv = stream_recv, .send = stream_send,
+	.gone = stream_gone, .flush = stream_flush,
+};
+
+/* ---- construction ---- */
+
+static int new_on_fd(int fd, bool stream, const uint8_t mac[6], uint16_t mtu,
+		     unsigned index, struct iothread *io, struct virtio_dev **out)
+{
+	struct net *n = net_alloc((int)index);
+	int ret;
+
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n->fd = fd;
+	n->mtu = mtu;
+	n->be = stream ? &stream_backend : &socket_backend;
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		virtio_net_free(&n->vd);
+		return -errno;
+	}
+	snprintf(n->ifname, sizeof(n->ifname), "fd %d", fd);
+	ret = stream ? net_stream_init(&n->stream, n->name) : 0;
+	if (ret == 0 && stream)
+		net_stream_attach(&n->stream, fd);
+	if (ret == 0)
+		ret = net_setup(n, mac, io);
+	if (ret < 0) {
+		virtio_net_free(&n->vd);
+		return ret;
+	}
+	*out = &n->vd;
+	return 0;
+}
+
+int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
+		      struct iothread *io, struct virtio_dev **out)
+{
+	return new_on_fd(fd, false, mac, mtu, index, io, out);
+}
+
+int virtio_net_new_stream(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
+			  struct iothread *io, struct virtio_dev **out)
+{
+	return new_on_fd(fd, true, mac, mtu, index, io, out);
+}
+
+/* mode = "user": passt, started now (vmm's child; the launcher restarts it
+ * later). The MTU is what passt's DHCP gives the guest (passt.c). */
+static int new_user(const struct net_config *nc, unsigned index, struct iothread *io,
+		    struct virtio_dev **out)
+{
+	struct net *n = net_alloc((int)index);
+	int ret;
+
+	if (!n)
+		return -ENOMEM;
+	n->be = &stream_backend;
+	n->mtu = 1500;
+	snprintf(n->ifname, sizeof(n->ifname), "to passt");
+	snprintf(n->name, sizeof(n->name), "virtio-net %u (passt)", index);
+	ret = net_stream_init(&n->stream, n->name);
+	if (ret == 0)
+		ret = passt_new(nc, n->name, &n->passt, &n->fd);
+	if (ret == 0) {
+		net_stream_attach(&n->stream, n->fd);
+		ret = net_setup(n, nc->mac, io);
+	}
+	if (ret < 0) {
+		virtio_net_free(&n->vd);
+		return ret;
+	}
+	*out = &n->vd;
+	return 0;
+}
+
+int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread *io,
+		   struct virtio_dev **out)
+{
+	struct net *n;
+	char table[24];
+	int ret;
+
+	if (nc->mode == NET_MODE_USER)
+		return new_user(nc, index, io, out);
+	n = net_alloc((int)index);
+	if (!n)
+		return -ENOMEM;
+	snprintf(table, sizeof(table), "net[%u]", index);
+	if (nc->tap_fd >= 0) {
+		ret = tap_check_fd(table, nc->tap_fd, n->ifname);
+		if (ret < 0)
+			goto fail;
+		n->fd = nc->tap_fd;
+	} else {
+		snprintf(n->ifname, sizeof(n->ifname), "%s", nc->tap);
+		n->fd = tap_open(table, nc->tap);
+		if (n->fd < 0) {
+			ret = n->fd;
+			goto fail;
+		}
+	}
+	snprintf(n->name, sizeof(n->name), "virtio-net %u (%s)", index, n->ifname);
+	ret = tap_set_vnet_hdr(n->fd, NET_HDR_LEN);
+	if (ret < 0) {
+		log_err("%s: TAP %s: setting the virtio-net header: %s", table, n->ifname,
+			strerror(-ret));
+		goto fail;
+	}
+	n->mtu = tap_mtu(n->ifname);
+	ret = net_setup(n, nc->mac, io);
+	if (ret < 0)
+		goto fail;
+	log_debug("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u", n->name, nc->mac[0],
+		  nc->mac[1], nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5], n->mtu);
+	*out = &n->vd;
+	return 0;
+fail:
+	virtio_net_free(&n->vd);
+	return ret;
+}
