@@ -1,5 +1,6 @@
 /* netsetup's command line: options, usage, the configs it names (a directory
- * stands for its *.toml files) and dispatch to the commands in actions.c. */
+ * stands for its *.toml files) and dispatch to the commands (up.c,
+ * down.c, status.c). */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>

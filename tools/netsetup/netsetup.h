@@ -1,5 +1,6 @@
 /* netsetup (builds, checks and removes the host side of VM networks: bridge,
- * TAP, forwarding, NAT; docs/netsetup.md): between main.c and actions.c. */
+ * TAP, forwarding, NAT; docs/netsetup.md): between main.c and the
+ * actions (up.c, down.c, status.c; actions.c for what they share). */
 #ifndef NETSETUP_H
 #define NETSETUP_H
 
@@ -32,11 +33,13 @@ struct run {
 	char *tables;		/* `list tables ip` */
 };
 
-/* (Re)reads links, addresses, the default route and the nftables tables. */
+/* actions.c: (re)reads links, addresses, the default route and the
+ * nftables tables. */
 int read_state(struct run *r);
 
-/* Each returns the exit status. up, down and status need r->nl and r->nft
- * open and read_state done; rules needs no root: r->nl may be NULL. */
+/* up.c, down.c, status.c (status and rules). Each returns the exit
+ * status. up, down and status need r->nl and r->nft open and read_state
+ * done; rules needs no root: r->nl may be NULL. */
 int cmd_up(struct run *r);
 int cmd_down(struct run *r);
 int cmd_status(struct run *r);
