@@ -27,11 +27,6 @@ w=$WORKDIR
 LOG_MAX=${HOSTILE_LOG_MAX:-200}
 LIMIT=${HOSTILE_TIMEOUT:-480}
 
-skip_all() {
-	local n
-	for n in "${tests[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
 arch=$(uname -m)
 case $arch in
 x86_64 | aarch64) ;;

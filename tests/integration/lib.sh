@@ -54,6 +54,26 @@ pass() { echo "TEST $1: PASS"; }
 fail() { echo "TEST $1: FAIL ${2:-}"; }
 skip() { echo "TEST $1: SKIP ${2:-}"; }
 
+# skip_all REASON: marks every test named in the script's `tests` array skipped and ends
+# the script.
+skip_all() {
+	local n
+	# shellcheck disable=SC2154 # set by the sourcing script
+	for n in "${tests[@]}"; do skip "$n" "$1"; done
+	exit 0
+}
+
+# require_tools TOOL...: skip_all unless every TOOL is in PATH (passt: with where to get it).
+require_tools() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null 2>&1 && continue
+		[ "$t" != passt ] ||
+			skip_all "no passt in the test host (install the Debian package passt: tools/install-deps)"
+		skip_all "no $t in the test host"
+	done
+}
+
 # require_vmm NAME...: marks the tests skipped and ends the script when there is no vmm.
 require_vmm() {
 	if [ -z "$VMM" ]; then

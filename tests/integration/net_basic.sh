@@ -15,11 +15,6 @@ require_vmm "${tests[@]}"
 w=$WORKDIR
 STREAM_MIB=${NET_STREAM_MIB:-8}
 
-skip_all() {
-	local n
-	for n in "${tests[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
 export LC_ALL=C	# http_get counts bytes
 for t in brctl tunctl ip nc md5sum; do
 	command -v "$t" >/dev/null 2>&1 || skip_all "no $t in the test host"

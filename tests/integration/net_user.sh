@@ -18,16 +18,7 @@ require_vmm "${tests[@]}"
 w=$WORKDIR
 export LC_ALL=C
 
-skip_all() {
-	local n
-	for n in "${tests[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
-command -v passt >/dev/null 2>&1 ||
-	skip_all "no passt in the test host (install the Debian package passt: tools/install-deps)"
-for t in brctl ip nc httpd su unshare chroot mount md5sum; do
-	command -v "$t" >/dev/null 2>&1 || skip_all "no $t in the test host"
-done
+require_tools passt brctl ip nc httpd su unshare chroot mount md5sum
 [ "$(id -u)" = 0 ] || skip_all "setting up the stand-in uplink needs root"
 
 kvm_mode=$(stat -c %a /dev/kvm)

@@ -19,11 +19,6 @@ w=$WORKDIR
 
 tests=()
 for ((i = 0; i < SOAK_VMS; i++)); do tests+=("soak_vm$i"); done
-skip_all() {
-	local n
-	for n in "${tests[@]}"; do skip "$n" "$1"; done
-	exit 0
-}
 [ -n "$SOAK_MINUTES" ] || skip_all "SOAK_MINUTES is not set (tools/soak --minutes N)"
 [[ $SOAK_MINUTES =~ ^[0-9]+$ && $SOAK_INTERVAL_S =~ ^[1-9][0-9]*$ && $SOAK_VMS =~ ^[1-9]$ ]] ||
 	skip_all "SOAK_MINUTES, SOAK_INTERVAL_S, SOAK_VMS must be numbers (SOAK_VMS 1-9)"
