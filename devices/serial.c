@@ -153,6 +153,8 @@ static void serial_tx(struct serial *s, uint8_t c)
 		}
 		return;
 	}
+	if (s->ops.output)
+		s->ops.output(s->ops.ctx, c);
 	if (s->out_fd >= 0) {
 		ssize_t r;
 

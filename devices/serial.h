@@ -15,12 +15,17 @@ typedef void (*serial_notify_fn)(void *ctx);
 /* Called once on the first byte the guest transmits, and once after the
  * first newline: a log line written then cannot split the guest's line. */
 typedef void (*serial_first_tx_fn)(void *ctx);
+/* Called with every byte the guest transmits (not those looped back), in
+ * order, whether or not there is an output fd: from the transmitting vCPU
+ * thread, the port's lock held, so it must not block. */
+typedef void (*serial_output_fn)(void *ctx, uint8_t c);
 
 struct serial_ops {
 	serial_irq_fn set_irq;
 	serial_notify_fn rx_space;
 	serial_first_tx_fn first_tx;
 	serial_first_tx_fn first_line;
+	serial_output_fn output;
 	void *ctx;
 };
 

@@ -30,6 +30,14 @@ void vm_console_close(struct vm *vm);
  * the guest drained its input buffer (-1: none); the event loop then reads
  * console input again. */
 void vm_console_set_rx_fd(int fd);
+/* `vmm ctl NAME console` (main thread): eventfd `notify_fd` is written when
+ * the console has new output or the guest drained its input (-1: no client
+ * attached, no writes); the output ring read from *pos on (console_ring.h);
+ * input for the guest, returning how much its receive buffer took. */
+void vm_console_attach(struct vm *vm, int notify_fd);
+size_t vm_console_read(struct vm *vm, uint64_t *pos, uint8_t *buf, size_t len,
+		       uint64_t *skipped);
+size_t vm_console_write(struct vm *vm, const uint8_t *buf, size_t len);
 
 /* eventloop.c: READY=1 to the service manager, once, at the mark [vm]
  * ready names. Any thread. */

@@ -74,6 +74,7 @@ struct vm {
 	struct i8042 *i8042;
 	struct boot_timer *boot_timer;	/* NULL where the arch has none */
 	int console_out;		/* fd the serial port writes to */
+	struct console_ring *console_ring; /* its last output, for console attach */
 
 	struct arch_vm arch;
 

@@ -39,6 +39,8 @@ struct ctx {
 	unsigned rx_space;
 	unsigned first_tx;
 	unsigned first_line;
+	char seen[16];		/* what the output hook got */
+	unsigned nseen;
 };
 
 static void set_irq(void *p, int level)
@@ -64,11 +66,20 @@ static void first_line(void *p)
 	((struct ctx *)p)->first_line++;
 }
 
+static void output(void *p, uint8_t ch)
+{
+	struct ctx *c = p;
+
+	if (c->nseen < sizeof(c->seen))
+		c->seen[c->nseen++] = (char)ch;
+}
+
 static int setup(void **state)
 {
 	static struct ctx c;
 	struct serial_ops ops = { .set_irq = set_irq, .rx_space = rx_space,
-				  .first_tx = first_tx, .first_line = first_line, .ctx = &c };
+				  .first_tx = first_tx, .first_line = first_line,
+				  .output = output, .ctx = &c };
 
 	memset(&c, 0, sizeof(c));
 	if (pipe2(c.pipe, O_NONBLOCK | O_CLOEXEC) < 0)
@@ -343,12 +354,15 @@ static void test_loopback(void **state)
 	assert_int_equal(rd(c, RBR), 'Z');
 	assert_int_equal(rd(c, RBR), '9');
 	assert_int_equal(rd(c, LSR) & LSR_DR, 0);
+	assert_int_equal(c->nseen, 0);	/* nor to the console's ring */
 
 	/* Out of loopback: the console again, modem lines as before. */
 	wr(c, MCR, 0);
 	wr(c, THR, 'k');
 	assert_int_equal(out(c, buf, sizeof(buf)), 1);
 	assert_int_equal(buf[0], 'k');
+	assert_int_equal(c->nseen, 1);
+	assert_int_equal(c->seen[0], 'k');
 	assert_int_equal(rd(c, MSR) & 0xb0, 0xb0);
 }
 
@@ -366,17 +380,24 @@ static void test_wide_access(void **state)
 	assert_int_equal(v[1], 0xff);
 }
 
+/* [console] mode = "off": no output fd, but the output hook (the ring that
+ * `vmm ctl NAME console` replays) still gets every byte. */
 static void test_discard_output(void **state)
 {
 	struct ctx c = { 0 };
 	struct serial_ops ops = { .set_irq = set_irq, .rx_space = rx_space,
-				  .first_tx = first_tx, .first_line = first_line, .ctx = &c };
+				  .first_tx = first_tx, .first_line = first_line,
+				  .output = output, .ctx = &c };
 	struct serial *s = serial_new(-1, &ops);
 	uint8_t v = 'x';
 
 	assert_non_null(s);
 	serial_io(s, THR, &v, 1, true);
+	v = 'y';
+	serial_io(s, THR, &v, 1, true);
 	assert_int_equal(c.first_tx, 1);
+	assert_int_equal(c.nseen, 2);
+	assert_memory_equal(c.seen, "xy", 2);
 	v = 0;
 	serial_io(s, LSR, &v, 1, false);
 	assert_int_equal(v & LSR_THRE, LSR_THRE);
