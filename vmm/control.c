@@ -1,5 +1,6 @@
 /* The control socket: the server in the main thread's event loop and the
- * request parser; see control.h (the clients are in control_client.c).
+ * request parser; see control.h (the clients are in control_client.c, the
+ * console attach in control_console.c).
  * The server never blocks and never trusts a client: every read is bounded,
  * every reply is one send that either fits or loses the client. */
 #include "control.h"
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control-internal.h"
 #include "log.h"
 
 /* CLOCK_MONOTONIC in microseconds, for the clients' idle time. */
@@ -39,7 +42,7 @@ static const char *const cmd_names[] = {
 	[CONTROL_STATUS] = "status", [CONTROL_PAUSE] = "pause",
 	[CONTROL_RESUME] = "resume", [CONTROL_SHUTDOWN] = "shutdown",
 	[CONTROL_KILL] = "kill", [CONTROL_HELP] = "help",
-	[CONTROL_QUEUES] = "queues",
+	[CONTROL_QUEUES] = "queues", [CONTROL_CONSOLE] = "console",
 };
 
 #define NCMDS (sizeof(cmd_names) / sizeof(cmd_names[0]))
@@ -105,53 +108,48 @@ int control_parse(const char *line, size_t len, enum control_cmd *cmd,
 
 /* ---- server ---- */
 
-struct client {
-	int fd;			/* -1: free slot */
-	size_t len;		/* bytes of an unfinished request in buf */
-	uint64_t last_us;	/* last time it sent something */
-	char buf[CONTROL_LINE_MAX];
-};
-
-struct control {
-	int epfd;		/* what control_fd hands to the main loop */
-	int lfd;		/* listening socket */
-	int lockfd;		/* PATH.lock, flock()ed while we live */
-	int timerfd;		/* idle clients; re-arming a paused listener */
-	bool listen_paused;	/* accept failed for lack of fds */
-	bool bound;		/* we made the socket at `path`: dev/ino say which */
-	dev_t dev;
-	ino_t ino;
-	char *path;
-	struct client clients[CONTROL_CLIENTS_MAX];
-};
-
 /* epoll tags beside the client indexes */
 #define TAG_LISTEN CONTROL_CLIENTS_MAX
 #define TAG_TIMER (CONTROL_CLIENTS_MAX + 1)
+#define TAG_CONSOLE (CONTROL_CLIENTS_MAX + 2)
 
 int control_fd(const struct control *c)
 {
 	return c->epfd;
 }
 
-static void drop(struct client *cl)
+void control_drop(struct client *cl)
 {
 	if (cl->fd >= 0)
 		close(cl->fd);	/* also leaves the epoll set */
 	cl->fd = -1;
 	cl->len = 0;
+	cl->console = false;	/* control_console_reap tells the VM */
 }
 
 /* One reply line, sent whole or not at all: a client that does not read its
  * replies is dropped rather than waited for. */
-static void reply(struct client *cl, const char *text)
+void control_reply(struct client *cl, const char *text)
 {
 	size_t n = strlen(text);
 
 	if (cl->fd < 0)
 		return;
 	if (send(cl->fd, text, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
-		drop(cl);
+		control_drop(cl);
+}
+
+int control_watch(struct control *c, struct client *cl, uint32_t events)
+{
+	struct epoll_event ev = { .events = events,
+				  .data.u64 = (uint64_t)(cl - c->clients) };
+
+	if (cl->events == events)
+		return 0;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, cl->fd, &ev) < 0)
+		return -errno;
+	cl->events = events;
+	return 0;
 }
 
 static void replyf(struct client *cl, const char *fmt, ...)
@@ -166,7 +164,7 @@ static void replyf(struct client *cl, const char *fmt, ...)
 	vsnprintf(text, sizeof(text) - 1, fmt, ap);
 	va_end(ap);
 	strcat(text, "\n");
-	reply(cl, text);
+	control_reply(cl, text);
 }
 
 static void arm_timer(struct control *c, bool on)
@@ -213,11 +211,11 @@ static void status_reply(struct client *cl, const struct control_vm_ops *ops, vo
 		strcpy(text + n, "\n");
 	else
 		strcpy(text + sizeof(text) - 2, "\n");
-	reply(cl, text);
+	control_reply(cl, text);
 }
 
-static void execute(struct client *cl, const struct control_vm_ops *ops, void *vm,
-		    enum control_cmd cmd)
+static void execute(struct control *c, struct client *cl,
+		    const struct control_vm_ops *ops, void *vm, enum control_cmd cmd)
 {
 	int ret;
 
@@ -226,7 +224,11 @@ static void execute(struct client *cl, const struct control_vm_ops *ops, void *v
 		status_reply(cl, ops, vm);
 		return;
 	case CONTROL_HELP:
-		reply(cl, "ok commands=status,pause,resume,shutdown,kill,queues,help\n");
+		control_reply(cl, "ok commands=status,pause,resume,shutdown,kill,queues,"
+			      "console,help\n");
+		return;
+	case CONTROL_CONSOLE:
+		control_console_attach(c, cl, ops, vm);
 		return;
 	case CONTROL_QUEUES: {
 		char text[CONTROL_REPLY_MAX];
@@ -234,7 +236,7 @@ static void execute(struct client *cl, const struct control_vm_ops *ops, void *v
 
 		n += ops->describe_queues(vm, text + n, sizeof(text) - n - 1);
 		strcpy(text + n, "\n");
-		reply(cl, text);
+		control_reply(cl, text);
 		return;
 	}
 	case CONTROL_PAUSE:
@@ -256,16 +258,18 @@ static void execute(struct client *cl, const struct control_vm_ops *ops, void *v
 		break;
 	}
 	if (ret == -EBUSY)
-		reply(cl, "error the VM is stopping\n");
+		control_reply(cl, "error the VM is stopping\n");
 	else if (ret == -ETIMEDOUT)
-		reply(cl, "error the vCPUs did not stop within 2 s; the VM keeps running\n");
+		control_reply(cl, "error the vCPUs did not stop within 2 s; "
+			      "the VM keeps running\n");
 	else if (ret < 0)
 		replyf(cl, "error %s", strerror(-ret));
 	else
 		replyf(cl, "ok state=%s", ops->state(vm));
 }
 
-static void client_read(struct client *cl, const struct control_vm_ops *ops, void *vm)
+static void client_read(struct control *c, struct client *cl,
+			const struct control_vm_ops *ops, void *vm)
 {
 	char err[128], *start, *nl;
 	enum control_cmd cmd;
@@ -277,8 +281,9 @@ static void client_read(struct client *cl, const struct control_vm_ops *ops, voi
 		return;
 	if (n <= 0) {
 		if (n == 0 && cl->len)
-			reply(cl, "error incomplete request: input ended without a newline\n");
-		drop(cl);
+			control_reply(cl, "error incomplete request: input ended "
+				      "without a newline\n");
+		control_drop(cl);
 		return;
 	}
 	cl->len += (size_t)n;
@@ -286,12 +291,21 @@ static void client_read(struct client *cl, const struct control_vm_ops *ops, voi
 	start = cl->buf;
 	left = cl->len;
 	while (cl->fd >= 0 && (nl = memchr(start, '\n', left))) {
-		if (control_parse(start, (size_t)(nl - start), &cmd, err, sizeof(err)) < 0)
-			replyf(cl, "error %s", err);
-		else
-			execute(cl, ops, vm, cmd);
-		left -= (size_t)(nl + 1 - start);
+		size_t line = (size_t)(nl - start);
+
+		left -= line + 1;
 		start = nl + 1;
+		if (control_parse(nl - line, line, &cmd, err, sizeof(err)) < 0) {
+			replyf(cl, "error %s", err);
+		} else if (cmd == CONTROL_CONSOLE) {
+			/* What follows the request line is console input. */
+			memmove(cl->buf, start, left);
+			cl->len = left;
+			execute(c, cl, ops, vm, cmd);
+			return;
+		} else {
+			execute(c, cl, ops, vm, cmd);
+		}
 	}
 	if (cl->fd < 0)
 		return;
@@ -300,7 +314,7 @@ static void client_read(struct client *cl, const struct control_vm_ops *ops, voi
 	if (cl->len == sizeof(cl->buf)) {
 		/* No way to find the next request's start: hang up. */
 		replyf(cl, "error request longer than %d bytes", CONTROL_LINE_MAX - 1);
-		drop(cl);
+		control_drop(cl);
 	}
 }
 
@@ -341,6 +355,8 @@ static void accept_clients(struct control *c)
 		}
 		cl->fd = fd;
 		cl->len = 0;
+		cl->events = ev.events;
+		cl->console = false;
 		cl->last_us = now_us();
 		arm_timer(c, true);
 	}
@@ -359,9 +375,11 @@ static void on_timer(struct control *c)
 	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++) {
 		struct client *cl = &c->clients[i];
 
-		if (cl->fd >= 0 && now - cl->last_us >= CONTROL_IDLE_S * 1000000ull) {
+		/* An attached console is a session, not a request. */
+		if (cl->fd >= 0 && !cl->console &&
+		    now - cl->last_us >= CONTROL_IDLE_S * 1000000ull) {
 			replyf(cl, "error idle for %d s; closing", CONTROL_IDLE_S);
-			drop(cl);
+			control_drop(cl);
 		}
 	}
 	if (!nclients(c) && !c->listen_paused)
@@ -370,18 +388,25 @@ static void on_timer(struct control *c)
 
 void control_process(struct control *c, const struct control_vm_ops *ops, void *vm)
 {
-	struct epoll_event evs[CONTROL_CLIENTS_MAX + 2];
-	int n = epoll_wait(c->epfd, evs, CONTROL_CLIENTS_MAX + 2, 0);
+	struct epoll_event evs[CONTROL_CLIENTS_MAX + 3];
+	int n = epoll_wait(c->epfd, evs, CONTROL_CLIENTS_MAX + 3, 0);
 
 	for (int i = 0; i < n; i++) {
 		uint64_t tag = evs[i].data.u64;
+		struct client *cl = tag < CONTROL_CLIENTS_MAX ? &c->clients[tag] : NULL;
 
 		if (tag == TAG_LISTEN)
 			accept_clients(c);
 		else if (tag == TAG_TIMER)
 			on_timer(c);
-		else if (tag < CONTROL_CLIENTS_MAX && c->clients[tag].fd >= 0)
-			client_read(&c->clients[tag], ops, vm);
+		else if (tag == TAG_CONSOLE)
+			control_console_kick(c, ops, vm);
+		else if (cl && cl->fd >= 0 && cl->console)
+			control_console_event(c, cl, evs[i].events, ops, vm);
+		else if (cl && cl->fd >= 0)
+			client_read(c, cl, ops, vm);
+		/* Before the next event: a freed slot may take a new client. */
+		control_console_reap(c, ops, vm);
 	}
 }
 
@@ -516,7 +541,7 @@ int control_open(const char *path, struct control **out)
 	*out = NULL;
 	if (!c)
 		return -ENOMEM;
-	c->epfd = c->lfd = c->lockfd = c->timerfd = -1;
+	c->epfd = c->lfd = c->lockfd = c->timerfd = c->consfd = c->console_cl = -1;
 	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++)
 		c->clients[i].fd = -1;
 	c->path = strdup(path);
@@ -537,7 +562,8 @@ int control_open(const char *path, struct control **out)
 		goto fail;
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	c->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (c->epfd < 0 || c->timerfd < 0) {
+	c->consfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->epfd < 0 || c->timerfd < 0 || c->consfd < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -548,6 +574,11 @@ int control_open(const char *path, struct control **out)
 	}
 	ev.data.u64 = TAG_TIMER;
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->timerfd, &ev) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ev.data.u64 = TAG_CONSOLE;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->consfd, &ev) < 0) {
 		ret = -errno;
 		goto fail;
 	}
@@ -566,15 +597,15 @@ void control_close(struct control *c)
 	if (!c)
 		return;
 	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++)
-		drop(&c->clients[i]);
+		control_drop(&c->clients[i]);
 	/* Only our own socket: a successor may already have replaced it. After
 	 * switching to [vm] user this may fail for lack of rights on the
 	 * directory; the next vmm on this path then removes it as stale. */
 	if (c->bound && lstat(c->path, &st) == 0 && st.st_dev == c->dev &&
 	    st.st_ino == c->ino && unlink(c->path) < 0)
 		log_debug("leaving the control socket %s behind: %m", c->path);
-	int fds[] = { c->epfd, c->lfd, c->timerfd, c->lockfd };
-	for (unsigned i = 0; i < 4; i++)
+	int fds[] = { c->epfd, c->lfd, c->timerfd, c->lockfd, c->consfd };
+	for (unsigned i = 0; i < 5; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	free(c->path);

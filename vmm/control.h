@@ -1,7 +1,8 @@
 /* The control socket: a unix stream socket per VM (default
  * /run/vmm/NAME.sock, mode 0600) served by the main thread's event loop,
  * and the `vmm ctl` / `vmm list` clients. The protocol is one request line
- * in, one reply line out; docs/operations.md documents it. */
+ * in, one reply line out, except `console`, after whose reply the connection
+ * is the serial console's byte stream; docs/operations.md documents it. */
 #ifndef VMM_CONTROL_H
 #define VMM_CONTROL_H
 
@@ -12,6 +13,7 @@
 #define CONTROL_CLIENTS_MAX 8	/* more are answered with an error and closed */
 #define CONTROL_REPLY_MAX 8192	/* one reply line, `queues` the longest */
 #define CONTROL_IDLE_S 10	/* a client silent for this long is closed */
+#define CONTROL_DETACH_KEY 0x1d	/* Ctrl-]: `vmm ctl NAME console` detaches */
 
 enum control_cmd {
 	CONTROL_STATUS,
@@ -21,6 +23,7 @@ enum control_cmd {
 	CONTROL_KILL,
 	CONTROL_HELP,
 	CONTROL_QUEUES,
+	CONTROL_CONSOLE,
 };
 
 /* Parses one request line (`len` bytes, without the newline; a trailing CR
@@ -61,6 +64,16 @@ struct control_vm_ops {
 	/* Every virtio queue's state as words (" blk0.q0=..."); returns the
 	 * length written, at most len - 1. */
 	size_t (*describe_queues)(void *vm, char *buf, size_t len);
+	/* The serial console, for `console` (NULL: the request is refused).
+	 * console_attach: until it is called again with -1, eventfd `fd` is
+	 * written when the console has new output or room for input.
+	 * console_read: output from position *pos on, as console_ring_read
+	 * (vmm/console_ring.h). console_write: input for the guest; returns
+	 * what its receive buffer took, the rest waits for `fd`. */
+	void (*console_attach)(void *vm, int fd);
+	size_t (*console_read)(void *vm, uint64_t *pos, uint8_t *buf, size_t len,
+			       uint64_t *skipped);
+	size_t (*console_write)(void *vm, const uint8_t *buf, size_t len);
 };
 
 /* Creates the directory of `path` (0700) when missing, takes `path`.lock,
@@ -94,5 +107,11 @@ int control_request(const char *path, const char *request, char *reply,
  * Return the process exit status. */
 int control_main_ctl(int argc, char **argv);
 int control_main_list(int argc, char **argv);
+
+/* `vmm ctl NAME console`: the terminal (raw mode when stdin is one) or
+ * stdin/stdout attached to the console of the VM at `path` until Ctrl-]
+ * (CONTROL_DETACH_KEY) or the end of stdin (0), vmm closing the connection
+ * (0), a signal (the terminal restored first), or an error (1). */
+int control_console(const char *path, const char *name);
 
 #endif

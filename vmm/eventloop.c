@@ -227,10 +227,27 @@ static size_t ctl_describe_queues(void *vm, char *buf, size_t len)
 	return vm_describe_queues(vm, buf, len);
 }
 
+static void ctl_console_attach(void *vm, int fd)
+{
+	vm_console_attach(vm, fd);
+}
+
+static size_t ctl_console_read(void *vm, uint64_t *pos, uint8_t *buf, size_t len,
+			       uint64_t *skipped)
+{
+	return vm_console_read(vm, pos, buf, len, skipped);
+}
+
+static size_t ctl_console_write(void *vm, const uint8_t *buf, size_t len)
+{
+	return vm_console_write(vm, buf, len);
+}
+
 static const struct control_vm_ops ctl_ops = {
 	.status = ctl_status, .state = ctl_state, .pause = ctl_pause,
 	.resume = ctl_resume, .shutdown = ctl_shutdown, .kill = ctl_kill,
-	.describe_queues = ctl_describe_queues,
+	.describe_queues = ctl_describe_queues, .console_attach = ctl_console_attach,
+	.console_read = ctl_console_read, .console_write = ctl_console_write,
 };
 
 /* ---- event loop ---- */

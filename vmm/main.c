@@ -29,6 +29,7 @@ static void usage(FILE *out)
 		"       vmm --config FILE --dump-acpi DIR   (x86_64)\n"
 		"       vmm --config FILE --dump-dtb FILE   (aarch64)\n"
 		"       vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill|queues|help\n"
+		"       vmm ctl NAME|SOCKET console   (Ctrl-] detaches)\n"
 		"       vmm list\n"
 		"       vmm --print-seccomp | --help | --version\n"
 		"\n"

@@ -100,16 +100,18 @@ static const struct rule common_rules[] = {
 static const struct rule main_rules[] = {
 	ANY("epoll_wait", "the event loop"),
 	ANY("epoll_pwait", "the event loop (aarch64 has no epoll_wait)"),
-	ANY("epoll_ctl", "stdin back-pressure, control clients"),
-	IOCTL(KVM_IRQ_LINE, A0_VM, "serial input, Ctrl-Alt-Del / the power button"),
+	ANY("epoll_ctl", "stdin back-pressure, control clients, an attached console's "
+			 "back-pressure both ways"),
+	IOCTL(KVM_IRQ_LINE, A0_VM, "serial input (stdin, an attached console), "
+		"Ctrl-Alt-Del / the power button"),
 	IOCTL(TCGETS, A0_STDIN, "tcsetattr at exit (glibc reads the settings first)"),
 	IOCTL(TCSETS, A0_STDIN, "the terminal back to cooked mode at exit"),
 	ANY("readv", "console I/O"),
 	ANY("writev", "console I/O"),
 	ANY("timerfd_settime", "shutdown_timeout"),
 	ANY("accept4", "control socket clients"),
-	ANY("recvfrom", "control socket requests"),
-	ANY("sendto", "control socket replies, sd_notify"),
+	ANY("recvfrom", "control socket requests, an attached console's input"),
+	ANY("sendto", "control socket replies, an attached console's output, sd_notify"),
 	ANY("sendmsg", "sd_notify, launcher requests (stopping virtiofsd at exit)"),
 	ANY("recvmsg", "launcher replies"),
 	ANY("newfstatat", "control socket removal at exit (lstat)"),

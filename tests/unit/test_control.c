@@ -1,7 +1,9 @@
 /* The control socket: the request parser, and the server driven through a
  * real socket with a fake VM (its control_vm_ops record what was asked).
  * Garbage of every kind must get an error reply, never a crash, and never an
- * action on the VM. */
+ * action on the VM. The console attach: replay, one client at a time, input
+ * as fast as the guest takes it, a slow client skipped ahead, no idle
+ * timeout. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "console_ring.h"
 #include "control.h"
 
 /* ---- the fake VM ---- */
@@ -118,11 +121,52 @@ static size_t fake_describe_queues(void *opaque, char *buf, size_t len)
 	return n;
 }
 
+/* The fake VM's console: the real output ring, and a receive buffer that
+ * takes `rx_room` more bytes (the test makes room and kicks the ring, as
+ * the UART's rx_space does). */
+static struct console_ring *ring;
+static uint8_t rx[8192];
+static size_t rx_len, rx_room;
+static unsigned nattach, ndetach;
+
+static void fake_console_attach(void *opaque, int fd)
+{
+	assert_ptr_equal(opaque, &vm);
+	console_ring_set_notify(ring, fd);
+	if (fd >= 0)
+		nattach++;
+	else
+		ndetach++;
+}
+
+static size_t fake_console_read(void *opaque, uint64_t *pos, uint8_t *buf, size_t len,
+				uint64_t *skipped)
+{
+	assert_ptr_equal(opaque, &vm);
+	return console_ring_read(ring, pos, buf, len, skipped);
+}
+
+static size_t fake_console_write(void *opaque, const uint8_t *buf, size_t len)
+{
+	size_t n = len < rx_room ? len : rx_room;
+
+	assert_ptr_equal(opaque, &vm);
+	assert_true(rx_len + n <= sizeof(rx));
+	memcpy(rx + rx_len, buf, n);
+	rx_len += n;
+	rx_room -= n;
+	return n;
+}
+
 static const struct control_vm_ops fake_ops = {
 	.status = fake_status, .state = fake_state_name, .pause = fake_pause,
 	.resume = fake_resume, .shutdown = fake_shutdown, .kill = fake_kill,
-	.describe_queues = fake_describe_queues,
+	.describe_queues = fake_describe_queues, .console_attach = fake_console_attach,
+	.console_read = fake_console_read, .console_write = fake_console_write,
 };
+
+/* What the server serves with: a test may take the console away. */
+static const struct control_vm_ops *ops = &fake_ops;
 
 /* ---- the parser ---- */
 
@@ -160,6 +204,8 @@ static void test_parse(void **state_ __attribute__((unused)))
 	parses("kill", CONTROL_KILL);
 	parses("help", CONTROL_HELP);
 	parses("queues", CONTROL_QUEUES);
+	parses("console", CONTROL_CONSOLE);
+	parses(" console\r", CONTROL_CONSOLE);
 	parses("status\r", CONTROL_STATUS);		/* socat CRLF, telnet */
 	parses("  \tstatus \t", CONTROL_STATUS);
 
@@ -170,6 +216,9 @@ static void test_parse(void **state_ __attribute__((unused)))
 	refused("STATUS", 6, "unknown command");
 	refused("status now", 10, "takes no arguments");
 	refused("kill -9", 7, "takes no arguments");
+	refused("console vm1", 11, "\"console\" takes no arguments");
+	refused("console -", 9, "takes no arguments");
+	refused("consoles", 8, "unknown command");
 	refused(nul, sizeof(nul), "not printable");
 	refused("pause\x1b[2J", 9, "not printable");
 	refused("\xff\xfe", 2, "0xff");
@@ -192,7 +241,7 @@ static void serve_for(int ms)
 	struct pollfd p = { .fd = control_fd(ctl), .events = POLLIN };
 
 	while (poll(&p, 1, ms) > 0)
-		control_process(ctl, &fake_ops, &vm);
+		control_process(ctl, ops, &vm);
 }
 
 static void serve(void)
@@ -247,7 +296,12 @@ static int setup(void **state_ __attribute__((unused)))
 	state = VM_STATE_RUNNING;
 	npause = nresume = nshutdown = nexit = 0;
 	vm.t_start_us = now_us();
-	return control_open(sock, &ctl);
+	ops = &fake_ops;
+	ring = console_ring_new();
+	rx_len = 0;
+	rx_room = 16;
+	nattach = ndetach = 0;
+	return ring ? control_open(sock, &ctl) : -1;
 }
 
 static int teardown(void **state_ __attribute__((unused)))
@@ -256,6 +310,8 @@ static int teardown(void **state_ __attribute__((unused)))
 
 	control_close(ctl);
 	ctl = NULL;
+	console_ring_free(ring);
+	ring = NULL;
 	snprintf(p, sizeof(p), "%s.lock", sock);
 	unlink(p);
 	unlink(sock);
@@ -334,7 +390,7 @@ static void test_garbage(void **state_ __attribute__((unused)))
 	/* Still usable after errors. */
 	put(fd, "help\n", 5);
 	assert_string_equal(replies(fd),
-			    "ok commands=status,pause,resume,shutdown,kill,queues,help\n");
+			    "ok commands=status,pause,resume,shutdown,kill,queues,console,help\n");
 	close(fd);
 
 	/* The longest request that fits is answered... */
@@ -377,8 +433,9 @@ static void test_random_bytes(void **state_ __attribute__((unused)))
 		for (size_t i = 0; i < n; i++) {
 			buf[i] = (char)rand_r(&seed);
 			/* keep clear of the valid words' first letters, so no
-			 * random request can be a real command */
-			if (strchr("sprkh", buf[i]))
+			 * random request can be a real command (`console`
+			 * would make the rest guest input) */
+			if (strchr("sprkhc", buf[i]))
 				buf[i] = 'z';
 		}
 		put(fd, buf, n);
@@ -445,6 +502,236 @@ static void test_client_request(void **state_ __attribute__((unused)))
 	waitpid(pid, NULL, 0);
 }
 
+/* ---- console attach ---- */
+
+#define ATTACHED "ok console=attached\n"
+#define REFUSED "error the console is attached to another client; detach that one " \
+	"first (Ctrl-] in `vmm ctl NAME console`)\n"
+
+static void guest_says(const char *text)
+{
+	console_ring_put(ring, (const uint8_t *)text, strlen(text));
+}
+
+/* The guest drains its receive buffer: room for `n` more, and rx_space. */
+static void guest_reads(size_t n)
+{
+	rx_room = n;
+	console_ring_kick(ring);
+}
+
+/* Attach: the reply line, the ring replayed, then output as it comes; what
+ * follows the request line, and every byte after, is input for the guest,
+ * request words included. */
+static void test_console(void **state_ __attribute__((unused)))
+{
+	int fd, other;
+
+	guest_says("boot log\r\nlogin: ");
+	fd = client();
+	put(fd, "console\nro", 10);
+	assert_string_equal(replies(fd), ATTACHED "boot log\r\nlogin: ");
+	assert_int_equal(nattach, 1);
+	assert_int_equal(rx_len, 2);
+	assert_memory_equal(rx, "ro", 2);
+	guest_says("ro");
+	assert_string_equal(replies(fd), "ro");
+	put(fd, "ot\r", 3);
+	put(fd, "status\nkill\n", 12);
+	assert_string_equal(replies(fd), "");
+	assert_int_equal(rx_len, 16);
+	assert_memory_equal(rx, "root\rstatus\nkill", 16);
+	assert_int_equal(nexit, 0);	/* "kill\n" was typed, not asked */
+	/* Requests on other connections are served meanwhile. */
+	other = client();
+	put(other, "status\n", 7);
+	assert_memory_equal(replies(other), "ok name=fake state=running", 26);
+	close(other);
+	/* The guest took 16 bytes and no more: the rest waits for room. */
+	assert_int_equal(rx_room, 0);
+	guest_reads(16);
+	assert_string_equal(replies(fd), "");
+	assert_int_equal(rx_len, 17);
+	assert_int_equal(rx[16], '\n');
+	/* Detach: the VM hears of it; the next client attaches and gets the
+	 * replay from the start again. */
+	close(fd);
+	serve();
+	assert_int_equal(ndetach, 1);
+	guest_says("# ");
+	fd = client();
+	put(fd, "console\n", 8);
+	assert_string_equal(replies(fd), ATTACHED "boot log\r\nlogin: ro# ");
+	assert_int_equal(nattach, 2);
+	close(fd);
+	serve();
+	assert_int_equal(ndetach, 2);
+}
+
+/* One client at a time: a second one is refused with a line and closed,
+ * the first one keeps the console. */
+static void test_console_one_client(void **state_ __attribute__((unused)))
+{
+	int first = client(), second;
+
+	put(first, "console\n", 8);
+	assert_string_equal(replies(first), ATTACHED);
+	second = client();
+	put(second, "console\nls\r", 11);
+	assert_string_equal(replies(second), REFUSED);
+	assert_true(hung_up(second));
+	close(second);
+	assert_int_equal(rx_len, 0);	/* its "ls" went nowhere */
+	assert_int_equal(nattach, 1);
+	assert_int_equal(ndetach, 0);
+	put(first, "x", 1);
+	guest_says("x");
+	assert_string_equal(replies(first), "x");
+	assert_int_equal(rx_len, 1);
+	/* Once the first one is gone, the console is free. */
+	close(first);
+	serve();
+	second = client();
+	put(second, "console\n", 8);
+	assert_string_equal(replies(second), ATTACHED "x");
+	close(second);
+	serve();
+	assert_int_equal(nattach, 2);
+	assert_int_equal(ndetach, 2);
+}
+
+/* A VM without a console refuses, and closes the connection. */
+static void test_console_none(void **state_ __attribute__((unused)))
+{
+	static const struct control_vm_ops no_console = {
+		.status = fake_status, .state = fake_state_name, .pause = fake_pause,
+		.resume = fake_resume, .shutdown = fake_shutdown, .kill = fake_kill,
+		.describe_queues = fake_describe_queues,
+	};
+	int fd = client();
+
+	ops = &no_console;
+	put(fd, "console\n", 8);
+	assert_string_equal(replies(fd), "error this VM has no console to attach to\n");
+	assert_true(hung_up(fd));
+	close(fd);
+}
+
+/* Input: no byte lost, none reordered, never more than the guest has room
+ * for, while the client writes far more than the server buffers. */
+static void test_console_input_flow(void **state_ __attribute__((unused)))
+{
+	uint8_t in[3000];
+	int fd = client();
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(i * 13 + i / 256);
+	rx_room = 5;
+	put(fd, "console\n", 8);
+	put(fd, in, sizeof(in));
+	assert_string_equal(replies(fd), ATTACHED);
+	assert_int_equal(rx_len, 5);
+	for (int round = 0; round < 1000 && rx_len < sizeof(in); round++) {
+		size_t before = rx_len;
+
+		guest_reads(37);
+		serve();
+		assert_true(rx_len - before <= 37);
+	}
+	assert_int_equal(rx_len, sizeof(in));
+	assert_memory_equal(rx, in, sizeof(in));
+	close(fd);
+}
+
+/* Byte i of the slow-client test's output: never '[' or '\r'. */
+static uint8_t pattern(uint64_t i)
+{
+	return (uint8_t)('a' + i % 23);
+}
+
+/* A client that does not read: the guest's output goes on (the ring only
+ * keeps 64 KiB); once it reads again it gets a notice of how much it
+ * missed, then the output from the oldest byte kept: every byte either
+ * arrives in order or is counted in a notice. */
+static void test_console_slow_client(void **state_ __attribute__((unused)))
+{
+	static const char note[] = "\r\n[vmm: ";
+	static uint8_t got[4 << 20];
+	const uint64_t total = 3 << 20;
+	uint64_t expect = 0, skipped_total = 0;
+	unsigned notices = 0;
+	uint8_t chunk[4096];
+	size_t n = 0, k;
+	int fd = client(), rcvbuf = 4096, quiet = 0;
+
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+	put(fd, "console\n", 8);
+	serve();
+	for (uint64_t i = 0; i < total; i += sizeof(chunk)) {
+		for (size_t j = 0; j < sizeof(chunk); j++)
+			chunk[j] = pattern(i + j);
+		console_ring_put(ring, chunk, sizeof(chunk));
+		serve();
+	}
+	while (quiet < 20) {
+		ssize_t r = recv(fd, got + n, sizeof(got) - n, MSG_DONTWAIT);
+
+		if (r > 0) {
+			n += (size_t)r;
+			quiet = 0;
+		} else {
+			quiet++;
+		}
+		serve();
+	}
+	assert_true(n > strlen(ATTACHED));
+	assert_memory_equal(got, ATTACHED, strlen(ATTACHED));
+	for (k = strlen(ATTACHED); k < n;) {
+		if (n - k >= sizeof(note) - 1 && !memcmp(got + k, note, sizeof(note) - 1)) {
+			char *end;
+			unsigned long long skipped = strtoull((char *)got + k + 8, &end, 10);
+			const char *rest = " bytes of console output skipped: this client "
+					   "read too slowly]\r\n";
+
+			assert_memory_equal(end, rest, strlen(rest));
+			assert_true(skipped > 0);
+			expect += skipped;
+			skipped_total += skipped;
+			notices++;
+			k = (size_t)((uint8_t *)end - got) + strlen(rest);
+			continue;
+		}
+		if (got[k] != pattern(expect))
+			fail_msg("byte %zu of the stream: '%c', expected output byte %llu '%c'",
+				 k, got[k], (unsigned long long)expect, pattern(expect));
+		expect++;
+		k++;
+	}
+	assert_int_equal(expect, total);	/* up to the last byte, nothing lost unsaid */
+	assert_true(notices >= 1);
+	assert_true(skipped_total >= total - 2 * CONSOLE_RING_SIZE - (1 << 20));
+	close(fd);
+}
+
+/* CONTROL_IDLE_S closes a silent request client, not an attached console. */
+static void test_console_not_idle(void **state_ __attribute__((unused)))
+{
+	int fd = client(), idle = client();
+	uint64_t until = now_us() + (CONTROL_IDLE_S + 2) * 1000000ull;
+
+	put(fd, "console\n", 8);
+	assert_string_equal(replies(fd), ATTACHED);
+	while (now_us() < until)
+		serve_for(200);
+	assert_string_equal(replies(idle), "error idle for 10 s; closing\n");
+	assert_true(hung_up(idle));
+	guest_says("still here");
+	assert_string_equal(replies(fd), "still here");
+	assert_int_equal(ndetach, 0);
+	close(idle);
+	close(fd);
+}
+
 /* A second server on the same path is refused; a dead socket is replaced;
  * a file that is not a socket is left alone. */
 static void test_ownership(void **state_ __attribute__((unused)))
@@ -489,6 +776,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_clients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ownership, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console_one_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console_input_flow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console_slow_client, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console_not_idle, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
