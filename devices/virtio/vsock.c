@@ -410,11 +410,29 @@ static const char *check_conn(const struct vsock_conn *c, const struct hdr *h)
 	return NULL;
 }
 
+/* Drops the queued RSTs for a port pair that a new REQUEST reuses: they
+ * answer older packets, and would reach the guest after its REQUEST. */
+static void unqueue_rst(struct vsock *v, uint32_t src, uint32_t dst)
+{
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < v->nrst; i++) {
+		unsigned from = (v->rst_first + i) % VSOCK_RST_MAX;
+
+		if (v->rst[from].src == src && v->rst[from].dst == dst)
+			continue;
+		v->rst[(v->rst_first + kept++) % VSOCK_RST_MAX] = v->rst[from];
+	}
+	v->nrst = kept;
+}
+
 /* A REQUEST with no connection: the guest connects to the host. */
 static void guest_connect(struct vsock *v, const struct hdr *h)
 {
 	struct vsock_conn *c;
 	int fd = -1, r = -ECONNREFUSED;
+
+	unqueue_rst(v, h->dst_port, h->src_port);
 
 	if (v->nconn >= VSOCK_CONN_MAX)
 		r = -EMFILE;
