@@ -162,7 +162,19 @@ static int rx_get(struct vsock *v)
 		return 1;
 	if (!virtio_dev_queue_live(&v->vd, VSOCK_RXQ))
 		return 0;
-	while ((r = virtq_pop(q, &v->rxc)) > 0) {
+	for (;;) {
+		r = virtq_pop(q, &v->rxc);
+		if (r == 0) {
+			/* Out of buffers: ask for a kick when the driver adds
+			 * some, then look once more for any it added meanwhile. */
+			virtq_set_avail_event(q);
+			r = virtq_pending(q);
+			if (r > 0)
+				continue;
+			return r;
+		}
+		if (r < 0)
+			return r;
 		if (v->rxc.write_bytes >= VSOCK_HDR_LEN) {
 			v->rx_held = true;
 			return 1;
@@ -171,7 +183,6 @@ static int rx_get(struct vsock *v)
 		if (virtq_push(q, v->rxc.head, 0) < 0)
 			return -EIO;
 	}
-	return r;
 }
 
 /* Puts the header in the held chain, whose payload (len bytes) is in
