@@ -59,7 +59,7 @@ struct vsock_conn {
 	/* Guest to host: bytes received, written to the host socket
 	 * (fwd_cnt), and the fwd_cnt the guest last heard of. */
 	uint32_t rx_cnt, fwd_cnt, fwd_sent;
-	uint8_t *buf;			/* VSOCK_BUF_SIZE ring, or NULL */
+	uint8_t *buf;			/* VSOCK_BUF_SIZE ring (mmap), or NULL */
 	uint32_t buf_off, buf_len;
 
 	uint8_t pend;			/* P_* */
@@ -149,6 +149,8 @@ void vsock_host_unlisten(struct vsock *v);
 /* Watches a connection's socket (edge-triggered). 0 or -errno. */
 int vsock_host_watch(struct vsock *v, struct vsock_conn *c);
 void vsock_host_close(struct vsock *v, struct vsock_conn *c);
+/* Unmaps c->buf, dropping what it holds. */
+void vsock_host_buf_drop(struct vsock_conn *c);
 /* Guest-to-host payload: the chain's readable bytes [off, off + len),
  * written to the host socket or kept in c->buf. Returns 0, or -EPIPE when
  * the host side is gone. */

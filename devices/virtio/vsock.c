@@ -79,9 +79,7 @@ struct vsock_conn *vsock_conn_alloc(struct vsock *v, int fd)
 void vsock_conn_free(struct vsock *v, struct vsock_conn *c)
 {
 	vsock_host_close(v, c);
-	free(c->buf);
-	c->buf = NULL;
-	c->buf_len = 0;
+	vsock_host_buf_drop(c);
 	c->state = VS_FREE;
 	c->pend = 0;
 	c->deadline_ms = 0;
@@ -116,9 +114,7 @@ void vsock_conn_end(struct vsock *v, struct vsock_conn *c, bool rst)
 		return;
 	}
 	vsock_host_close(v, c);
-	free(c->buf);
-	c->buf = NULL;
-	c->buf_len = 0;
+	vsock_host_buf_drop(c);
 	c->state = VS_DEAD;
 	c->deadline_ms = 0;
 	c->pend = 0;
@@ -272,9 +268,7 @@ static uint32_t credit(const struct vsock_conn *c)
 void vsock_conn_host_gone(struct vsock *v, struct vsock_conn *c)
 {
 	vsock_host_close(v, c);
-	free(c->buf);
-	c->buf = NULL;
-	c->buf_len = 0;
+	vsock_host_buf_drop(c);
 	c->shut_flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND;
 	vsock_conn_pend(v, c, P_SHUTDOWN);
 	c->state = VS_CLOSING;
