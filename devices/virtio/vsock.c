@@ -307,7 +307,7 @@ static int rx_data(struct vsock *v, struct vsock_conn *c)
 	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (got < 0) {
-		log_info_limited("%s: port %u: host socket: %m", v->name, c->local_port);
+		log_debug("%s: port %u: host socket: %m", v->name, c->local_port);
 		vsock_conn_end(v, c, true);
 		return 0;
 	}
