@@ -157,8 +157,8 @@ void cfg_check_ready(struct ctx *c, const struct vm_config *cfg)
 	if (cfg->ready != READY_GUEST)
 		return;
 	if (!cfg->vsock_cid) {
-		cfg_err(c, cfg->ready_line, "vm", "ready", "\"guest\" needs a [vsock] table: "
-			"the guest reports over vsock (docs/operations.md)");
+		cfg_err(c, cfg->ready_line, "vm", "ready", "\"guest\" needs a [vsock] table "
+			"(with a valid cid): the guest reports over vsock (docs/operations.md)");
 		return;
 	}
 	if (!cfg->vsock_socket)

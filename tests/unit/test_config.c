@@ -827,8 +827,8 @@ static void test_ready_guest(void **state __attribute__((unused)))
 	config_free(&cfg);
 	/* Without [vsock] the guest has no way to report. */
 	parse_bad(VM "ready = \"guest\"\n" BOOT, 1, 3,
-		  "vm.ready: \"guest\" needs a [vsock] table: the guest reports over vsock "
-		  "(docs/operations.md)");
+		  "vm.ready: \"guest\" needs a [vsock] table (with a valid cid): the guest "
+		  "reports over vsock (docs/operations.md)");
 	/* The guest keys do nothing with another ready: refused, not ignored. */
 	parse_bad(VM "ready_port = 9000\nready_timeout = 5\n" BOOT, 2, 3,
 		  "vm.ready_port: only valid with ready = \"guest\"");
@@ -848,9 +848,25 @@ static void test_ready_guest(void **state __attribute__((unused)))
 		char text[256];
 
 		snprintf(text, sizeof(text), VM "ready = \"guest\"\n%s\n" BOOT, bad[i].line);
-		parse_bad(text, 2, 3, "vm.ready: \"guest\" needs a [vsock] table");
+		parse_bad(text, 2, 3, "vm.ready: \"guest\" needs a [vsock] table (with a valid cid)");
 		assert_logged(4, bad[i].msg);
 	}
+	/* With [vsock]: the defaults, or what is given. */
+	parse_ok(VM "ready = \"guest\"\n" BOOT "[vsock]\ncid = 3\nsocket = \"v.vsock\"\n", &cfg);
+	assert_int_equal(cfg.ready, READY_GUEST);
+	assert_int_equal(cfg.ready_port, 8888);
+	assert_int_equal(cfg.ready_timeout_s, 120);
+	config_free(&cfg);
+	parse_ok(VM "ready = \"guest\"\nready_port = 1\nready_timeout = 0\n" BOOT
+		 "[vsock]\ncid = 3\nsocket = \"v.vsock\"\n", &cfg);
+	assert_int_equal(cfg.ready_port, 1);
+	assert_int_equal(cfg.ready_timeout_s, 0);
+	config_free(&cfg);
+	/* A command line that sets the credential itself would win in the guest. */
+	parse_bad(VM "ready = \"guest\"\n" "[boot]\nkernel = \"bzImage\"\ncmdline = "
+		  "\"systemd.set_credential=vmm.notify_socket:vsock:2:1\"\n"
+		  "[vsock]\ncid = 3\nsocket = \"v.vsock\"\n", 1, 3,
+		  "vm.ready: boot.cmdline sets the vmm.notify_socket credential itself");
 }
 
 static void test_vm_ops(void **state __attribute__((unused)))

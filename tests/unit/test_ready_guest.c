@@ -103,7 +103,7 @@ static void test_limits(void **state __attribute__((unused)))
 
 /* ---- the listener ---- */
 
-static char sockdir[128], sockpath[160];
+static char sockdir[64], sockpath[96];
 static char got[8][READY_STATUS_MAX + 64];
 static unsigned ngot;
 
