@@ -48,8 +48,8 @@ static void relay_guest_notify(void *ctx, const struct ready_msg *m)
 	char msg[READY_STATUS_MAX + 64];
 
 	if (m->ready && !atomic_exchange(&vm->notified_ready, true))
-		log_notice("boot: the guest reported READY=1 at %llu us; telling the "
-			   "service manager", (unsigned long long)(vmm_now_us() - vm->t_start_us));
+		log_info("boot: guest READY=1 at %llu us",
+			 (unsigned long long)(vmm_now_us() - vm->t_start_us));
 	if (ready_format(m, msg, sizeof(msg)))
 		notify_send(msg);
 }
