@@ -15,6 +15,7 @@ default_modules=(
 	virtio_blk virtio_net virtio_rng virtio_console
 	fuse virtiofs
 	gpio_keys evdev
+	vmw_vsock_virtio_transport
 )
 # arm64 (vmm's arm64 machine has virtio-mmio, no PCI, no pvpanic; its power button is
 # gpio-keys): Debian's arm64 kernel also has ext4 and the crc32c it checksums with as
@@ -25,6 +26,7 @@ default_modules_arm64=(
 	fuse virtiofs
 	gpio_keys evdev
 	crc32c_generic ext4
+	vmw_vsock_virtio_transport
 )
 
 usage() {

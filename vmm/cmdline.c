@@ -1,5 +1,7 @@
 /* The guest kernel's command line: boot.cmdline plus the ip= parameter that
- * gives the guest the address of its first [[net]] entry with a subnet. */
+ * gives the guest the address of its first [[net]] entry with a subnet, and
+ * for [vm] ready = "guest" the credential that tells the guest's systemd
+ * where to report readiness (docs/operations.md). */
 #include "cmdline.h"
 
 #include <stdio.h>
@@ -8,9 +10,14 @@
 
 #include "config.h"
 
-static bool has_ip_param(const char *cmdline, size_t *insert_at)
+/* Whether `cmdline` has a kernel parameter starting with `prefix`; either
+ * way `*insert_at` is where the kernel's parameters end (at "--", whose
+ * followers go to init, or at the end). */
+static bool has_param(const char *cmdline, const char *prefix, size_t *insert_at)
 {
 	const char *p = cmdline;
+	size_t plen = strlen(prefix);
+	bool found = false;
 
 	*insert_at = strlen(cmdline);
 	while (*p) {
@@ -19,38 +26,52 @@ static bool has_ip_param(const char *cmdline, size_t *insert_at)
 		while (*p == ' ' || *p == '\t')
 			p++;
 		len = strcspn(p, " \t");
-		/* Parameters after "--" go to init, not the kernel. */
 		if (len == 2 && !strncmp(p, "--", 2)) {
 			*insert_at = (size_t)(p - cmdline);
-			return false;
+			return found;
 		}
-		if (len >= 3 && !strncmp(p, "ip=", 3))
-			return true;
+		if (len >= plen && !strncmp(p, prefix, plen))
+			found = true;
 		p += len;
 	}
-	return false;
+	return found;
+}
+
+bool config_cmdline_sets_notify_socket(const char *cmdline)
+{
+	size_t at;
+
+	return has_param(cmdline, "systemd.set_credential=vmm.notify_socket:", &at) ||
+	       has_param(cmdline, "systemd.set_credential_binary=vmm.notify_socket:", &at);
 }
 
 char *config_kernel_cmdline(const struct vm_config *cfg)
 {
 	const char *base = cfg->cmdline ? cfg->cmdline : "";
 	const struct net_config *n = NULL;
-	char guest[16], gw[16], mask[16];
+	char guest[16], gw[16], mask[16], ip[96] = "", cred[96] = "";
 	size_t at;
 	char *r;
 
 	for (size_t i = 0; i < cfg->n_net && !n; i++)
 		if (cfg->net[i].has_subnet)
 			n = &cfg->net[i];
-	if (!n || has_ip_param(base, &at))
+	if (n && !has_param(base, "ip=", &at)) {
+		config_format_ipv4(n->guest_ip, guest);
+		config_format_ipv4(n->gateway, gw);
+		config_format_ipv4(config_prefix_mask(n->prefix), mask);
+		/* The kernel's ip= (CONFIG_IP_PNP): client::gateway:netmask::device:off. */
+		snprintf(ip, sizeof(ip), "ip=%s::%s:%s::eth%zu:off", guest, gw, mask,
+			 (size_t)(n - cfg->net));
+	}
+	if (cfg->ready == READY_GUEST && cfg->vsock_cid)
+		snprintf(cred, sizeof(cred), READY_CREDENTIAL_FMT, cfg->ready_port);
+	has_param(base, "", &at);
+	if (!ip[0] && !cred[0])
 		return strdup(base);
-	config_format_ipv4(n->guest_ip, guest);
-	config_format_ipv4(n->gateway, gw);
-	config_format_ipv4(config_prefix_mask(n->prefix), mask);
-	/* The kernel's ip= (CONFIG_IP_PNP): client::gateway:netmask::device:off. */
-	if (asprintf(&r, "%.*s%sip=%s::%s:%s::eth%zu:off%s%s", (int)at, base,
-		     at && base[at - 1] != ' ' ? " " : "", guest, gw, mask,
-		     (size_t)(n - cfg->net), base[at] ? " " : "", base + at) < 0)
+	if (asprintf(&r, "%.*s%s%s%s%s%s%s", (int)at, base,
+		     at && base[at - 1] != ' ' ? " " : "", ip, ip[0] && cred[0] ? " " : "",
+		     cred, base[at] ? " " : "", base + at) < 0)
 		return NULL;
 	return r;
 }

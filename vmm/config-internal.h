@@ -60,6 +60,10 @@ void cfg_get_slot(struct ctx *c, const struct toml_value *tab, const char *table
  * slots. */
 void cfg_check_slots(struct ctx *c, const struct vm_config *cfg);
 
+/* Once every table is loaded: [vm] ready = "guest" needs [vsock], and the
+ * readiness socket's path must fit. */
+void cfg_check_ready(struct ctx *c, const struct vm_config *cfg);
+
 /* Line of a table's header; 1 for an absent table. */
 unsigned cfg_table_line(const struct toml_value *tab);
 /* Reports "missing required key" at the table's header. */

@@ -435,6 +435,8 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	out->shutdown_timeout_s = 30;
 	out->seccomp = true;
 	out->ready = READY_STARTED;
+	out->ready_port = READY_PORT_DEFAULT;
+	out->ready_timeout_s = READY_TIMEOUT_DEFAULT_S;
 	out->huge_pages = true;	/* as QEMU's RAM; docs/config.md */
 	out->console_mode = CONSOLE_STDIO;
 	out->console_max_size_mib = CONSOLE_MAX_SIZE_MIB_DEFAULT;
@@ -479,6 +481,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	cfg_load_net(&c, toml_get(root, "net"), out);
 	cfg_load_fs(&c, toml_get(root, "fs"), out);
 	cfg_check_slots(&c, out);
+	cfg_check_ready(&c, out);
 
 	toml_free(root);
 	free(c.dir);

@@ -28,7 +28,14 @@ enum console_mode {
 enum ready_mark {
 	READY_STARTED,		/* vCPU 0's first KVM_RUN (the default) */
 	READY_USERSPACE,	/* the guest's init wrote the boot timer */
+	READY_GUEST,		/* the guest's READY=1 over vsock (vmm/ready_guest.c) */
 };
+
+/* [vm] ready = "guest": the vsock port vmm listens on (guest side: CID 2,
+ * this port), and how long it waits before saying the guest is late. */
+#define READY_PORT_DEFAULT 8888		/* as microvm.nix uses with cloud-hypervisor */
+#define READY_TIMEOUT_DEFAULT_S 120
+#define READY_TIMEOUT_MAX_S 86400
 
 enum cpu_template {
 	CPU_TEMPLATE_HOST,	/* what KVM supports on this host */
@@ -162,6 +169,9 @@ struct vm_config {
 	char *group;			/* and group (name or gid); NULL: the user's */
 	bool seccomp;			/* per-thread seccomp filters, default true */
 	enum ready_mark ready;		/* key `ready`, default "started" */
+	unsigned ready_line;		/* of key `ready`, else of [vm], for messages */
+	uint32_t ready_port;		/* key `ready_port`, default READY_PORT_DEFAULT */
+	unsigned ready_timeout_s;	/* key `ready_timeout`, default 120; 0 = none */
 	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default true */
 
 	/* [boot] */

@@ -152,6 +152,9 @@ void config_print(const struct vm_config *cfg, FILE *f)
 	fputc('\n', f);
 	fprintf(f, "seccomp = %s\n", cfg->seccomp ? "true" : "false");
 	fprintf(f, "ready = \"%s\"\n", cfg_ready_marks[cfg->ready]);
+	if (cfg->ready == READY_GUEST)
+		fprintf(f, "ready_port = %u\nready_timeout = %u\n", cfg->ready_port,
+			cfg->ready_timeout_s);
 	fprintf(f, "huge_pages = %s\n", cfg->huge_pages ? "true" : "false");
 	if (cfg->user) {
 		fprintf(f, "user = ");

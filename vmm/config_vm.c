@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "cmdline.h"
 #include "config-internal.h"
 #include "log.h"
 #include "toml.h"
@@ -34,6 +35,8 @@ int config_runtime_dir(char *buf, size_t len)
 		return -ENOENT;
 	return n < 0 || (size_t)n >= len ? -ENOENT : 0;
 }
+
+static void load_vm_ready(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg);
 
 /* [vm] control_socket, user, group: how the running VM is operated. */
 static void load_vm_ops(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
@@ -68,13 +71,15 @@ static void load_vm_ops(struct ctx *c, const struct toml_value *tab, struct vm_c
 }
 
 const char *const cfg_ready_marks[] = {
-	[READY_STARTED] = "started", [READY_USERSPACE] = "userspace", NULL
+	[READY_STARTED] = "started", [READY_USERSPACE] = "userspace",
+	[READY_GUEST] = "guest", NULL
 };
 
 /* [vm] keys; the loader refuses any other (config_known_keys). */
 const char *const cfg_vm_keys[] = {
 	"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
-	"user", "group", "seccomp", "ready", "huge_pages", NULL
+	"user", "group", "seccomp", "ready", "ready_port", "ready_timeout", "huge_pages",
+	NULL
 };
 
 void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
@@ -113,9 +118,69 @@ void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *
 		cfg->shutdown_timeout_s = (unsigned)i;
 	cfg_get_bool(c, tab, "vm", "seccomp", &cfg->seccomp);
 	cfg_get_bool(c, tab, "vm", "huge_pages", &cfg->huge_pages);
+	load_vm_ready(c, tab, cfg);
+	load_vm_ops(c, tab, cfg);
+}
+
+/* [vm] ready and, for ready = "guest", ready_port and ready_timeout. */
+static void load_vm_ready(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
+{
+	static const char *const guest_keys[] = { "ready_port", "ready_timeout" };
+	const struct toml_value *v = toml_get(tab, "ready");
+	int64_t i;
+
+	cfg->ready_line = v ? v->line : cfg_table_line(tab);
 	if ((i = cfg_get_enum(c, tab, "vm", "ready", cfg_ready_marks)) >= 0)
 		cfg->ready = (enum ready_mark)i;
-	load_vm_ops(c, tab, cfg);
+	else if (v)
+		return;		/* a bad mark: the guest keys would only add noise */
+	if (cfg->ready != READY_GUEST) {
+		/* Keys that would do nothing are an error, not a silent no-op. */
+		for (size_t k = 0; k < 2; k++)
+			if ((v = toml_get(tab, guest_keys[k])))
+				cfg_err(c, v->line, "vm", guest_keys[k],
+					"only valid with ready = \"guest\"");
+		return;
+	}
+	/* 0xffffffff is VMADDR_PORT_ANY: no port a guest can connect to. */
+	if (cfg_get_int(c, tab, "vm", "ready_port", 1, 0xfffffffe, &i))
+		cfg->ready_port = (uint32_t)i;
+	if (cfg_get_int(c, tab, "vm", "ready_timeout", 0, READY_TIMEOUT_MAX_S, &i))
+		cfg->ready_timeout_s = (unsigned)i;
+}
+
+void cfg_check_ready(struct ctx *c, const struct vm_config *cfg)
+{
+	char *cmdline;
+	size_t len;
+
+	if (cfg->ready != READY_GUEST)
+		return;
+	if (!cfg->vsock_cid) {
+		cfg_err(c, cfg->ready_line, "vm", "ready", "\"guest\" needs a [vsock] table "
+			"(with a valid cid): the guest reports over vsock (docs/operations.md)");
+		return;
+	}
+	if (!cfg->vsock_socket)
+		return;		/* [vsock] socket was wrong: reported there */
+	/* vmm listens at SOCKET_PORT, the vsock device's place for CID 2 port PORT. */
+	len = strlen(cfg->vsock_socket) + 1 + (size_t)snprintf(NULL, 0, "%u", cfg->ready_port);
+	if (len > CONTROL_PATH_MAX)
+		cfg_err(c, cfg->ready_line, "vm", "ready", "the readiness socket %s_%u is %zu "
+			"bytes long; a unix socket's path can have at most %d (a shorter "
+			"[vsock] socket or ready_port)", cfg->vsock_socket, cfg->ready_port,
+			len, CONTROL_PATH_MAX);
+	if (cfg->cmdline && config_cmdline_sets_notify_socket(cfg->cmdline))
+		cfg_err(c, cfg->ready_line, "vm", "ready", "boot.cmdline sets the "
+			"vmm.notify_socket credential itself; with ready = \"guest\" vmm sets it "
+			"(remove it from boot.cmdline, or choose another ready)");
+	/* The credential is added at boot: refuse now what would not fit. */
+	cmdline = config_kernel_cmdline(cfg);
+	if (cmdline && strlen(cmdline) >= VM_CMDLINE_MAX)
+		cfg_err(c, cfg->ready_line, "vm", "ready", "boot.cmdline with the readiness "
+			"credential is %zu bytes long; the limit is %d", strlen(cmdline),
+			VM_CMDLINE_MAX - 1);
+	free(cmdline);
 }
 
 /* [boot] keys; the loader refuses any other (config_known_keys). */

@@ -17,6 +17,7 @@
 #include "control.h"
 #include "log.h"
 #include "notify.h"
+#include "ready_guest.h"
 #include "sandbox.h"
 #include "serial.h"
 
@@ -37,6 +38,20 @@ void vm_userspace_ready(void *ctx)
 	log_info("boot: guest userspace ready at %llu us", (unsigned long long)t);
 	if (vm->cfg->ready == READY_USERSPACE)
 		vm_notify_ready(vm);
+}
+
+/* [vm] ready = "guest": what the guest's service manager said, passed on
+ * to vmm's own (vmm/ready_guest.c picked READY=1, STATUS=, STOPPING=1). */
+static void relay_guest_notify(void *ctx, const struct ready_msg *m)
+{
+	struct vm *vm = ctx;
+	char msg[READY_STATUS_MAX + 64];
+
+	if (m->ready && !atomic_exchange(&vm->notified_ready, true))
+		log_info("boot: guest READY=1 at %llu us",
+			 (unsigned long long)(vmm_now_us() - vm->t_start_us));
+	if (ready_format(m, msg, sizeof(msg)))
+		notify_send(msg);
 }
 
 static const char *exit_code_name(int code)
@@ -266,8 +281,9 @@ static int loop_setup(struct vm *vm, struct loop *l, const sigset_t *stopsigs)
 	vm_console_set_rx_fd(l->rxfd);
 	vm->stop_timer_fd = l->timerfd;
 	int fds[] = { l->sigfd, l->timerfd, l->rxfd, vm->wake_fd,
-		      vm->ctl ? control_fd(vm->ctl) : -1 };
-	for (unsigned i = 0; i < 5; i++) {
+		      vm->ctl ? control_fd(vm->ctl) : -1,
+		      vm->ready_guest ? ready_guest_fd(vm->ready_guest) : -1 };
+	for (unsigned i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		ev.data.fd = fds[i];
 		if (fds[i] >= 0 && epoll_ctl(l->epfd, EPOLL_CTL_ADD, fds[i], &ev) < 0)
 			return -errno;
@@ -345,6 +361,8 @@ int vm_run(struct vm *vm)
 		loop_teardown(&l);
 		return VM_EXIT_ERROR;
 	}
+	if (vm->ready_guest)
+		ready_guest_start(vm->ready_guest);
 	vcpus_start(vm);
 	/* The main thread's setup ends here: from now on, its allowlist. */
 	if (sandbox_enter(SANDBOX_MAIN) < 0)
@@ -382,6 +400,8 @@ int vm_run(struct vm *vm)
 				drain(vm->wake_fd);
 			} else if (vm->ctl && fd == control_fd(vm->ctl)) {
 				control_process(vm->ctl, &ctl_ops, vm);
+			} else if (vm->ready_guest && fd == ready_guest_fd(vm->ready_guest)) {
+				ready_guest_process(vm->ready_guest, relay_guest_notify, vm);
 			}
 		}
 	}

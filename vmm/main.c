@@ -19,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "privileges.h"
+#include "ready_guest.h"
 #include "sandbox.h"
 #include "vm.h"
 
@@ -115,6 +116,22 @@ static int set_kvm_fds(const struct vm *vm)
 	return ret;
 }
 
+/* [vm] ready = "guest": vmm listens where the vsock device puts the guest's
+ * connections to CID 2 port ready_port. */
+static int open_ready_guest(const struct vm_config *cfg, const struct privileges *priv,
+			    struct ready_guest **rg)
+{
+	char *path;
+	int ret;
+
+	if (asprintf(&path, "%s_%u", cfg->vsock_socket, cfg->ready_port) < 0)
+		return -ENOMEM;
+	ret = ready_guest_open(path, priv->switch_uid ? priv->uid : (uid_t)-1,
+			       priv->switch_gid ? priv->gid : (gid_t)-1, cfg->ready_timeout_s, rg);
+	free(path);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -132,6 +149,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *dump_opt = NULL, *dump_path = NULL;
 	bool check = false, verbose = false;
 	struct control *ctl = NULL;
+	struct ready_guest *rg = NULL;
 	struct privileges priv;
 	struct vm_config cfg;
 	struct vm vm;
@@ -235,11 +253,14 @@ int main(int argc, char **argv)
 			 "is too long for a socket (set [vm] control_socket, or "
 			 "VMM_RUNTIME_DIR or XDG_RUNTIME_DIR)");
 	}
+	if (cfg.ready == READY_GUEST && open_ready_guest(&cfg, &priv, &rg) < 0)
+		goto out;
 	if (vm_init(&vm, &cfg, t0) < 0) {
 		vm_destroy(&vm);
 		goto out;
 	}
 	vm.ctl = ctl;
+	vm.ready_guest = rg;
 	/* Each thread loads its own filter in vm_run once its setup is done;
 	 * the filters name the KVM fds. The launcher forks in sandbox_init,
 	 * before the drop: it keeps root for virtiofsd restarts. */
@@ -264,6 +285,7 @@ int main(int argc, char **argv)
 out:
 	notify_send("STATUS=Failed to start; see the log");
 done:
+	ready_guest_close(rg);
 	control_close(ctl);
 	notify_close();
 	config_free(&cfg);

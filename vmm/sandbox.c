@@ -100,24 +100,24 @@ static const struct rule common_rules[] = {
 static const struct rule main_rules[] = {
 	ANY("epoll_wait", "the event loop"),
 	ANY("epoll_pwait", "the event loop (aarch64 has no epoll_wait)"),
-	ANY("epoll_ctl", "stdin back-pressure, control clients, an attached console's "
-			 "back-pressure both ways, vsock connections closed at exit"),
+	ANY("epoll_ctl", "stdin back-pressure, control and guest readiness clients, an "
+			 "attached console's back-pressure both ways, vsock connections closed at exit"),
 	IOCTL(KVM_IRQ_LINE, A0_VM, "serial input (stdin, an attached console), "
 		"Ctrl-Alt-Del / the power button"),
 	IOCTL(TCGETS, A0_STDIN, "tcsetattr at exit (glibc reads the settings first)"),
 	IOCTL(TCSETS, A0_STDIN, "the terminal back to cooked mode at exit"),
 	ANY("readv", "console I/O"),
 	ANY("writev", "console I/O"),
-	ANY("timerfd_settime", "shutdown_timeout"),
-	ANY("accept4", "control socket clients"),
+	ANY("timerfd_settime", "shutdown_timeout, guest readiness timeouts"),
+	ANY("accept4", "control socket clients, guest readiness connections (vsock)"),
 	ANY("recvfrom", "control socket requests, an attached console's input"),
 	ANY("sendto", "control socket replies, an attached console's output, sd_notify"),
 	ANY("sendmsg", "sd_notify, launcher requests (stopping virtiofsd at exit)"),
 	ANY("recvmsg", "launcher replies"),
-	ANY("newfstatat", "control and vsock socket removal at exit (lstat)"),
+	ANY("newfstatat", "control, vsock and guest readiness socket removal at exit (lstat)"),
 	ANY("fstat", "stdio at exit"),
-	ANY("unlink", "control and vsock socket removal at exit"),
-	ANY("unlinkat", "control and vsock socket removal at exit"),
+	ANY("unlink", "control, vsock and guest readiness socket removal at exit"),
+	ANY("unlinkat", "control, vsock and guest readiness socket removal at exit"),
 	ANY("wait4", "reaping virtiofsd"),
 	ANY("fcntl", "file flags of our own fds"),
 };

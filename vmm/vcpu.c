@@ -157,8 +157,10 @@ static void *vcpu_thread(void *arg)
 			atomic_store(&vm->ready, true);
 			if (vm->cfg->ready == READY_STARTED)
 				vm_notify_ready(vm);
-			else
+			else if (vm->cfg->ready == READY_USERSPACE)
 				notify_send("STATUS=Booting: waiting for the guest's userspace");
+			else
+				notify_send("STATUS=Booting: waiting for the guest's READY=1");
 		}
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)

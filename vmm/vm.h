@@ -43,6 +43,7 @@ struct i8042;
 struct boot_timer;
 struct kvm_irq_routing;
 struct control;
+struct ready_guest;
 
 /* What `vmm ctl NAME status` and `vmm list` report. */
 enum vm_state {
@@ -113,6 +114,7 @@ struct vm {
 	atomic_bool ready;		/* vCPU 0 reached its first KVM_RUN */
 	int stop_timer_fd;		/* the event loop's shutdown timer, or -1 */
 	struct control *ctl;		/* the control socket, or NULL */
+	struct ready_guest *ready_guest;	/* [vm] ready = "guest": the listener */
 
 	uint64_t t_start_us;		/* CLOCK_MONOTONIC at process start */
 	atomic_uint_least64_t t_first_serial_us;	/* since t_start_us */

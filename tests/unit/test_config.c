@@ -468,7 +468,8 @@ static void test_enums(void **state __attribute__((unused)))
 	assert_int_equal(cfg.ready, READY_STARTED);
 	config_free(&cfg);
 	parse_bad(VM "ready = \"init\"\n" BOOT, 1, 3,
-		  "vm.ready: invalid value \"init\" (expected one of \"started\", \"userspace\")");
+		  "vm.ready: invalid value \"init\" (expected one of \"started\", \"userspace\", "
+		  "\"guest\")");
 	parse_bad(VM "ready = true\n" BOOT, 1, 3, "vm.ready: expected a string, got a boolean");
 	parse_ok(VM "huge_pages = false\n" BOOT, &cfg);
 	assert_false(cfg.huge_pages);
@@ -815,6 +816,59 @@ static void test_print_roundtrip(void **state __attribute__((unused)))
 }
 
 /* [vm] control_socket, user, group. */
+/* [vm] ready = "guest" and its keys (the [vsock] cases that load: test_vsock*). */
+static void test_ready_guest(void **state __attribute__((unused)))
+{
+	struct vm_config cfg;
+
+	parse_ok(BASE, &cfg);
+	assert_int_equal(cfg.ready_port, 8888);
+	assert_int_equal(cfg.ready_timeout_s, 120);
+	config_free(&cfg);
+	/* Without [vsock] the guest has no way to report. */
+	parse_bad(VM "ready = \"guest\"\n" BOOT, 1, 3,
+		  "vm.ready: \"guest\" needs a [vsock] table (with a valid cid): the guest "
+		  "reports over vsock (docs/operations.md)");
+	/* The guest keys do nothing with another ready: refused, not ignored. */
+	parse_bad(VM "ready_port = 9000\nready_timeout = 5\n" BOOT, 2, 3,
+		  "vm.ready_port: only valid with ready = \"guest\"");
+	assert_logged(4, "vm.ready_timeout: only valid with ready = \"guest\"");
+	parse_bad(VM "ready = \"userspace\"\nready_timeout = 5\n" BOOT, 1, 4,
+		  "vm.ready_timeout: only valid with ready = \"guest\"");
+	/* Ranges: port 0 and VMADDR_PORT_ANY are no ports; a day at most. (Each
+	 * config also lacks [vsock]: that error comes first, on line 3.) */
+	static const struct { const char *line; const char *msg; } bad[] = {
+		{ "ready_port = 0", "vm.ready_port: 0 is out of range (1 to 4294967294)" },
+		{ "ready_port = 4294967295",
+		  "vm.ready_port: 4294967295 is out of range (1 to 4294967294)" },
+		{ "ready_timeout = 86401", "vm.ready_timeout: 86401 is out of range (0 to 86400)" },
+		{ "ready_timeout = \"2m\"", "vm.ready_timeout: expected an integer, got a string" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[256];
+
+		snprintf(text, sizeof(text), VM "ready = \"guest\"\n%s\n" BOOT, bad[i].line);
+		parse_bad(text, 2, 3, "vm.ready: \"guest\" needs a [vsock] table (with a valid cid)");
+		assert_logged(4, bad[i].msg);
+	}
+	/* With [vsock]: the defaults, or what is given. */
+	parse_ok(VM "ready = \"guest\"\n" BOOT "[vsock]\ncid = 3\nsocket = \"v.vsock\"\n", &cfg);
+	assert_int_equal(cfg.ready, READY_GUEST);
+	assert_int_equal(cfg.ready_port, 8888);
+	assert_int_equal(cfg.ready_timeout_s, 120);
+	config_free(&cfg);
+	parse_ok(VM "ready = \"guest\"\nready_port = 1\nready_timeout = 0\n" BOOT
+		 "[vsock]\ncid = 3\nsocket = \"v.vsock\"\n", &cfg);
+	assert_int_equal(cfg.ready_port, 1);
+	assert_int_equal(cfg.ready_timeout_s, 0);
+	config_free(&cfg);
+	/* A command line that sets the credential itself would win in the guest. */
+	parse_bad(VM "ready = \"guest\"\n" "[boot]\nkernel = \"bzImage\"\ncmdline = "
+		  "\"systemd.set_credential=vmm.notify_socket:vsock:2:1\"\n"
+		  "[vsock]\ncid = 3\nsocket = \"v.vsock\"\n", 1, 3,
+		  "vm.ready: boot.cmdline sets the vmm.notify_socket credential itself");
+}
+
 static void test_vm_ops(void **state __attribute__((unused)))
 {
 	struct vm_config cfg;
@@ -1163,6 +1217,7 @@ int main(void)
 		cmocka_unit_test(test_cmdline),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_print_roundtrip),
+		cmocka_unit_test(test_ready_guest),
 		cmocka_unit_test(test_vm_ops),
 		cmocka_unit_test(test_slots_place),
 		cmocka_unit_test(test_pci_slot),
