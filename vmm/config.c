@@ -318,6 +318,7 @@ static const struct section {
 	{ "cpu", cfg_load_cpu },
 	{ "log", cfg_load_log },
 	{ "rng", cfg_load_rng },
+	{ "vsock", cfg_load_vsock },
 };
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -336,6 +337,7 @@ static const struct known_table {
 	{ "disk", cfg_disk_keys },
 	{ "rng", cfg_rng_keys },
 	{ "fs", cfg_fs_keys },
+	{ "vsock", cfg_vsock_keys },
 };
 
 #define NKNOWN (sizeof(known_tables) / sizeof(known_tables[0]))
@@ -386,6 +388,7 @@ void config_free(struct vm_config *cfg)
 	free(cfg->initrd);
 	free(cfg->cmdline);
 	free(cfg->console_path);
+	free(cfg->vsock_socket);
 	for (size_t i = 0; i < cfg->n_cpu_hide; i++)
 		free(cfg->cpu_hide[i]);
 	free(cfg->cpu_hide);

@@ -187,6 +187,11 @@ struct vm_config {
 	bool rng_enabled;		/* key `enabled`, default true */
 	struct dev_slot rng_pci_slot;	/* key `pci_slot` */
 
+	/* [vsock] */
+	uint32_t vsock_cid;		/* key `cid`; 0: no [vsock] */
+	char *vsock_socket;		/* key `socket`, resolved; default RUNDIR/NAME.vsock */
+	struct dev_slot vsock_pci_slot;	/* key `pci_slot` */
+
 	/* [log] */
 	int log_level;			/* key `level`: "error".."debug" as LOG_LVL_*, default info */
 
@@ -219,14 +224,14 @@ const char *config_known_table(size_t i);
 const char *const *config_known_keys(const char *table);
 
 /* The virtio devices of a config, in the order vmm creates them: disks,
- * NICs, the rng, shares (each kind in config order). */
+ * NICs, the rng, shares (each kind in config order), the vsock device. */
 #define VM_SLOTS_MAX 32		/* device slots 0..31; arch_device_slots says which exist */
-enum vm_dev_kind { VM_DEV_DISK, VM_DEV_NET, VM_DEV_RNG, VM_DEV_FS };
-#define VM_DEVICES_MAX (VM_DISKS_MAX + VM_NET_MAX + 1 + VM_FS_MAX)
+enum vm_dev_kind { VM_DEV_DISK, VM_DEV_NET, VM_DEV_RNG, VM_DEV_FS, VM_DEV_VSOCK };
+#define VM_DEVICES_MAX (VM_DISKS_MAX + VM_NET_MAX + 1 + VM_FS_MAX + 1)
 
 struct vm_dev_ref {
 	enum vm_dev_kind kind;
-	size_t index;		/* into cfg->disk, net or fs; 0 for the rng */
+	size_t index;		/* into cfg->disk, net or fs; 0 for the rng and vsock */
 	unsigned slot;		/* where it goes (config_devices) */
 };
 

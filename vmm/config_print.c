@@ -215,6 +215,12 @@ void config_print(const struct vm_config *cfg, FILE *f)
 		fputc('\n', f);
 		print_slot(f, cfg, VM_DEV_DISK, i, &d->pci_slot);
 	}
+	if (cfg->vsock_cid) {
+		fprintf(f, "\n[vsock]\ncid = %u\nsocket = ", cfg->vsock_cid);
+		print_str(f, cfg->vsock_socket ? cfg->vsock_socket : "");
+		fputc('\n', f);
+		print_slot(f, cfg, VM_DEV_VSOCK, 0, &cfg->vsock_pci_slot);
+	}
 	fprintf(f, "\n[log]\nlevel = \"%s\"\n", log_level_name(cfg->log_level));
 	print_net(cfg, f);
 	print_fs(cfg, f);

@@ -1,5 +1,6 @@
 /* The process launcher (vmm/launcher.c): starts virtiofsd, connects to
- * backend sockets and signals what it started, for filtered threads; see
+ * backend sockets (and to virtio-vsock's "<socket>_<port>" listeners) and
+ * signals what it started, for filtered threads; see
  * sandbox.h for the API and docs/operations.md for the protocol. */
 #include "sandbox.h"
 
@@ -31,18 +32,20 @@
  * up root, and keeps every privilege, so what a (possibly compromised)
  * filtered thread may ask of it is as narrow as it can be: an operation
  * and a 32-bit handle into a table that was fixed before the launcher
- * forked (sandbox_register*), plus the signal number for OP_SIGNAL. What
+ * forked (sandbox_register*), plus the signal number for OP_SIGNAL or the
+ * port number for OP_CONNECT_PORT (the launcher appends "_<port>" in
+ * decimal to its own copy of the prefix: no other path can come of it). What
  * is started, connected to or signalled comes from the launcher's own copy
  * of that table, never from the request; a request of another size, with
  * fds attached, of an unknown operation, a handle out of the table or of
  * the wrong kind, or another signal gets -EINVAL and nothing done. */
 
-enum { OP_START = 1, OP_CONNECT = 2, OP_SIGNAL = 3 };
+enum { OP_START = 1, OP_CONNECT = 2, OP_SIGNAL = 3, OP_CONNECT_PORT = 4 };
 
 struct launcher_req {
 	uint32_t op;
 	uint32_t id;
-	uint32_t arg;		/* OP_SIGNAL: SIGTERM or SIGKILL; else 0 */
+	uint32_t arg;		/* OP_SIGNAL: SIGTERM or SIGKILL; OP_CONNECT_PORT: the port; else 0 */
 };
 
 struct launcher_reply {
@@ -52,7 +55,8 @@ struct launcher_reply {
 
 struct entry {
 	char name[32];
-	bool is_socket;		/* sandbox_register_socket, else a program */
+	bool is_socket;		/* sandbox_register_socket*, else a program */
+	bool is_prefix;		/* sandbox_register_socket_prefix: sa is "<prefix>" */
 	sandbox_exec_fn fn;
 	const void *arg;
 	struct sockaddr_un sa;	/* is_socket: where to connect */
@@ -111,6 +115,20 @@ int sandbox_register_socket(const char *name, const char *path)
 		e->sa.sun_family = AF_UNIX;
 		memcpy(e->sa.sun_path, path, strlen(path));
 	}
+	return id;
+}
+
+int sandbox_register_socket_prefix(const char *name, const char *prefix)
+{
+	struct entry *e;
+	int id;
+
+	/* "_4294967295" must fit after it. */
+	if (!prefix || !*prefix || strlen(prefix) + 11 >= sizeof(e->sa.sun_path))
+		return -EINVAL;
+	id = sandbox_register_socket(name, prefix);
+	if (id >= 0)
+		entries[id].is_prefix = true;
 	return id;
 }
 
@@ -236,6 +254,28 @@ static int op_connect(const struct entry *e, int *conn)
 	return 0;
 }
 
+/* OP_CONNECT_PORT: "<prefix>_<port>", built here. */
+static int op_connect_port(const struct entry *e, uint32_t port, int *conn)
+{
+	struct sockaddr_un sa = e->sa;
+	size_t len = strlen(e->sa.sun_path);
+	int fd, ret;
+
+	snprintf(sa.sun_path + len, sizeof(sa.sun_path) - len, "_%u", port);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* A unix stream connect completes or fails at once (EAGAIN: the
+	 * backlog is full); it never leaves the launcher waiting. */
+	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	*conn = fd;
+	return 0;
+}
+
 static int op_signal(struct entry *e, int sig)
 {
 	if (e->pidfd < 0)
@@ -257,9 +297,13 @@ static int serve(const struct launcher_req *r, int sock, pid_t vmm, int *conn, p
 			return -EINVAL;
 		return op_start(e, sock, vmm, conn, pid);
 	case OP_CONNECT:
-		if (!e->is_socket || r->arg)
+		if (!e->is_socket || e->is_prefix || r->arg)
 			return -EINVAL;
 		return op_connect(e, conn);
+	case OP_CONNECT_PORT:
+		if (!e->is_prefix)
+			return -EINVAL;
+		return op_connect_port(e, r->arg, conn);
 	case OP_SIGNAL:
 		if (e->is_socket || (r->arg != SIGTERM && r->arg != SIGKILL))
 			return -EINVAL;
@@ -459,11 +503,20 @@ int sandbox_start(int id, int *conn, pid_t *pid)
 
 int sandbox_connect(int id, int *conn)
 {
-	if (id < 0 || (unsigned)id >= nentries || !entries[id].is_socket)
+	if (id < 0 || (unsigned)id >= nentries || !entries[id].is_socket || entries[id].is_prefix)
 		return -EINVAL;
 	if (launcher_fd < 0)
 		return op_connect(&entries[id], conn);
 	return request(OP_CONNECT, id, 0, conn, NULL);
+}
+
+int sandbox_connect_port(int id, uint32_t port, int *conn)
+{
+	if (id < 0 || (unsigned)id >= nentries || !entries[id].is_prefix)
+		return -EINVAL;
+	if (launcher_fd < 0)
+		return op_connect_port(&entries[id], port, conn);
+	return request(OP_CONNECT_PORT, id, port, conn, NULL);
 }
 
 int sandbox_signal(int id, int sig)

@@ -100,7 +100,7 @@ static const struct rule common_rules[] = {
 static const struct rule main_rules[] = {
 	ANY("epoll_wait", "the event loop"),
 	ANY("epoll_pwait", "the event loop (aarch64 has no epoll_wait)"),
-	ANY("epoll_ctl", "stdin back-pressure, control clients"),
+	ANY("epoll_ctl", "stdin back-pressure, control clients, vsock connections closed at exit"),
 	IOCTL(KVM_IRQ_LINE, A0_VM, "serial input, Ctrl-Alt-Del / the power button"),
 	IOCTL(TCGETS, A0_STDIN, "tcsetattr at exit (glibc reads the settings first)"),
 	IOCTL(TCSETS, A0_STDIN, "the terminal back to cooked mode at exit"),
@@ -112,10 +112,10 @@ static const struct rule main_rules[] = {
 	ANY("sendto", "control socket replies, sd_notify"),
 	ANY("sendmsg", "sd_notify, launcher requests (stopping virtiofsd at exit)"),
 	ANY("recvmsg", "launcher replies"),
-	ANY("newfstatat", "control socket removal at exit (lstat)"),
+	ANY("newfstatat", "control and vsock socket removal at exit (lstat)"),
 	ANY("fstat", "stdio at exit"),
-	ANY("unlink", "control socket removal at exit"),
-	ANY("unlinkat", "control socket removal at exit"),
+	ANY("unlink", "control and vsock socket removal at exit"),
+	ANY("unlinkat", "control and vsock socket removal at exit"),
 	ANY("wait4", "reaping virtiofsd"),
 	ANY("fcntl", "file flags of our own fds"),
 };
@@ -124,7 +124,7 @@ static const struct rule main_rules[] = {
  * activate, reset) and the I/O thread (queue notifications). Sockets to a
  * vhost-user backend and signals to virtiofsd come from the launcher. */
 static const struct rule device_rules[] = {
-	ANY("readv", "TAP frames, disk I/O without io_uring"),
+	ANY("readv", "TAP frames, disk I/O without io_uring, vsock data from host clients"),
 	ANY("writev", "TAP frames, disk I/O without io_uring"),
 	ANY("pread64", "disk I/O without io_uring"),
 	ANY("pwrite64", "disk I/O without io_uring"),
@@ -139,10 +139,10 @@ static const struct rule device_rules[] = {
 	ANY("lseek", "disk size"),
 	ANY("io_uring_enter", "virtio-blk submissions and completions"),
 	ANY("eventfd2", "MSI-X vectors (irqfds) set up by the driver"),
-	ANY("epoll_ctl", "watching a reconnected vhost-user backend"),
-	ANY("sendmsg", "vhost-user requests with fds, launcher requests"),
-	ANY("recvmsg", "vhost-user replies, launcher replies (with the backend's fd)"),
-	ANY("sendto", "vhost-user, sd_notify"),
+	ANY("epoll_ctl", "watching a reconnected vhost-user backend, vsock connections"),
+	ANY("sendmsg", "vhost-user requests with fds, launcher requests, vsock data to host clients"),
+	ANY("recvmsg", "vhost-user replies, launcher replies (with the backend's or a vsock listener's fd)"),
+	ANY("sendto", "vhost-user, sd_notify, launcher requests (vsock connections to <socket>_<port>)"),
 	ANY("recvfrom", "vhost-user liveness check (MSG_PEEK)"),
 	ANY("poll", "vhost-user reply timeout"),
 	ANY("ppoll", "vhost-user reply timeout (aarch64 has no poll)"),
@@ -154,6 +154,9 @@ static const struct rule io_rules[] = {
 	ANY("epoll_wait", "the I/O loop"),
 	ANY("epoll_pwait", "the I/O loop (aarch64 has no epoll_wait)"),
 	IOCTL(KVM_IRQ_LINE, A0_VM, "virtio-mmio and serial interrupts"),
+	ANY("accept4", "virtio-vsock: host clients on its socket"),
+	ANY("shutdown", "virtio-vsock: a guest's half-close passed on to the host client"),
+	ANY("timerfd_settime", "virtio-vsock: deadlines of a CONNECT line and of the guest's answer"),
 };
 
 /* KVM_IRQFD and KVM_IOEVENTFD are set up before the threads start. */

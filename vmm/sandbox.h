@@ -6,6 +6,7 @@
 #define VMM_SANDBOX_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -55,6 +56,13 @@ int sandbox_register(const char *name, sandbox_exec_fn fn, const void *arg);
 /* A unix stream socket path to connect to (copied; at most 107 bytes). */
 int sandbox_register_socket(const char *name, const char *path);
 
+/* A unix stream socket path prefix (virtio-vsock's socket): connections
+ * go to "<prefix>_<port>", the launcher building the path itself from the
+ * prefix registered here and a port number, so a filtered thread can name
+ * no other file. The prefix is copied; with "_4294967295" it must fit in
+ * 107 bytes. */
+int sandbox_register_socket_prefix(const char *name, const char *prefix);
+
 /* Starts server program `id`: the launcher makes its listening socket (an
  * autobound abstract address), connects to it, starts the program on it
  * and hands back the connected fd in *conn and the pid in *pid. The
@@ -67,6 +75,11 @@ int sandbox_start(int id, int *conn, pid_t *pid);
 
 /* Connects to registered socket `id`: 0 and the fd in *conn, or -errno. */
 int sandbox_connect(int id, int *conn);
+
+/* Connects to "<prefix>_<port>" of registered prefix `id`, without
+ * waiting (a full backlog is -EAGAIN): 0 and the non-blocking fd in *conn,
+ * or -errno. */
+int sandbox_connect_port(int id, uint32_t port, int *conn);
 
 /* Sends SIGTERM or SIGKILL (nothing else) to the last process started for
  * `id`, through the launcher's pidfd of it (never a recycled pid; and the

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,11 +19,13 @@
 #include "arch.h"
 #include "log.h"
 #include "boot_timer.h"
+#include "sandbox.h"
 #include "i8042.h"
 #include "virtio/blk.h"
 #include "virtio/fs.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
+#include "virtio/vsock.h"
 
 uint64_t vmm_now_us(void)
 {
@@ -250,6 +253,35 @@ size_t vm_describe_queues(struct vm *vm, char *buf, size_t len)
 	return n;
 }
 
+/* virtio-vsock's guest connections to port P: "<socket>_<P>", connected by
+ * the launcher from the prefix registered before it forked. */
+static int vsock_connect(void *ctx, uint32_t port, int *fd)
+{
+	return sandbox_connect_port((int)(intptr_t)ctx, port, fd);
+}
+
+static int add_vsock(struct vm *vm, vm_virtio_attach_fn attach, unsigned slot)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct virtio_dev *vd;
+	int id = sandbox_register_socket_prefix("vsock", cfg->vsock_socket), ret;
+
+	if (id < 0) {
+		log_err("virtio-vsock: registering %s_<port> with the launcher: %s",
+			cfg->vsock_socket, strerror(-id));
+		return id;
+	}
+	ret = virtio_vsock_new(cfg->vsock_cid, cfg->vsock_socket, vsock_connect,
+			       (void *)(intptr_t)id, &vm->io, &vd);
+	if (ret == 0)
+		ret = add_virtio(vm, vd, virtio_vsock_free, attach, slot, "vsock", 0);
+	/* Registered after the transport's cleanup, so run before it: the
+	 * event queue still works and host clients are closed first. */
+	if (ret == 0)
+		ret = vm_add_cleanup(vm, virtio_vsock_stop, vd);
+	return ret;
+}
+
 int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 {
 	const struct vm_config *cfg = vm->cfg;
@@ -291,6 +323,9 @@ int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 			free_fn = virtio_fs_free;
 			kind = "fs";
 			break;
+		case VM_DEV_VSOCK:
+			ret = add_vsock(vm, attach, dev[i].slot);
+			continue;
 		}
 		if (ret == 0)
 			ret = add_virtio(vm, vd, free_fn, attach, dev[i].slot, kind, k);

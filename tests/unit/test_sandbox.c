@@ -60,9 +60,9 @@ static void evil(const void *arg, int fd)
 	_exit(42);
 }
 
-static int say_id = -1, sleeper_id = -1, sock_id = -1;
-static char dir[64], backend_path[96], victim_path[96];
-static int backend_fd = -1, victim_fd = -1;	/* listening sockets */
+static int say_id = -1, sleeper_id = -1, sock_id = -1, port_id = -1;
+static char dir[64], backend_path[96], victim_path[96], prefix[96], port_path[112];
+static int backend_fd = -1, victim_fd = -1, port_fd = -1;	/* listening sockets */
 static int fake_vm_fd = -1, fake_vcpu_fd = -1, fake_vcpu2_fd = -1;
 
 static int listen_at(const char *path)
@@ -86,18 +86,27 @@ static int setup(void **state)
 	snprintf(victim_path, sizeof(victim_path), "%s/victim.sock", dir);
 	backend_fd = listen_at(backend_path);
 	victim_fd = listen_at(victim_path);
+	/* virtio-vsock's guest connections: "<prefix>_<port>". */
+	snprintf(prefix, sizeof(prefix), "%s/vm.vsock", dir);
+	snprintf(port_path, sizeof(port_path), "%s_5000", prefix);
+	port_fd = listen_at(port_path);
 	/* /dev/null stands in for the KVM fds: a request on it is ENOTTY, but
 	 * only once the filter let it through. */
 	fake_vm_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	fake_vcpu_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	fake_vcpu2_fd = open("/dev/null", O_RDWR | O_CLOEXEC);	/* another vCPU's */
-	if (backend_fd < 0 || victim_fd < 0 || fake_vm_fd < 0 || fake_vcpu_fd < 0 ||
+	if (backend_fd < 0 || victim_fd < 0 || port_fd < 0 || fake_vm_fd < 0 || fake_vcpu_fd < 0 ||
 	    fake_vcpu2_fd < 0)
 		return -1;
 	say_id = sandbox_register("say", say, marker);
 	sleeper_id = sandbox_register("sleeper", sleeper, NULL);
 	sock_id = sandbox_register_socket("backend", backend_path);
-	if (say_id < 0 || sleeper_id < 0 || sock_id < 0 ||
+	port_id = sandbox_register_socket_prefix("vsock", prefix);
+	if (say_id < 0 || sleeper_id < 0 || sock_id < 0 || port_id < 0 ||
+	    /* No room left for "_4294967295". */
+	    sandbox_register_socket_prefix("too long", "/tmp/" "0123456789012345678901234567890123456789"
+					   "0123456789012345678901234567890123456789"
+					   "0123456789012345678901") != -EINVAL ||
 	    sandbox_register_socket("too long", "/tmp/" "0123456789012345678901234567890123456789"
 				    "0123456789012345678901234567890123456789"
 				    "01234567890123456789012345678901") != -EINVAL ||
@@ -118,6 +127,7 @@ static int teardown(void **state)
 		kill(victim, SIGKILL);
 	unlink(backend_path);
 	unlink(victim_path);
+	unlink(port_path);
 	rmdir(dir);
 	return 0;
 }
@@ -193,7 +203,7 @@ static void test_one_at_a_time_and_signals(void **state)
 
 struct legit {
 	enum sandbox_kind kind;
-	int filter, say, connect;
+	int filter, say, connect, port, no_port;
 };
 
 static void *legit_thread(void *p)
@@ -208,18 +218,28 @@ static void *legit_thread(void *p)
 	l->connect = sandbox_connect(sock_id, &fd);
 	if (fd >= 0)
 		close(fd);
+	fd = -1;
+	l->port = sandbox_connect_port(port_id, 5000, &fd);
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+	l->no_port = sandbox_connect_port(port_id, 5001, &fd);	/* nobody there */
+	if (fd >= 0)
+		close(fd);
 	return NULL;
 }
 
-/* What virtio-fs does from the I/O and vCPU threads works under their
- * filters: start virtiofsd, reap it, reconnect to a backend's path. */
+/* What virtio-fs and virtio-vsock do from the I/O and vCPU threads works
+ * under their filters: start virtiofsd, reap it, reconnect to a backend's
+ * path, connect to "<prefix>_<port>". */
 static void test_filtered_threads_use_the_launcher(void **state)
 {
 	static const enum sandbox_kind kinds[] = { SANDBOX_IO, SANDBOX_VCPU };
 
 	(void)state;
 	for (unsigned i = 0; i < 2; i++) {
-		struct legit l = { .kind = kinds[i], .filter = -1, .say = -1, .connect = -1 };
+		struct legit l = { .kind = kinds[i], .filter = -1, .say = -1, .connect = -1,
+				   .port = -1 };
 		pthread_t t;
 		int c;
 
@@ -229,6 +249,12 @@ static void test_filtered_threads_use_the_launcher(void **state)
 		assert_int_equal(l.say, 0);
 		assert_int_equal(l.connect, 0);
 		c = accept(backend_fd, NULL, NULL);
+		assert_true(c >= 0);
+		close(c);
+		/* vsock: "<prefix>_5000" built by the launcher; _5001 absent. */
+		assert_int_equal(l.port, 0);
+		assert_int_equal(l.no_port, -ENOENT);
+		c = accept(port_fd, NULL, NULL);
 		assert_true(c >= 0);
 		close(c);
 	}
@@ -263,6 +289,9 @@ static void *compromised(void *p)
 		{ 2, (uint32_t)say_id, 0 },		/* CONNECT on a program */
 		{ 3, (uint32_t)sleeper_id, SIGSTOP },	/* SIGNAL, another signal */
 		{ 3, (uint32_t)sock_id, SIGKILL },	/* SIGNAL on a socket */
+		{ 4, (uint32_t)sock_id, 5000 },		/* CONNECT_PORT on a plain socket */
+		{ 4, (uint32_t)say_id, 5000 },		/* CONNECT_PORT on a program */
+		{ 2, (uint32_t)port_id, 0 },		/* CONNECT on a vsock prefix */
 		{ 1, (uint32_t)say_id, 0 },		/* valid, but with an fd */
 	};
 	const void *msgs[16] = { &old, &old_id, &short_msg };
