@@ -12,6 +12,7 @@
 #   WORKDIR       scratch directory of this test, empty at start
 #   QEMU          qemu-system-x86_64 for comparisons, or empty (always empty on aarch64)
 #   TIMESTAMP     tests/tools/timestamp, or empty
+#   VSOCK_TEST    tests/tools/vsock-test (static; the guest has its own copy), or empty
 #   VMM_TEST_VERBOSE=1  guest kernel logs to the console (no "quiet")
 #
 # A test prints one or more "TEST <name>: PASS|FAIL <reason>|SKIP <reason>" lines and
@@ -27,6 +28,7 @@ set -euo pipefail
 VMM=${VMM-}
 QEMU=${QEMU-}
 TIMESTAMP=${TIMESTAMP-}
+VSOCK_TEST=${VSOCK_TEST-}
 
 # Guest memory of every test, in MiB (boot_time's RSS figure excludes this mapping).
 GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-256}
