@@ -62,12 +62,12 @@ printf '\n[vsock]\ncid = 3\nsocket = %s\n' "$(toml_string "$sock")" >>"$w/vm.tom
 log=$w/console.log
 start_vmm "$w/vm.toml" "$log"
 if ! wait_for_log "$log" VMMTEST-WAITING "$BOOT_TIMEOUT" "$VMM_PID" ||
-	! expect_in_log "$log" VMMTEST-VSOCK-LISTENING; then
+	! wait_for_log "$log" VMMTEST-VSOCK-LISTENING 30 "$VMM_PID"; then
 	rc=0
 	kill -0 "$VMM_PID" 2>/dev/null && kill -KILL "$VMM_PID"
 	wait "$VMM_PID" || rc=$?
 	why="the guest never got to VMMTEST-WAITING with its listener (vmm exit $(describe_exit "$rc")):"
-	why="$why $(tr -d '\r' <"$log" | grep -a -E 'VMMTEST|vmm:' | tail -n 6 | tr '\n' ';')"
+	why="$why $(tr -d '\r' <"$log" | grep -a -E 'VMMTEST|vmm:' | tail -n 6 | tr '\n' ';' || true)"
 	for t in "${tests[@]}"; do fail "$t" "$why"; done
 	exit 0
 fi
@@ -76,6 +76,11 @@ md5() { cut -d' ' -f1 "$w/md5sum.$1"; }
 # console LINE-START: the console's lines that begin with it, carriage returns dropped.
 console() { tr -d '\r' <"$log" | grep -a -F -- "$1" || true; }
 field() { sed -n "s/.* $1=\\([^ ]*\\).*/\\1/p" | head -n 1; }
+# gone: for a failure message, whether vmm has exited and its last words.
+gone() {
+	kill -0 "$VMM_PID" 2>/dev/null ||
+		echo " (vmm has exited: $(tr -d '\r' <"$log" | grep -a 'vmm:' | tail -n 2 | tr '\n' ';' || true))"
+}
 
 # vsock_guest_cid: the guest's driver came up with the configured CID.
 cid=$(console "VMMTEST-VSOCK-CID" | head -n 1)
@@ -93,7 +98,7 @@ transfer() {
 	wait_for_log "$log" "VMMTEST-VSOCK-SERVED $op n=$N seed=$seed " 30 "$VMM_PID" &&
 		served=$(console "VMMTEST-VSOCK-SERVED $op n=$N seed=$seed " | head -n 1)
 	if [ "$rc" != 0 ] || [[ $out != *" ok bytes=$N md5=$want "* ]]; then
-		fail "$name" "client exit $rc: $out (md5sum: $want)"
+		fail "$name" "client exit $rc: $out (md5sum: $want)$(gone)"
 	elif [[ $served != *" bytes=$N md5=$want end=ok" ]]; then
 		fail "$name" "the guest's server says '$served' (md5sum: $want)"
 	else
@@ -112,7 +117,7 @@ out=$("$VSOCK_TEST" concurrent 32 "hybrid:$sock:5000" "$CONC" 2>&1) || rc=$?
 sleep 1
 served=$(console "VMMTEST-VSOCK-SERVED " | grep -c -E " n=$CONC seed=10[0-3][0-9] bytes=$CONC md5=[0-9a-f]+ end=ok\$" || true)
 if [ "$rc" != 0 ] || [[ $out != *"connections=32 open_at_once=32 ok=32 failed=0"* ]]; then
-	fail vsock_concurrent "exit $rc: $(echo "$out" | grep -v ' ok ' | tail -n 4 | tr '\n' ';')"
+	fail vsock_concurrent "exit $rc: $(echo "$out" | grep -v ' ok ' | tail -n 4 | tr '\n' ';')$(gone)"
 elif [ "$served" != 32 ]; then
 	fail vsock_concurrent "the guest's server finished $served of 32 connections"
 else
@@ -144,7 +149,7 @@ if [ "$rc" = 0 ]; then
 	pass vsock_refused_host
 	echo "METRIC vsock_refused_host_ms $(echo "$out" | field ms)"
 else
-	fail vsock_refused_host "exit $rc: $out"
+	fail vsock_refused_host "exit $rc: $out$(gone)"
 fi
 
 # vsock_refused_guest: the guest's connect to CID 2 port 5002, where no <socket>_5002
@@ -171,7 +176,7 @@ s2=$(console "VMMTEST-VSOCK-SERVED source n=$N seed=4 " | head -n 1)
 rc3=0
 after=$("$VSOCK_TEST" client "hybrid:$sock:5000" sink 1048576 5 2>&1) || rc3=$?
 if [ "$rc1" != 0 ] || [ "$rc2" != 0 ]; then
-	fail vsock_host_abort "the aborting clients: exit $rc1: $a1; exit $rc2: $a2"
+	fail vsock_host_abort "the aborting clients: exit $rc1: $a1; exit $rc2: $a2$(gone)"
 elif [[ $s1 != *" end=eof" && $s1 != *" end=reset" ]] || [[ $s2 != *" end=epipe" && $s2 != *" end=reset" ]]; then
 	fail vsock_host_abort "the guest's server did not see the connections end within 30 s: '$s1'; '$s2'"
 elif ! kill -0 "$VMM_PID" 2>/dev/null; then
@@ -194,7 +199,7 @@ c2=$!
 sleep 3
 streaming=1
 kill -0 "$c1" 2>/dev/null && kill -0 "$c2" 2>/dev/null || streaming=0
-kill -TERM "$VMM_PID"
+kill -TERM "$VMM_PID" 2>/dev/null || true
 rc=0
 wait_pid "$VMM_PID" 120 || rc=$?
 VMM_PID=""

@@ -4,9 +4,9 @@
 # vmm (a host client on the hybrid unix socket, CONNECT 5000) and, with the harness's
 # --with-qemu, QEMU's vhost-vsock (-device vhost-vsock-pci,guest-cid=3 on microvm's
 # PCIe; a host client on AF_VSOCK, CID 3 port 5000, through the test host's vhost_vsock).
-# Same kernel, guest image and guest program (guest/init's `vsockserve`). Both VMs run
-# side by side, idle but for the transfer at hand; VSOCK_PERF_RUNS (default 5) rounds
-# alternate vmm and QEMU, and the METRIC lines give medians with the min and max.
+# Same kernel, guest image and guest program (guest/init's `vsockserve`). VSOCK_PERF_RUNS
+# (default 5) runs, each a fresh guest of vmm and then of QEMU, one at a time; the
+# METRIC lines give the medians with the min and max.
 # A benchmark: runs only with VMM_VSOCK_PERF=1 (vsock.sh checks correctness). Numbers are
 # the test host's (nested KVM under TCG): compare them as a ratio.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -26,10 +26,9 @@ RUNS=${VSOCK_PERF_RUNS:-5}
 export VSOCK_TEST_IDLE=60
 sock=$w/vm.vsock
 
-qpid=""
+gpid=""
 cleanup() {
-	[ -z "${VMM_PID-}" ] || kill -KILL "$VMM_PID" 2>/dev/null || true
-	[ -z "$qpid" ] || kill -KILL "$qpid" 2>/dev/null || true
+	[ -z "$gpid" ] || kill -KILL "$gpid" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -43,25 +42,31 @@ fi
 
 make_config vsockperf 1 "vmmtest=vsockserve" >"$w/vm.toml"
 printf '\n[vsock]\ncid = 3\nsocket = %s\n' "$(toml_string "$sock")" >>"$w/vm.toml"
-start_vmm "$w/vm.toml" "$w/vmm.log"
-if [ -z "$no_qemu" ]; then
-	# microvm with its PCIe host (ACPI, MCFG), so that the device is virtio-pci as vmm's.
-	"$QEMU" -M microvm,pcie=on -enable-kvm -cpu host -m "$GUEST_MEMORY_MIB" -smp 1 \
-		-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
-		-append "$GUEST_CMDLINE_BASE vmmtest=vsockserve" \
-		-device vhost-vsock-pci,guest-cid=3 </dev/null >"$w/qemu.log" 2>&1 &
-	qpid=$!
-fi
-declare -A ep=([vmm]="hybrid:$sock:5000" [qemu]="vsock:3:5000") pid=([vmm]=$VMM_PID [qemu]=$qpid)
+declare -A ep=([vmm]="hybrid:$sock:5000" [qemu]="vsock:3:5000")
 declare -A why h2g g2h
 names=(vmm)
 [ -n "$no_qemu" ] || names+=(qemu)
-for n in "${names[@]}"; do
-	if ! wait_for_log "$w/$n.log" VMMTEST-WAITING "$BOOT_TIMEOUT" "${pid[$n]}" ||
-		! expect_in_log "$w/$n.log" VMMTEST-VSOCK-LISTENING; then
-		why[$n]="the guest did not come up: $(tr -d '\r' <"$w/$n.log" | grep -a -E 'VMMTEST|vmm:|qemu' | tail -n 5 | tr '\n' ';')"
+
+# boot NAME LOG: starts that VMM's guest (gpid) and waits for its listener; false when
+# it did not come up (why[NAME] says so).
+boot() {
+	if [ "$1" = vmm ]; then
+		start_vmm "$w/vm.toml" "$2"
+		gpid=$VMM_PID
+	else
+		# microvm with its PCIe host (ACPI, MCFG), so that the device is virtio-pci as vmm's.
+		"$QEMU" -M microvm,pcie=on -enable-kvm -cpu host -m "$GUEST_MEMORY_MIB" -smp 1 \
+			-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
+			-append "$GUEST_CMDLINE_BASE vmmtest=vsockserve" \
+			-device vhost-vsock-pci,guest-cid=3 </dev/null >"$2" 2>&1 &
+		gpid=$!
 	fi
-done
+	if ! wait_for_log "$2" VMMTEST-WAITING "$BOOT_TIMEOUT" "$gpid" ||
+		! wait_for_log "$2" VMMTEST-VSOCK-LISTENING 30 "$gpid"; then
+		why[$1]="${why[$1]:+${why[$1]}; }run $run: the guest did not come up: $(tr -d '\r' <"$2" | grep -a -E 'VMMTEST|vmm:|qemu' | tail -n 5 | tr '\n' ';' || true)"
+		return 1
+	fi
+}
 
 # one NAME OP SEED: one transfer; adds its MiB/s to h2g[NAME] or g2h[NAME], or its
 # failure to why[NAME].
@@ -78,12 +83,23 @@ one() {
 		g2h[$1]+=" $r"
 	fi
 }
+
+# One guest at a time (two nested guests side by side have crashed the emulated test
+# host's guests, docs/testing.md), a fresh one per run, vmm and QEMU taking turns.
 for run in $(seq "$RUNS"); do
-	for op in sink source; do
-		for n in "${names[@]}"; do
-			[ -z "${why[$n]-}" ] || continue
-			one "$n" "$op" "$run"
-		done
+	for n in "${names[@]}"; do
+		if boot "$n" "$w/$n-$run.log"; then
+			one "$n" sink "$run"
+			one "$n" source "$run"
+		fi
+		# vmm's guest powers off on SIGTERM (exit 0); QEMU ends on it.
+		kill -TERM "$gpid" 2>/dev/null || true
+		rc=0
+		wait_pid "$gpid" 120 || rc=$?
+		gpid=""
+		if [ "$n" = vmm ] && [ "$rc" != 0 ]; then
+			why[vmm]="${why[vmm]:+${why[vmm]}; }run $run: vmm exit $(describe_exit "$rc") after SIGTERM: $(tr -d '\r' <"$w/$n-$run.log" | grep -a 'vmm:' | tail -n 2 | tr '\n' ';' || true)"
+		fi
 	done
 done
 
@@ -118,13 +134,4 @@ if [ -n "${h2g[vmm]-}" ] && [ -n "${h2g[qemu]-}" ]; then
 		# shellcheck disable=SC2086
 		echo "METRIC vsock_perf_ratio_$dir $(awk -v a="$(median $a)" -v b="$(median $b)" 'BEGIN { printf "%.2f", a / b }')"
 	done
-fi
-# Stop both: vmm's guest powers off on SIGTERM (exit 0); QEMU ends on it.
-kill -TERM "$VMM_PID" 2>/dev/null || true
-wait_pid "$VMM_PID" 120 || true
-VMM_PID=""
-if [ -n "$qpid" ]; then
-	kill -TERM "$qpid" 2>/dev/null || true
-	wait_pid "$qpid" 60 || true
-	qpid=""
 fi
