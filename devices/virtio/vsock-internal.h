@@ -1,7 +1,7 @@
-/* Private to virtio-vsock's files: vsock.c (the device: queues, packet
- * headers, credit) and vsock_host.c (the unix sockets: the listener, the
- * CONNECT line, data to and from the host). Everything runs with
- * vd->lock held. */
+/* Private to virtio-vsock's files: vsock.c (the device: the connection
+ * table, rx, the ops), vsock_tx.c (packets from the driver, their checks)
+ * and vsock_host.c (the unix sockets: the listener, the CONNECT line, data
+ * to and from the host). Everything runs with vd->lock held. */
 #ifndef VMM_VIRTIO_VSOCK_INTERNAL_H
 #define VMM_VIRTIO_VSOCK_INTERNAL_H
 
@@ -59,7 +59,7 @@ struct vsock_conn {
 	/* Guest to host: bytes received, written to the host socket
 	 * (fwd_cnt), and the fwd_cnt the guest last heard of. */
 	uint32_t rx_cnt, fwd_cnt, fwd_sent;
-	uint8_t *buf;			/* VSOCK_BUF_SIZE ring, or NULL */
+	uint8_t *buf;			/* VSOCK_BUF_SIZE ring (mmap), or NULL */
 	uint32_t buf_off, buf_len;
 
 	uint8_t pend;			/* P_* */
@@ -107,7 +107,22 @@ struct vsock {
 	struct virtio_vsock_stats st;
 };
 
+/* A packet header in host byte order. */
+struct vsock_hdr {
+	uint64_t src_cid, dst_cid;
+	uint32_t src_port, dst_port, len;
+	uint16_t type, op;
+	uint32_t flags, buf_alloc, fwd_cnt;
+};
+
 /* ---- vsock.c ---- */
+/* A driver mistake (h may be NULL): counted, logged within the rate limit. */
+void vsock_guest_error(struct vsock *v, const struct vsock_hdr *h, const char *why);
+/* The connection with these ports (host-side `local`, guest-side `peer`),
+ * past its CONNECT line; NULL when none. */
+struct vsock_conn *vsock_conn_find(struct vsock *v, uint32_t local, uint32_t peer);
+/* Closes the host socket and frees the slot, with no packet to the guest. */
+void vsock_conn_free(struct vsock *v, struct vsock_conn *c);
 uint64_t vsock_now_ms(void);
 /* A free slot, set up for `fd` (state VS_FREE still), or NULL when full. */
 struct vsock_conn *vsock_conn_alloc(struct vsock *v, int fd);
@@ -123,12 +138,19 @@ void vsock_pump(struct vsock *v);
  * whose RST is awaited (VS_CLOSING). */
 void vsock_conn_host_gone(struct vsock *v, struct vsock_conn *c);
 
+/* ---- vsock_tx.c ---- */
+/* Reads the tx queue while RSTs can be queued (else sets tx_stalled).
+ * 0, or -EIO for a broken ring. */
+int vsock_tx_all(struct vsock *v);
+
 /* ---- vsock_host.c ---- */
 int vsock_host_listen(struct vsock *v, const char *path);
 void vsock_host_unlisten(struct vsock *v);
 /* Watches a connection's socket (edge-triggered). 0 or -errno. */
 int vsock_host_watch(struct vsock *v, struct vsock_conn *c);
 void vsock_host_close(struct vsock *v, struct vsock_conn *c);
+/* Unmaps c->buf, dropping what it holds. */
+void vsock_host_buf_drop(struct vsock_conn *c);
 /* Guest-to-host payload: the chain's readable bytes [off, off + len),
  * written to the host socket or kept in c->buf. Returns 0, or -EPIPE when
  * the host side is gone. */

@@ -1,8 +1,7 @@
-/* virtio-vsock, the device: the connection table, packets from the driver
- * (tx: every header field checked, a bad one answered with RST), packets
- * to it (rx: control packets owed, then data as far as the driver's credit
- * goes), the event queue and the device ops. The unix sockets on the host
- * side are vsock_host.c's. */
+/* virtio-vsock, the device: the connection table, packets to the driver
+ * (rx: control packets owed, then data as far as the driver's credit
+ * goes), the event queue and the device ops. Packets from the driver (tx)
+ * are vsock_tx.c's, the unix sockets on the host side vsock_host.c's. */
 #include "virtio/vsock-internal.h"
 
 #include <endian.h>
@@ -11,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -23,14 +21,6 @@
 /* iovecs one rx packet's payload is read into. */
 #define RX_MAX_IOV	64
 
-/* A packet header in host byte order. */
-struct hdr {
-	uint64_t src_cid, dst_cid;
-	uint32_t src_port, dst_port, len;
-	uint16_t type, op;
-	uint32_t flags, buf_alloc, fwd_cnt;
-};
-
 uint64_t vsock_now_ms(void)
 {
 	struct timespec ts;
@@ -40,7 +30,7 @@ uint64_t vsock_now_ms(void)
 }
 
 /* A driver mistake: counted, and logged within the rate limit. */
-static void guest_error(struct vsock *v, const struct hdr *h, const char *why)
+void vsock_guest_error(struct vsock *v, const struct vsock_hdr *h, const char *why)
 {
 	v->st.bad_packets++;
 	log_warn_limited("%s: refused a packet from the driver (op %u, port %u -> %u): %s",
@@ -49,7 +39,7 @@ static void guest_error(struct vsock *v, const struct hdr *h, const char *why)
 
 /* ---- the connection table ---- */
 
-static struct vsock_conn *find(struct vsock *v, uint32_t local, uint32_t peer)
+struct vsock_conn *vsock_conn_find(struct vsock *v, uint32_t local, uint32_t peer)
 {
 	for (unsigned i = 0; i < v->hiwater; i++) {
 		struct vsock_conn *c = &v->conn[i];
@@ -86,12 +76,10 @@ struct vsock_conn *vsock_conn_alloc(struct vsock *v, int fd)
 	return NULL;
 }
 
-static void conn_free(struct vsock *v, struct vsock_conn *c)
+void vsock_conn_free(struct vsock *v, struct vsock_conn *c)
 {
 	vsock_host_close(v, c);
-	free(c->buf);
-	c->buf = NULL;
-	c->buf_len = 0;
+	vsock_host_buf_drop(c);
 	c->state = VS_FREE;
 	c->pend = 0;
 	c->deadline_ms = 0;
@@ -122,13 +110,11 @@ void vsock_conn_end(struct vsock *v, struct vsock_conn *c, bool rst)
 	if (c->state == VS_LINE || (c->state == VS_CONNECTING && (c->pend & P_REQUEST)))
 		rst = false;
 	if (!rst) {
-		conn_free(v, c);
+		vsock_conn_free(v, c);
 		return;
 	}
 	vsock_host_close(v, c);
-	free(c->buf);
-	c->buf = NULL;
-	c->buf_len = 0;
+	vsock_host_buf_drop(c);
 	c->state = VS_DEAD;
 	c->deadline_ms = 0;
 	c->pend = 0;
@@ -140,7 +126,7 @@ static void drop_all(struct vsock *v)
 {
 	for (unsigned i = 0; i < v->hiwater; i++)
 		if (v->conn[i].state != VS_FREE)
-			conn_free(v, &v->conn[i]);
+			vsock_conn_free(v, &v->conn[i]);
 	for (unsigned i = 0; i < VSOCK_CONN_MAX; i++)
 		v->conn[i].in_ctl = false;
 	v->ctl_head = v->ctl_tail = -1;
@@ -162,16 +148,27 @@ static int rx_get(struct vsock *v)
 		return 1;
 	if (!virtio_dev_queue_live(&v->vd, VSOCK_RXQ))
 		return 0;
-	while ((r = virtq_pop(q, &v->rxc)) > 0) {
+	for (;;) {
+		r = virtq_pop(q, &v->rxc);
+		if (r == 0) {
+			/* Out of buffers: ask for a kick when the driver adds
+			 * some, then look once more for any it added meanwhile. */
+			virtq_set_avail_event(q);
+			r = virtq_pending(q);
+			if (r > 0)
+				continue;
+			return r;
+		}
+		if (r < 0)
+			return r;
 		if (v->rxc.write_bytes >= VSOCK_HDR_LEN) {
 			v->rx_held = true;
 			return 1;
 		}
-		guest_error(v, NULL, "rx buffer shorter than a packet header");
+		vsock_guest_error(v, NULL, "rx buffer shorter than a packet header");
 		if (virtq_push(q, v->rxc.head, 0) < 0)
 			return -EIO;
 	}
-	return r;
 }
 
 /* Puts the header in the held chain, whose payload (len bytes) is in
@@ -216,7 +213,7 @@ static int send_ctl(struct vsock *v, struct vsock_conn *c)
 		int r = rx_put(v, c, c->local_port, c->peer_port, order[i].op,
 			       order[i].bit == P_SHUTDOWN ? c->shut_flags : 0, 0);
 		if (order[i].bit == P_RST)
-			conn_free(v, c);
+			vsock_conn_free(v, c);
 		return r;
 	}
 	return 0;
@@ -271,9 +268,7 @@ static uint32_t credit(const struct vsock_conn *c)
 void vsock_conn_host_gone(struct vsock *v, struct vsock_conn *c)
 {
 	vsock_host_close(v, c);
-	free(c->buf);
-	c->buf = NULL;
-	c->buf_len = 0;
+	vsock_host_buf_drop(c);
 	c->shut_flags = VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND;
 	vsock_conn_pend(v, c, P_SHUTDOWN);
 	c->state = VS_CLOSING;
@@ -312,7 +307,7 @@ static int rx_data(struct vsock *v, struct vsock_conn *c)
 	if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (got < 0) {
-		log_info_limited("%s: port %u: host socket: %m", v->name, c->local_port);
+		log_debug("%s: port %u: host socket: %m", v->name, c->local_port);
 		vsock_conn_end(v, c, true);
 		return 0;
 	}
@@ -368,221 +363,6 @@ static int rx_all(struct vsock *v, bool *used)
 	return r < 0 ? -EIO : 0;
 }
 
-/* ---- from the driver (tx) ---- */
-
-static void queue_rst(struct vsock *v, const struct hdr *h)
-{
-	if (h->op == VIRTIO_VSOCK_OP_RST || v->nrst >= VSOCK_RST_MAX)
-		return;
-	v->rst[(v->rst_first + v->nrst) % VSOCK_RST_MAX].src = h->dst_port;
-	v->rst[(v->rst_first + v->nrst) % VSOCK_RST_MAX].dst = h->src_port;
-	v->nrst++;
-}
-
-/* What is wrong with a header whose chain has `avail` payload bytes, or
- * NULL. */
-static const char *check_hdr(const struct vsock *v, const struct hdr *h, uint64_t avail)
-{
-	if (h->src_cid != v->cid)
-		return "src_cid is not the guest's CID";
-	if (h->dst_cid != VSOCK_HOST_CID)
-		return "dst_cid is not the host's (2)";
-	if (h->type != VIRTIO_VSOCK_TYPE_STREAM)
-		return "type is not STREAM";
-	if (h->op < VIRTIO_VSOCK_OP_REQUEST || h->op > VIRTIO_VSOCK_OP_CREDIT_REQUEST)
-		return "unknown op";
-	if (h->len > avail)
-		return "len goes past the buffers";
-	if (h->op == VIRTIO_VSOCK_OP_RW ? h->len > VSOCK_PKT_MAX : h->len != 0)
-		return h->op == VIRTIO_VSOCK_OP_RW ? "len over 64 KiB" : "len on a control packet";
-	if (h->op == VIRTIO_VSOCK_OP_SHUTDOWN ? (h->flags & ~3u) != 0 : h->flags != 0)
-		return "unknown flags";
-	return NULL;
-}
-
-/* The same for what a packet says about an existing connection. */
-static const char *check_conn(const struct vsock_conn *c, const struct hdr *h)
-{
-	if (h->fwd_cnt - c->peer_fwd_cnt > c->tx_cnt - c->peer_fwd_cnt)
-		return "fwd_cnt counts bytes never sent";
-	if (h->op == VIRTIO_VSOCK_OP_RW && (c->rx_cnt - c->fwd_cnt) + h->len > VSOCK_BUF_SIZE)
-		return "more data than the credit given";
-	return NULL;
-}
-
-/* A REQUEST with no connection: the guest connects to the host. */
-static void guest_connect(struct vsock *v, const struct hdr *h)
-{
-	struct vsock_conn *c;
-	int fd = -1, r = -ECONNREFUSED;
-
-	if (v->nconn >= VSOCK_CONN_MAX)
-		r = -EMFILE;
-	else if (v->connect_port)
-		r = v->connect_port(v->connect_ctx, h->dst_port, &fd);
-	c = r == 0 ? vsock_conn_alloc(v, fd) : NULL;
-	if (c) {
-		c->local_port = h->dst_port;
-		c->peer_port = h->src_port;
-		c->peer_buf_alloc = h->buf_alloc;
-		c->peer_fwd_cnt = h->fwd_cnt;
-		c->tx_cnt = h->fwd_cnt;	/* only differences count */
-		c->state = VS_OPEN;
-		r = vsock_host_watch(v, c);
-		if (r == 0) {
-			v->st.conns_open++;
-			vsock_conn_pend(v, c, P_RESPONSE);
-			return;
-		}
-		conn_free(v, c);
-	} else if (fd >= 0) {
-		close(fd);
-	}
-	v->st.conns_refused++;
-	log_info_limited("%s: guest connection to host port %u refused: %s", v->name,
-			 h->dst_port, strerror(-r));
-	queue_rst(v, h);
-}
-
-static void guest_shutdown(struct vsock *v, struct vsock_conn *c, uint32_t flags)
-{
-	c->guest_shut |= (uint8_t)flags;
-	if ((c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_RCV) && c->fd >= 0)
-		shutdown(c->fd, SHUT_RD);
-	if (vsock_host_flush(v, c) < 0) {
-		vsock_conn_end(v, c, true);
-		return;
-	}
-	if (c->state == VS_OPEN && c->guest_shut == (VIRTIO_VSOCK_SHUTDOWN_RCV | VIRTIO_VSOCK_SHUTDOWN_SEND) &&
-	    !c->deadline_ms) {
-		/* Closed: ended once what it sent has reached the host. */
-		c->deadline_ms = vsock_now_ms() + VSOCK_TIMEOUT_MS;
-		vsock_host_timer(v);
-	}
-}
-
-static void conn_packet(struct vsock *v, struct vsock_conn *c, const struct hdr *h)
-{
-	c->peer_buf_alloc = h->buf_alloc;
-	c->peer_fwd_cnt = h->fwd_cnt;
-	if (c->state == VS_CLOSING) {
-		/* Our full SHUTDOWN went: only its end matters now. */
-		if (h->op == VIRTIO_VSOCK_OP_RST || h->op == VIRTIO_VSOCK_OP_SHUTDOWN)
-			vsock_conn_end(v, c, h->op == VIRTIO_VSOCK_OP_SHUTDOWN);
-		return;
-	}
-	switch (h->op) {
-	case VIRTIO_VSOCK_OP_RST:
-		if (c->state == VS_CONNECTING)
-			log_info_limited("%s: the guest refused port %u", v->name, c->peer_port);
-		vsock_conn_end(v, c, false);
-		return;
-	case VIRTIO_VSOCK_OP_RESPONSE:
-		if (c->state != VS_CONNECTING || (c->pend & P_REQUEST))
-			break;
-		c->state = VS_OPEN;
-		c->deadline_ms = 0;
-		v->st.conns_open++;
-		vsock_host_ok(v, c);
-		return;
-	case VIRTIO_VSOCK_OP_SHUTDOWN:
-		if (c->state != VS_OPEN)
-			break;
-		guest_shutdown(v, c, h->flags);
-		return;
-	case VIRTIO_VSOCK_OP_RW:
-		if (c->state != VS_OPEN || (c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_SEND))
-			break;
-		v->st.tx_bytes += h->len;
-		if (vsock_host_write(v, c, &v->txc, VSOCK_HDR_LEN, h->len) < 0)
-			vsock_conn_end(v, c, true);
-		return;
-	case VIRTIO_VSOCK_OP_CREDIT_UPDATE:
-		return;		/* the credit is read from every packet */
-	case VIRTIO_VSOCK_OP_CREDIT_REQUEST:
-		vsock_conn_pend(v, c, P_CREDIT);
-		return;
-	default:	/* REQUEST: the connection exists */
-		break;
-	}
-	guest_error(v, h, h->op == VIRTIO_VSOCK_OP_REQUEST ? "REQUEST for a connection that exists" :
-		    "op not valid in the connection's state");
-	vsock_conn_end(v, c, true);
-}
-
-/* One chain of the tx queue. */
-static void tx_packet(struct vsock *v)
-{
-	const struct virtq_chain *ch = &v->txc;
-	struct virtio_vsock_hdr raw;
-	struct vsock_conn *c;
-	const char *why;
-	struct hdr h;
-
-	if (ch->read_bytes < VSOCK_HDR_LEN ||
-	    virtq_chain_read(ch, 0, &raw, sizeof(raw)) != sizeof(raw)) {
-		guest_error(v, NULL, "packet shorter than its header");
-		return;
-	}
-	h = (struct hdr){
-		le64toh(raw.src_cid), le64toh(raw.dst_cid), le32toh(raw.src_port),
-		le32toh(raw.dst_port), le32toh(raw.len), le16toh(raw.type), le16toh(raw.op),
-		le32toh(raw.flags), le32toh(raw.buf_alloc), le32toh(raw.fwd_cnt),
-	};
-	v->st.tx_packets++;
-	c = find(v, h.dst_port, h.src_port);
-	if (c && c->state == VS_DEAD)
-		return;		/* an RST is on its way */
-	why = check_hdr(v, &h, ch->read_bytes - VSOCK_HDR_LEN);
-	if (!why && c)
-		why = check_conn(c, &h);
-	if (why) {
-		guest_error(v, &h, why);
-		if (c)
-			vsock_conn_end(v, c, true);
-		else
-			queue_rst(v, &h);
-		return;
-	}
-	if (c) {
-		conn_packet(v, c, &h);
-	} else if (h.op == VIRTIO_VSOCK_OP_REQUEST) {
-		guest_connect(v, &h);
-	} else if (h.op != VIRTIO_VSOCK_OP_RST) {
-		guest_error(v, &h, "no such connection");
-		queue_rst(v, &h);
-	}
-}
-
-/* Reads the tx queue while RSTs can be queued. 0 or -EIO. */
-static int tx_all(struct vsock *v)
-{
-	struct virtq *q = &v->vd.vq[VSOCK_TXQ];
-	bool any = false;
-	int r = 0;
-
-	v->tx_stalled = false;
-	if (!virtio_dev_queue_live(&v->vd, VSOCK_TXQ))
-		return 0;
-	do {
-		while (!(v->tx_stalled = v->nrst >= VSOCK_RST_MAX) &&
-		       (r = virtq_pop(q, &v->txc)) > 0) {
-			tx_packet(v);
-			r = virtq_push(q, v->txc.head, 0);
-			if (r < 0)
-				break;
-			any = true;
-		}
-		if (r < 0 || v->tx_stalled)
-			break;
-		virtq_set_avail_event(q);
-		r = virtq_pending(q);
-	} while (r > 0);
-	if (any)
-		virtio_dev_used(&v->vd, VSOCK_TXQ);
-	return r < 0 ? -EIO : 0;
-}
-
 void vsock_pump(struct vsock *v)
 {
 	bool used = false;
@@ -595,7 +375,7 @@ void vsock_pump(struct vsock *v)
 		used |= u;
 		if (!v->tx_stalled || v->nrst >= VSOCK_RST_MAX)
 			break;
-		if (tx_all(v) < 0)
+		if (vsock_tx_all(v) < 0)
 			goto broken;
 	}
 	if (used)
@@ -633,7 +413,7 @@ static void vsock_notify(struct virtio_dev *vd, unsigned q)
 {
 	struct vsock *v = vd->priv;
 
-	if (q == VSOCK_TXQ && tx_all(v) < 0) {
+	if (q == VSOCK_TXQ && vsock_tx_all(v) < 0) {
 		virtio_dev_needs_reset(vd);
 		return;
 	}
@@ -763,7 +543,7 @@ void virtio_vsock_free(void *opaque)
 	v = vd->priv;
 	for (unsigned i = 0; i < v->hiwater; i++)
 		if (v->conn[i].state != VS_FREE)
-			conn_free(v, &v->conn[i]);
+			vsock_conn_free(v, &v->conn[i]);
 	vsock_host_unlisten(v);
 	if (v->io)
 		iothread_del(v->io, v->ep);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
@@ -159,6 +160,26 @@ void vsock_host_close(struct vsock *v, struct vsock_conn *c)
 	c->fd = -1;
 }
 
+/* The ring of bytes kept for a host client is mapped and unmapped
+ * directly: 256 KiB chunks malloc'd and freed in the I/O thread would make
+ * glibc trim its per-thread heap, and that reads
+ * /proc/sys/vm/overcommit_memory, which the thread's filter refuses. */
+static uint8_t *buf_get(void)
+{
+	void *p = mmap(NULL, VSOCK_BUF_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void vsock_host_buf_drop(struct vsock_conn *c)
+{
+	if (c->buf)
+		munmap(c->buf, VSOCK_BUF_SIZE);
+	c->buf = NULL;
+	c->buf_off = c->buf_len = 0;
+}
+
 /* Bytes written, -EAGAIN, or -EPIPE when the host side is gone. */
 static ssize_t send_iov(int fd, struct iovec *iov, int n)
 {
@@ -210,7 +231,7 @@ int vsock_host_write(struct vsock *v, struct vsock_conn *c, const struct virtq_c
 		/* The credit check bounds what is kept by VSOCK_BUF_SIZE. */
 		if (c->buf_len + (len - done) > VSOCK_BUF_SIZE)
 			return -EPIPE;
-		if (!c->buf && !(c->buf = malloc(VSOCK_BUF_SIZE)))
+		if (!c->buf && !(c->buf = buf_get()))
 			return -EPIPE;
 		pos = (c->buf_off + c->buf_len) % VSOCK_BUF_SIZE;
 		first = VSOCK_BUF_SIZE - pos < len - done ? VSOCK_BUF_SIZE - pos : len - done;
@@ -245,9 +266,7 @@ int vsock_host_flush(struct vsock *v, struct vsock_conn *c)
 		c->fwd_cnt += (uint32_t)w;
 	}
 	if (c->buf_len == 0) {
-		free(c->buf);	/* an idle connection holds no buffer */
-		c->buf = NULL;
-		c->buf_off = 0;
+		vsock_host_buf_drop(c);	/* an idle connection holds no buffer */
 		if ((c->guest_shut & VIRTIO_VSOCK_SHUTDOWN_SEND) && !c->wr_shut && c->fd >= 0) {
 			shutdown(c->fd, SHUT_WR);
 			c->wr_shut = true;

@@ -946,6 +946,73 @@ static void test_slots_place(void **state __attribute__((unused)))
  * placed by config_devices, printed by --check; refused out of range, of
  * the wrong type, twice on one slot, and when the devices outnumber the
  * slots. */
+/* [vsock]: cid range and presence, socket default and length, slot. */
+static void test_vsock(void **state __attribute__((unused)))
+{
+	struct vm_dev_ref dev[VM_DEVICES_MAX];
+	struct vm_config cfg;
+	char *out = NULL, want[PATH_MAX];
+	size_t outlen = 0;
+	FILE *f;
+
+	parse_ok(BASE, &cfg);
+	assert_int_equal(cfg.vsock_cid, 0);	/* no table, no device */
+	assert_null(cfg.vsock_socket);
+	config_free(&cfg);
+
+	setenv("VMM_RUNTIME_DIR", "/tmp/rundir", 1);
+	parse_ok(BASE "[vsock]\ncid = 3\n", &cfg);
+	assert_int_equal(cfg.vsock_cid, 3);
+	assert_string_equal(cfg.vsock_socket, "/tmp/rundir/t.vsock");
+	/* The device comes last: after the rng. */
+	assert_int_equal(config_devices(&cfg, dev), 2);
+	assert_int_equal(dev[1].kind, VM_DEV_VSOCK);
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_print(&cfg, f);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(out, "[vsock]\ncid = 3\nsocket = \"/tmp/rundir/t.vsock\"\n# pci_slot = "));
+	free(out);
+	config_free(&cfg);
+
+	parse_ok(BASE "[vsock]\ncid = 4294967294\nsocket = 'v.sock'\npci_slot = 9\n", &cfg);
+	assert_int_equal(cfg.vsock_cid, 4294967294u);
+	path_in(want, sizeof(want), "v.sock");
+	assert_string_equal(cfg.vsock_socket, want);	/* from the config's directory */
+	assert_int_equal(cfg.vsock_pci_slot.slot, 9);
+	config_free(&cfg);
+
+	parse_bad(BASE "[vsock]\n", 1, 5, "vsock.cid: missing required key");
+	parse_bad(BASE "[vsock]\ncid = 2\n", 1, 6, "vsock.cid: 2 is out of range (3 to 4294967294)");
+	parse_bad(BASE "[vsock]\ncid = 4294967295\n", 1, 6,
+		  "vsock.cid: 4294967295 is out of range (3 to 4294967294)");
+	parse_bad(BASE "[vsock]\ncid = '3'\n", 1, 6, "vsock.cid: expected an integer, got a string");
+	parse_bad(BASE "[vsock]\ncid = 3\nsocket = ''\n", 1, 7, "vsock.socket: must not be empty");
+	parse_bad(BASE "[vsock]\ncid = 3\nport = 1\n", 1, 7, "vsock.port: unknown key");
+	/* 96 bytes is the most: "_4294967295" must fit after it. */
+	parse_ok(BASE "[vsock]\ncid = 3\nsocket = '/" "0123456789012345678901234567890123456789"
+		 "0123456789012345678901234567890123456789" "012345678901234'\n", &cfg);
+	config_free(&cfg);
+	parse_bad(BASE "[vsock]\ncid = 3\nsocket = '/" "0123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890123456789" "0123456789012345'\n", 1, 7,
+		  "vsock.socket: /0123");
+	parse_bad(BASE "[[vsock]]\ncid = 3\n", 1, 5, "vsock: expected a table");
+	parse_bad(BASE "[vsock]\ncid = 3\npci_slot = 5\n[rng]\npci_slot = 5\n", 1, 7,
+		  "vsock.pci_slot: slot 5 is taken already by rng (line 9)");
+	/* No runtime directory, no default. */
+	unsetenv("VMM_RUNTIME_DIR");
+	if (geteuid() != 0) {
+		char *xdg = getenv("XDG_RUNTIME_DIR") ? strdup(getenv("XDG_RUNTIME_DIR")) : NULL;
+
+		unsetenv("XDG_RUNTIME_DIR");
+		parse_bad(BASE "[vsock]\ncid = 3\n", 1, 5, "vsock.socket: no default");
+		if (xdg) {
+			setenv("XDG_RUNTIME_DIR", xdg, 1);
+			free(xdg);
+		}
+	}
+}
+
 static void test_pci_slot(void **state __attribute__((unused)))
 {
 	struct vm_dev_ref dev[VM_DEVICES_MAX];
@@ -1099,6 +1166,7 @@ int main(void)
 		cmocka_unit_test(test_vm_ops),
 		cmocka_unit_test(test_slots_place),
 		cmocka_unit_test(test_pci_slot),
+		cmocka_unit_test(test_vsock),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
