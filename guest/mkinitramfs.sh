@@ -13,6 +13,7 @@ default_modules=(
 	pvpanic pvpanic_mmio pvpanic_pci
 	virtio_mmio virtio_pci
 	virtio_blk virtio_net virtio_rng virtio_console
+	vmw_vsock_virtio_transport
 	fuse virtiofs
 	gpio_keys evdev
 	vmw_vsock_virtio_transport
@@ -23,6 +24,7 @@ default_modules=(
 default_modules_arm64=(
 	virtio_mmio
 	virtio_blk virtio_net virtio_rng virtio_console
+	vmw_vsock_virtio_transport
 	fuse virtiofs
 	gpio_keys evdev
 	crc32c_generic ext4

@@ -13,6 +13,7 @@
 #   QEMU          qemu-system-x86_64 for comparisons, or empty (always empty on aarch64)
 #   TIMESTAMP     tests/tools/timestamp, or empty
 #   PTYRUN        tests/tools/ptyrun (a command on a pseudo-terminal fed from stdin), or empty
+#   VSOCK_TEST    tests/tools/vsock-test (static; the guest has its own copy), or empty
 #   VMM_TEST_VERBOSE=1  guest kernel logs to the console (no "quiet")
 #
 # A test prints one or more "TEST <name>: PASS|FAIL <reason>|SKIP <reason>" lines and
@@ -29,6 +30,7 @@ VMM=${VMM-}
 QEMU=${QEMU-}
 TIMESTAMP=${TIMESTAMP-}
 PTYRUN=${PTYRUN-}
+VSOCK_TEST=${VSOCK_TEST-}
 
 # Guest memory of every test, in MiB (boot_time's RSS figure excludes this mapping).
 GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-256}
