@@ -146,7 +146,7 @@ int iothread_start(struct iothread *t)
 	/* Signals belong to the main loop's signalfd and the vCPU kicks. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
-	r = pthread_create(&t->thread, NULL, iothread_main, t);
+	r = vmm_thread_start(&t->thread, iothread_main, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r)
 		return -r;
@@ -162,7 +162,7 @@ void iothread_stop(struct iothread *t)
 		return;
 	if (write(t->stop_fd, &one, sizeof(one)) < 0)
 		log_warn("I/O thread: cannot signal stop: %m");
-	pthread_join(t->thread, NULL);
+	vmm_thread_join(&t->thread);
 	t->started = false;
 }
 

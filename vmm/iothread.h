@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "thread.h"
+
 /* Called in the I/O thread when `fd` is readable; `events` from epoll. */
 typedef void (*io_handler_fn)(void *opaque, uint32_t events);
 
@@ -18,7 +20,7 @@ struct io_watch;
 struct iothread {
 	int epfd;
 	int stop_fd;		/* eventfd: iothread_stop wakes the loop */
-	pthread_t thread;
+	struct vmm_thread thread;
 	bool started;
 	pthread_mutex_t lock;		/* watches, retired */
 	struct io_watch *watches;	/* freed by iothread_destroy */

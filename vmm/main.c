@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,12 @@ int main(int argc, char **argv)
 	struct vm vm;
 	int c, code, ret;
 
+	/* One malloc arena for all threads. glibc gives each thread that
+	 * allocates an arena of its own, and every vCPU and I/O thread builds
+	 * its seccomp filter with libseccomp (sandbox_enter): ~70 KiB of RSS
+	 * per thread stayed in its arena after the build. One arena reuses
+	 * those pages; the threads allocate nothing on their hot paths. */
+	mallopt(M_ARENA_MAX, 1);
 	if (argc >= 2 && !strcmp(argv[1], "ctl"))
 		return control_main_ctl(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "list"))

@@ -194,7 +194,7 @@ void vcpu_kick_setup(void)
 void vcpus_start(struct vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		int ret = pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		int ret = vmm_thread_start(&vm->vcpus[i].thread, vcpu_thread, &vm->vcpus[i]);
 
 		if (ret) {
 			log_err("starting vCPU %u thread: %s", i, strerror(ret));
@@ -216,11 +216,11 @@ void vcpus_stop(struct vm *vm)
 		if (!vm->vcpus[i].started)
 			continue;
 		vm->vcpus[i].run->immediate_exit = 1;
-		pthread_kill(vm->vcpus[i].thread, VCPU_KICK_SIGNAL);
+		pthread_kill(vm->vcpus[i].thread.id, VCPU_KICK_SIGNAL);
 	}
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vm->vcpus[i].started)
-			pthread_join(vm->vcpus[i].thread, NULL);
+			vmm_thread_join(&vm->vcpus[i].thread);
 }
 
 /* ---- pause and resume ---- */
@@ -240,7 +240,7 @@ int vm_pause(struct vm *vm)
 		if (!vm->vcpus[i].started)
 			continue;
 		vm->vcpus[i].run->immediate_exit = 1;
-		pthread_kill(vm->vcpus[i].thread, VCPU_KICK_SIGNAL);
+		pthread_kill(vm->vcpus[i].thread.id, VCPU_KICK_SIGNAL);
 	}
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += 2;

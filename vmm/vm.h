@@ -34,7 +34,7 @@ struct vcpu {
 	unsigned id;
 	int fd;
 	struct kvm_run *run;
-	pthread_t thread;
+	struct vmm_thread thread;
 	bool started;
 };
 

@@ -22,11 +22,16 @@ FIRST_LINE="Linux version"
 
 # Each test's runs, and its first failure ("" while none): keyed by test name.
 declare -A times rsss hwms failed
+# Where the RSS outside guest RAM is (tests/tools/timestamp.c): the Rss of each kind, then
+# the private part and the Pss of the whole, as "KIND=kB ..." keyed by "NAME RSS", RSS
+# being that run's rss-minus-guest: the median run's breakdown is printed.
+MEM_FIELDS="rss-text-libs rss-heap rss-stacks rss-io-uring rss-other private-minus-guest pss-minus-guest"
+declare -A breakdowns
 
 # init_run NAME PREFIX I CMD...: run I of CMD to VMMTEST-INIT under the timestamp tool;
 # records the time and memory, or the failure.
 init_run() {
-	local name=$1 prefix=$2 i=$3 rc=0 log t rss hwm found
+	local name=$1 prefix=$2 i=$3 rc=0 log t rss hwm found field v bd=""
 	shift 3
 	log=$WORKDIR/$prefix-$i.log
 	"$TIMESTAMP" --marker VMMTEST-INIT --guest-mib "$GUEST_MEMORY_MIB" \
@@ -47,6 +52,14 @@ init_run() {
 		echo "$name: run $i: no mapping of exactly $GUEST_MEMORY_MIB MiB; rss-minus-guest is the whole RSS"
 	fi
 	echo "$name: run $i: exec->VMMTEST-INIT $t us, rss-minus-guest ${rss:-?} kB, VmHWM ${hwm:-?} kB"
+	for field in $MEM_FIELDS; do
+		v=$(timestamp_field "$log" "$field")
+		[ -z "$v" ] || bd+=" $field=$v"
+	done
+	if [ -n "$bd" ] && [ -n "$rss" ]; then
+		echo "$name: run $i: kB:$bd"
+		breakdowns["$name $rss"]=$bd
+	fi
 	times[$name]+=" $t"
 	[ -z "$rss" ] || rsss[$name]+=" $rss"
 	[ -z "$hwm" ] || hwms[$name]+=" $hwm"
@@ -71,7 +84,7 @@ first_run() {
 
 # verdict NAME METRIC: the test's PASS and its median METRIC lines, or its FAIL.
 verdict() {
-	local name=$1 metric=$2
+	local name=$1 metric=$2 m kv prefix
 	if [ -n "${failed[$name]-}" ]; then
 		fail "$name" "${failed[$name]}"
 		return
@@ -79,8 +92,17 @@ verdict() {
 	# shellcheck disable=SC2086 # the lists are words
 	echo "METRIC ${metric} $(median ${times[$name]})"
 	case $metric in *_exec_to_init_us)
+		prefix=${metric%_exec_to_init_us}
 		# shellcheck disable=SC2086
-		[ -z "${rsss[$name]-}" ] || echo "METRIC ${metric%_exec_to_init_us}_rss_minus_guest_kb $(median ${rsss[$name]})"
+		m=$(median ${rsss[$name]-})
+		if [ -n "$m" ]; then
+			echo "METRIC ${prefix}_rss_minus_guest_kb $m"
+			# The median run's breakdown: METRIC vmm_rss_text_libs_kb ... (the rss_*
+			# add up to its rss_minus_guest), vmm_private_minus_guest_kb, vmm_pss_...
+			for kv in ${breakdowns["$name $m"]-}; do
+				echo "METRIC ${prefix}_$(echo "${kv%%=*}" | tr - _)_kb ${kv#*=}"
+			done
+		fi
 		# shellcheck disable=SC2086
 		[ -z "${hwms[$name]-}" ] || echo "METRIC ${metric%_exec_to_init_us}_vmhwm_kb $(median ${hwms[$name]})"
 		;;

@@ -14,6 +14,14 @@
  *   [+123456] <line>
  *   timestamp: marker at N us
  *   timestamp: rss-minus-guest K kB     (K = Rss of all mappings but one of N MiB)
+ *   timestamp: rss-KIND K kB            (that Rss by kind: text-libs (the binary, shared
+ *                                        libraries, vDSO), heap ([heap], malloc arenas),
+ *                                        stacks (the main one, each thread's), io-uring
+ *                                        (rings and SQEs), other (all else: kvm_run,
+ *                                        buffers, .bss))
+ *   timestamp: private-minus-guest K kB (Private_Clean + Private_Dirty: pages no other
+ *                                        process maps; what one more VM costs)
+ *   timestamp: pss-minus-guest K kB     (Pss: shared pages divided among their users)
  *   timestamp: rss-total K kB
  *   timestamp: guest-mapping found|not-found
  *   timestamp: vmhwm K kB
@@ -23,6 +31,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memmem, pipe2 */
 #endif
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -61,36 +70,162 @@ static void forward_signal(int sig)
 		kill((pid_t)child_pid, sig);
 }
 
-/* Sums the Rss of every mapping in /proc/PID/smaps, and again without the first mapping
- * whose Size is exactly guest_kb (the guest RAM); *found says whether there was one. */
-static int sample_smaps(pid_t pid, uint64_t guest_kb, uint64_t *total_kb, uint64_t *minus_kb,
-			bool *found)
+/* Where the memory outside the guest RAM is: each mapping's Rss goes to one of these. */
+enum mem_kind { MEM_TEXT_LIBS, MEM_HEAP, MEM_STACKS, MEM_IO_URING, MEM_OTHER, MEM_KINDS };
+static const char *const mem_kind_name[MEM_KINDS] = {
+	[MEM_TEXT_LIBS] = "text-libs", [MEM_HEAP] = "heap", [MEM_STACKS] = "stacks",
+	[MEM_IO_URING] = "io-uring", [MEM_OTHER] = "other",
+};
+
+struct mapping {
+	uint64_t lo, hi, size_kb, rss_kb, pss_kb, private_kb;
+	char perm[5];
+	char name[96];
+};
+
+struct mem_sample {
+	uint64_t total_kb, minus_kb;		/* Rss: all, all but the guest RAM */
+	uint64_t pss_kb, private_kb;		/* Pss, Private_*, all but the guest RAM */
+	uint64_t kind_kb[MEM_KINDS];		/* the Rss of minus_kb by kind */
+	bool found;
+};
+
+#define MAX_THREADS 256
+#define MAX_MAPPINGS 4096
+
+/* The stack pointers of PID's threads (from /proc/PID/task/TID/syscall, which holds
+ * "NR ARGS... SP PC" while the thread sleeps in a system call, "-1 SP PC" when it
+ * does not, "running" while it runs: read again then); returns how many. */
+static unsigned thread_sps(pid_t pid, uint64_t *sps, unsigned max)
 {
+	char path[96], line[256];
+	unsigned n = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/syscall", (int)pid, e->d_name);
+		for (int tries = 0; tries < 100; tries++) {
+			FILE *f = fopen(path, "re");
+			char *tok, *save = NULL, *prev = NULL, *last = NULL;
+			bool got = false;
+
+			if (!f)
+				break;
+			got = fgets(line, sizeof(line), f) != NULL;
+			fclose(f);
+			if (!got)
+				break;
+			if (!strncmp(line, "running", 7)) {
+				usleep(1000);
+				continue;
+			}
+			for (tok = strtok_r(line, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+				prev = last;
+				last = tok;
+			}
+			if (prev)
+				sps[n++] = strtoull(prev, NULL, 16);
+			break;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* A glibc malloc arena: anonymous, read-write, on a 64 MiB boundary (HEAP_MAX_SIZE),
+ * the rest of its reservation right above it without access. */
+static bool is_arena(const struct mapping *m, const struct mapping *next)
+{
+	return !m->name[0] && !strcmp(m->perm, "rw-p") && !(m->lo & ((64ull << 20) - 1)) &&
+	       next && next->lo == m->hi && !next->name[0] && !strcmp(next->perm, "---p");
+}
+
+static enum mem_kind classify(const struct mapping *m, const struct mapping *next,
+			      const uint64_t *sps, unsigned nsps)
+{
+	/* Files (the binary, shared libraries) and the kernel's vDSO: code and its data. */
+	if (m->name[0] == '/' || !strcmp(m->name, "[vdso]") || !strcmp(m->name, "[vvar]"))
+		return MEM_TEXT_LIBS;
+	if (!strcmp(m->name, "[heap]") || is_arena(m, next))
+		return MEM_HEAP;
+	if (!strcmp(m->name, "[stack]"))
+		return MEM_STACKS;
+	for (unsigned i = 0; i < nsps; i++)
+		if (sps[i] >= m->lo && sps[i] < m->hi)
+			return MEM_STACKS;
+	if (strstr(m->name, "io_uring"))
+		return MEM_IO_URING;
+	return MEM_OTHER;
+}
+
+/* Reads /proc/PID/smaps: the Rss of every mapping, and again without the first mapping
+ * whose Size is exactly guest_kb (the guest RAM; s->found says whether there was one),
+ * that by kind, and its Pss and private (this process's alone) part. */
+static int sample_smaps(pid_t pid, uint64_t guest_kb, struct mem_sample *s)
+{
+	static struct mapping maps[MAX_MAPPINGS];
+	uint64_t sps[MAX_THREADS], val;
 	char path[64], line[512];
-	uint64_t size = 0, val;
-	bool excluding = false;
+	unsigned n = 0, nsps;
+	struct mapping *cur = NULL;
 	FILE *f;
 
-	*total_kb = *minus_kb = 0;
-	*found = false;
+	memset(s, 0, sizeof(*s));
+	nsps = thread_sps(pid, sps, MAX_THREADS);
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "Size: %" SCNu64 " kB", &val) == 1) {
-			size = val;
-			/* Size comes before Rss within a mapping's block. */
-			excluding = guest_kb && !*found && size == guest_kb;
-			if (excluding)
-				*found = true;
+		unsigned long long lo, hi;
+		char perm[5];
+		int name_at = 0;
+
+		if (sscanf(line, "%llx-%llx %4s %*s %*s %*s %n", &lo, &hi, perm, &name_at) == 3 &&
+		    name_at > 0) {
+			cur = n < MAX_MAPPINGS ? &maps[n++] : NULL;
+			if (cur) {
+				memset(cur, 0, sizeof(*cur));
+				cur->lo = lo;
+				cur->hi = hi;
+				memcpy(cur->perm, perm, sizeof(perm));
+				snprintf(cur->name, sizeof(cur->name), "%s", line + name_at);
+				cur->name[strcspn(cur->name, "\n")] = 0;
+			}
+		} else if (!cur) {
+			continue;
+		} else if (sscanf(line, "Size: %" SCNu64 " kB", &val) == 1) {
+			cur->size_kb = val;
 		} else if (sscanf(line, "Rss: %" SCNu64 " kB", &val) == 1) {
-			*total_kb += val;
-			if (!excluding)
-				*minus_kb += val;
+			cur->rss_kb = val;
+		} else if (sscanf(line, "Pss: %" SCNu64 " kB", &val) == 1) {
+			cur->pss_kb = val;
+		} else if (sscanf(line, "Private_Clean: %" SCNu64 " kB", &val) == 1 ||
+			   sscanf(line, "Private_Dirty: %" SCNu64 " kB", &val) == 1) {
+			cur->private_kb += val;
 		}
 	}
 	fclose(f);
+	for (unsigned i = 0; i < n; i++) {
+		const struct mapping *m = &maps[i];
+
+		s->total_kb += m->rss_kb;
+		if (guest_kb && !s->found && m->size_kb == guest_kb) {
+			s->found = true;
+			continue;
+		}
+		s->minus_kb += m->rss_kb;
+		s->pss_kb += m->pss_kb;
+		s->private_kb += m->private_kb;
+		s->kind_kb[classify(m, i + 1 < n ? &maps[i + 1] : NULL, sps, nsps)] += m->rss_kb;
+	}
 	return 0;
 }
 
@@ -118,18 +253,22 @@ static int read_status_kb(pid_t pid, const char *field, uint64_t *kb)
 
 static void report_memory(pid_t pid, uint64_t guest_mib)
 {
-	uint64_t total, minus, hwm;
-	bool found;
+	struct mem_sample s;
+	uint64_t hwm;
 	int ret;
 
-	ret = sample_smaps(pid, guest_mib * 1024, &total, &minus, &found);
+	ret = sample_smaps(pid, guest_mib * 1024, &s);
 	if (ret) {
 		printf("timestamp: cannot read /proc/%d/smaps: %s\n", (int)pid, strerror(-ret));
 	} else {
-		printf("timestamp: rss-minus-guest %" PRIu64 " kB\n", minus);
-		printf("timestamp: rss-total %" PRIu64 " kB\n", total);
+		printf("timestamp: rss-minus-guest %" PRIu64 " kB\n", s.minus_kb);
+		for (int k = 0; k < MEM_KINDS; k++)
+			printf("timestamp: rss-%s %" PRIu64 " kB\n", mem_kind_name[k], s.kind_kb[k]);
+		printf("timestamp: private-minus-guest %" PRIu64 " kB\n", s.private_kb);
+		printf("timestamp: pss-minus-guest %" PRIu64 " kB\n", s.pss_kb);
+		printf("timestamp: rss-total %" PRIu64 " kB\n", s.total_kb);
 		if (guest_mib)
-			printf("timestamp: guest-mapping %s\n", found ? "found" : "not-found");
+			printf("timestamp: guest-mapping %s\n", s.found ? "found" : "not-found");
 	}
 	if (read_status_kb(pid, "VmHWM", &hwm) == 0)
 		printf("timestamp: vmhwm %" PRIu64 " kB\n", hwm);
