@@ -12,7 +12,7 @@ script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 default_modules=(
 	pvpanic pvpanic_mmio pvpanic_pci
 	virtio_mmio virtio_pci
-	virtio_blk virtio_net virtio_rng virtio_console
+	virtio_blk virtio_net virtio_rng virtio_console virtio_balloon
 	vmw_vsock_virtio_transport
 	fuse virtiofs
 	gpio_keys evdev
@@ -23,7 +23,7 @@ default_modules=(
 # modules, which the x86_64 cloud kernel builds in (blk_io mounts an ext4 disk).
 default_modules_arm64=(
 	virtio_mmio
-	virtio_blk virtio_net virtio_rng virtio_console
+	virtio_blk virtio_net virtio_rng virtio_console virtio_balloon
 	vmw_vsock_virtio_transport
 	fuse virtiofs
 	gpio_keys evdev

@@ -89,6 +89,9 @@ void cfg_load_console(struct ctx *c, const struct toml_value *tab, struct vm_con
 void cfg_load_cpu(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg);
 void cfg_load_log(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg);
 void cfg_load_rng(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg);
+void cfg_load_balloon(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg);
+/* Once every table is loaded: the balloon's target below guest memory. */
+void cfg_check_balloon(struct ctx *c, const struct vm_config *cfg);
 void cfg_load_vsock(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg);
 void cfg_load_disks(struct ctx *c, const struct toml_value *arr, struct vm_config *cfg);
 void cfg_load_net(struct ctx *c, const struct toml_value *arr, struct vm_config *cfg);
@@ -102,6 +105,7 @@ extern const char *const cfg_console_keys[];
 extern const char *const cfg_cpu_keys[];
 extern const char *const cfg_rng_keys[];
 extern const char *const cfg_vsock_keys[];
+extern const char *const cfg_balloon_keys[];
 extern const char *const cfg_log_keys[];
 extern const char *const cfg_disk_keys[];
 extern const char *const cfg_net_keys[];

@@ -319,6 +319,7 @@ static const struct section {
 	{ "log", cfg_load_log },
 	{ "rng", cfg_load_rng },
 	{ "vsock", cfg_load_vsock },
+	{ "balloon", cfg_load_balloon },
 };
 
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
@@ -338,6 +339,7 @@ static const struct known_table {
 	{ "rng", cfg_rng_keys },
 	{ "fs", cfg_fs_keys },
 	{ "vsock", cfg_vsock_keys },
+	{ "balloon", cfg_balloon_keys },
 };
 
 #define NKNOWN (sizeof(known_tables) / sizeof(known_tables[0]))
@@ -443,6 +445,9 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	out->cpu_template = CPU_TEMPLATE_HOST;
 	out->log_level = LOG_LVL_INFO;
 	out->rng_enabled = true;
+	out->balloon_deflate_on_oom = true;
+	out->balloon_reporting = true;
+	out->balloon_stats_interval_s = 5;
 	out->source = strdup(c.src);
 	out->cmdline = strdup("");
 	c.dir = config_dir(c.src);
@@ -482,6 +487,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	cfg_load_fs(&c, toml_get(root, "fs"), out);
 	cfg_check_slots(&c, out);
 	cfg_check_ready(&c, out);
+	cfg_check_balloon(&c, out);
 
 	toml_free(root);
 	free(c.dir);

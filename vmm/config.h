@@ -202,6 +202,15 @@ struct vm_config {
 	char *vsock_socket;		/* key `socket`, resolved; default RUNDIR/NAME.vsock */
 	struct dev_slot vsock_pci_slot;	/* key `pci_slot` */
 
+	/* [balloon] */
+	bool balloon_enabled;		/* key `enabled`; default: true with a [balloon] table */
+	uint64_t balloon_target_mib;	/* key `target_mib`, < memory_mib, default 0 */
+	unsigned balloon_target_line;	/* of key `target_mib`, for messages */
+	bool balloon_deflate_on_oom;	/* key `deflate_on_oom`, default true */
+	bool balloon_reporting;		/* key `free_page_reporting`, default true */
+	unsigned balloon_stats_interval_s; /* key `stats_interval_s`, 0: none; default 5 */
+	struct dev_slot balloon_pci_slot; /* key `pci_slot` */
+
 	/* [log] */
 	int log_level;			/* key `level`: "error".."debug" as LOG_LVL_*, default info */
 
@@ -234,14 +243,15 @@ const char *config_known_table(size_t i);
 const char *const *config_known_keys(const char *table);
 
 /* The virtio devices of a config, in the order vmm creates them: disks,
- * NICs, the rng, shares (each kind in config order), the vsock device. */
+ * NICs, the rng, shares (each kind in config order), the vsock device, the
+ * balloon. */
 #define VM_SLOTS_MAX 32		/* device slots 0..31; arch_device_slots says which exist */
-enum vm_dev_kind { VM_DEV_DISK, VM_DEV_NET, VM_DEV_RNG, VM_DEV_FS, VM_DEV_VSOCK };
-#define VM_DEVICES_MAX (VM_DISKS_MAX + VM_NET_MAX + 1 + VM_FS_MAX + 1)
+enum vm_dev_kind { VM_DEV_DISK, VM_DEV_NET, VM_DEV_RNG, VM_DEV_FS, VM_DEV_VSOCK, VM_DEV_BALLOON };
+#define VM_DEVICES_MAX (VM_DISKS_MAX + VM_NET_MAX + 1 + VM_FS_MAX + 2)
 
 struct vm_dev_ref {
 	enum vm_dev_kind kind;
-	size_t index;		/* into cfg->disk, net or fs; 0 for the rng and vsock */
+	size_t index;		/* into cfg->disk, net or fs; 0 for the rng, vsock, balloon */
 	unsigned slot;		/* where it goes (config_devices) */
 };
 

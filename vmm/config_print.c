@@ -224,6 +224,14 @@ void config_print(const struct vm_config *cfg, FILE *f)
 		fputc('\n', f);
 		print_slot(f, cfg, VM_DEV_VSOCK, 0, &cfg->vsock_pci_slot);
 	}
+	if (cfg->balloon_enabled) {
+		fprintf(f, "\n[balloon]\nenabled = true\ntarget_mib = %llu\ndeflate_on_oom = %s\n"
+			"free_page_reporting = %s\nstats_interval_s = %u\n",
+			(unsigned long long)cfg->balloon_target_mib,
+			cfg->balloon_deflate_on_oom ? "true" : "false",
+			cfg->balloon_reporting ? "true" : "false", cfg->balloon_stats_interval_s);
+		print_slot(f, cfg, VM_DEV_BALLOON, 0, &cfg->balloon_pci_slot);
+	}
 	fprintf(f, "\n[log]\nlevel = \"%s\"\n", log_level_name(cfg->log_level));
 	print_net(cfg, f);
 	print_fs(cfg, f);

@@ -1,4 +1,4 @@
-/* Key pci_slot of [[disk]], [[net]], [[fs]], [rng] and [vsock]: read and range-checked
+/* Key pci_slot of [[disk]], [[net]], [[fs]], [rng], [vsock] and [balloon]: read and range-checked
  * per entry, checked across entries once all are loaded, and turned into
  * each virtio device's slot (config_devices, slots_place). A device with a
  * slot keeps it whatever else is added; the others fill the gaps. */
@@ -58,6 +58,10 @@ static size_t list_devices(const struct vm_config *cfg, struct vm_dev_ref *ref,
 	if (cfg->vsock_cid) {
 		ref[n] = (struct vm_dev_ref){ .kind = VM_DEV_VSOCK };
 		key[n++] = &cfg->vsock_pci_slot;
+	}
+	if (cfg->balloon_enabled) {
+		ref[n] = (struct vm_dev_ref){ .kind = VM_DEV_BALLOON };
+		key[n++] = &cfg->balloon_pci_slot;
 	}
 	return n;
 }
@@ -121,12 +125,12 @@ int config_devices(const struct vm_config *cfg, struct vm_dev_ref out[VM_DEVICES
 	return (int)n;
 }
 
-/* "disk[0]", "net[1]", "rng", "fs[0]", "vsock": how messages name a device. */
+/* "disk[0]", "net[1]", "rng", "fs[0]", "vsock", "balloon": how messages name a device. */
 static const char *dev_name(const struct vm_dev_ref *r, char *buf, size_t len)
 {
-	static const char *const kinds[] = { "disk", "net", "rng", "fs", "vsock" };
+	static const char *const kinds[] = { "disk", "net", "rng", "fs", "vsock", "balloon" };
 
-	if (r->kind == VM_DEV_RNG || r->kind == VM_DEV_VSOCK)
+	if (r->kind == VM_DEV_RNG || r->kind == VM_DEV_VSOCK || r->kind == VM_DEV_BALLOON)
 		snprintf(buf, len, "%s", kinds[r->kind]);
 	else
 		snprintf(buf, len, "%s[%zu]", kinds[r->kind], r->index);

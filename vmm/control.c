@@ -43,7 +43,11 @@ static const char *const cmd_names[] = {
 	[CONTROL_RESUME] = "resume", [CONTROL_SHUTDOWN] = "shutdown",
 	[CONTROL_KILL] = "kill", [CONTROL_HELP] = "help",
 	[CONTROL_QUEUES] = "queues", [CONTROL_CONSOLE] = "console",
+	[CONTROL_BALLOON] = "balloon",
 };
+
+/* `balloon MIB`: no more than this (16 TiB), so MIB << 8 pages fits. */
+#define BALLOON_ARG_MAX (1ULL << 24)
 
 #define NCMDS (sizeof(cmd_names) / sizeof(cmd_names[0]))
 
@@ -66,7 +70,31 @@ static void quote(char *out, size_t size, const char *s, size_t n)
 	out[k] = '\0';
 }
 
-int control_parse(const char *line, size_t len, enum control_cmd *cmd,
+/* The argument of `balloon`: decimal digits, at most BALLOON_ARG_MAX. */
+static int parse_mib(const char *s, size_t n, uint64_t *out, char *err, size_t errlen)
+{
+	uint64_t v = 0;
+	char shown[40];
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || n > 9) {
+			quote(shown, sizeof(shown), s, n);
+			snprintf(err, errlen, "\"balloon\" takes a size in MiB (0 to %llu), "
+				 "not \"%s\"", BALLOON_ARG_MAX, shown);
+			return -EINVAL;
+		}
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > BALLOON_ARG_MAX) {
+		snprintf(err, errlen, "\"balloon\" takes a size in MiB (0 to %llu)",
+			 BALLOON_ARG_MAX);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+int control_parse(const char *line, size_t len, enum control_cmd *cmd, uint64_t *arg,
 		  char *err, size_t errlen)
 {
 	char shown[40];
@@ -94,7 +122,19 @@ int control_parse(const char *line, size_t len, enum control_cmd *cmd,
 	for (size_t k = 0; k < NCMDS; k++) {
 		if (strlen(cmd_names[k]) != w - b || memcmp(cmd_names[k], line + b, w - b))
 			continue;
-		if (w != e) {
+		*arg = 0;
+		if (k == CONTROL_BALLOON) {
+			size_t a = w;
+
+			while (a < e && blank(line[a]))
+				a++;
+			if (a == e) {
+				snprintf(err, errlen, "\"balloon\" needs the target size in MiB");
+				return -EINVAL;
+			}
+			if (parse_mib(line + a, e - a, arg, err, errlen) < 0)
+				return -EINVAL;
+		} else if (w != e) {
 			snprintf(err, errlen, "\"%s\" takes no arguments", cmd_names[k]);
 			return -EINVAL;
 		}
@@ -189,7 +229,7 @@ static unsigned nclients(const struct control *c)
 static void status_reply(struct client *cl, const struct control_vm_ops *ops, void *vm)
 {
 	struct control_status st = { 0 };
-	char text[512];
+	char text[1024];
 	size_t n;
 
 	ops->status(vm, &st);
@@ -207,6 +247,9 @@ static void status_reply(struct client *cl, const struct control_vm_ops *ops, vo
 		if (phases[i].us)
 			n += (size_t)snprintf(text + n, sizeof(text) - n, " %s=%llu",
 					      phases[i].key, (unsigned long long)phases[i].us);
+	if (n < sizeof(text))
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%.*s",
+				      (int)sizeof(st.extra) - 1, st.extra);
 	if (n < sizeof(text) - 1)
 		strcpy(text + n, "\n");
 	else
@@ -215,7 +258,8 @@ static void status_reply(struct client *cl, const struct control_vm_ops *ops, vo
 }
 
 static void execute(struct control *c, struct client *cl,
-		    const struct control_vm_ops *ops, void *vm, enum control_cmd cmd)
+		    const struct control_vm_ops *ops, void *vm, enum control_cmd cmd,
+		    uint64_t arg)
 {
 	int ret;
 
@@ -225,7 +269,7 @@ static void execute(struct control *c, struct client *cl,
 		return;
 	case CONTROL_HELP:
 		control_reply(cl, "ok commands=status,pause,resume,shutdown,kill,queues,"
-			      "console,help\n");
+			      "console,balloon,help\n");
 		return;
 	case CONTROL_CONSOLE:
 		control_console_attach(c, cl, ops, vm);
@@ -253,6 +297,22 @@ static void execute(struct control *c, struct client *cl,
 		ops->kill(vm, "kill requested on the control socket");
 		ret = 0;
 		break;
+	case CONTROL_BALLOON:
+		ret = ops->balloon ? ops->balloon(vm, arg) : -ENODEV;
+		if (ret == -ENODEV) {
+			control_reply(cl, "error this VM has no balloon ([balloon] in its config)\n");
+			return;
+		}
+		if (ret == -EINVAL) {
+			replyf(cl, "error %llu MiB is not less than the guest's memory",
+			       (unsigned long long)arg);
+			return;
+		}
+		if (ret == 0) {
+			replyf(cl, "ok balloon_target_mib=%llu", (unsigned long long)arg);
+			return;
+		}
+		break;
 	default:
 		ret = -EINVAL;
 		break;
@@ -273,6 +333,7 @@ static void client_read(struct control *c, struct client *cl,
 {
 	char err[128], *start, *nl;
 	enum control_cmd cmd;
+	uint64_t arg;
 	size_t left;
 	ssize_t n;
 
@@ -295,16 +356,16 @@ static void client_read(struct control *c, struct client *cl,
 
 		left -= line + 1;
 		start = nl + 1;
-		if (control_parse(nl - line, line, &cmd, err, sizeof(err)) < 0) {
+		if (control_parse(nl - line, line, &cmd, &arg, err, sizeof(err)) < 0) {
 			replyf(cl, "error %s", err);
 		} else if (cmd == CONTROL_CONSOLE) {
 			/* What follows the request line is console input. */
 			memmove(cl->buf, start, left);
 			cl->len = left;
-			execute(c, cl, ops, vm, cmd);
+			execute(c, cl, ops, vm, cmd, arg);
 			return;
 		} else {
-			execute(c, cl, ops, vm, cmd);
+			execute(c, cl, ops, vm, cmd, arg);
 		}
 	}
 	if (cl->fd < 0)

@@ -24,12 +24,14 @@ enum control_cmd {
 	CONTROL_HELP,
 	CONTROL_QUEUES,
 	CONTROL_CONSOLE,
+	CONTROL_BALLOON,	/* takes one argument: the target in MiB */
 };
 
 /* Parses one request line (`len` bytes, without the newline; a trailing CR
- * and surrounding blanks are allowed). Returns 0 and sets *cmd, or -EINVAL
- * with a one-line, printable reason in `err`. Never reads past `len`. */
-int control_parse(const char *line, size_t len, enum control_cmd *cmd,
+ * and surrounding blanks are allowed). Returns 0 and sets *cmd (and *arg,
+ * the decimal argument of `balloon`; 0 for the others), or -EINVAL with a
+ * one-line, printable reason in `err`. Never reads past `len`. */
+int control_parse(const char *line, size_t len, enum control_cmd *cmd, uint64_t *arg,
 		  char *err, size_t errlen);
 
 struct control;
@@ -43,6 +45,9 @@ struct control_status {
 	uint64_t uptime_s;
 	/* Boot phases in microseconds since exec; 0 until reached. */
 	uint64_t first_kvm_run_us, first_serial_us, userspace_ready_us, shutdown_us;
+	/* Words appended as they are (" balloon_target_mib=N ..."): the
+	 * devices' own state; "" for none. */
+	char extra[384];
 };
 
 /* The VM as the server sees it, `vm` being the caller's opaque pointer: the
@@ -64,6 +69,10 @@ struct control_vm_ops {
 	/* Every virtio queue's state as words (" blk0.q0=..."); returns the
 	 * length written, at most len - 1. */
 	size_t (*describe_queues)(void *vm, char *buf, size_t len);
+	/* `balloon MIB`: the balloon's new target. 0, -ENODEV with no
+	 * balloon, -EINVAL when MIB is not below guest memory. NULL: as
+	 * -ENODEV. */
+	int (*balloon)(void *vm, uint64_t mib);
 	/* The serial console, for `console` (NULL: the request is refused).
 	 * console_attach: until it is called again with -1, eventfd `fd` is
 	 * written when the console has new output or room for input.

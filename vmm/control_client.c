@@ -139,19 +139,25 @@ static void unreachable(const char *path, int err)
 
 int control_main_ctl(int argc, char **argv)
 {
-	char path[PATH_MAX], reply[CONTROL_REPLY_MAX];
+	char path[PATH_MAX], reply[CONTROL_REPLY_MAX], req[CONTROL_LINE_MAX];
+	bool balloon = argc == 4 && !strcmp(argv[2], "balloon");
 	int ret;
 
-	if (argc != 3) {
+	if (argc != 3 && !balloon) {
 		fprintf(stderr, "Usage: vmm ctl NAME|SOCKET "
-			"status|pause|resume|shutdown|kill|queues|console|help\n");
+			"status|pause|resume|shutdown|kill|queues|console|help\n"
+			"       vmm ctl NAME|SOCKET balloon MIB\n");
+		return 2;
+	}
+	if (balloon && (size_t)snprintf(req, sizeof(req), "balloon %s", argv[3]) >= sizeof(req)) {
+		fprintf(stderr, "vmm: balloon: %s is not a size in MiB\n", argv[3]);
 		return 2;
 	}
 	if (socket_path(argv[1], path, sizeof(path)) < 0)
 		return 1;
 	if (!strcmp(argv[2], "console"))
 		return control_console(path, argv[1]);
-	ret = control_request(path, argv[2], reply, sizeof(reply), 5000);
+	ret = control_request(path, balloon ? req : argv[2], reply, sizeof(reply), 5000);
 	if (ret < 0) {
 		unreachable(path, -ret);
 		return 1;

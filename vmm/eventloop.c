@@ -210,6 +210,12 @@ static void ctl_status(void *opaque, struct control_status *st)
 		.userspace_ready_us = atomic_load(&vm->t_userspace_ready_us),
 		.shutdown_us = atomic_load(&vm->t_shutdown_us),
 	};
+	vm_balloon_status(vm, st->extra, sizeof(st->extra));
+}
+
+static int ctl_balloon(void *vm, uint64_t mib)
+{
+	return vm_balloon_set(vm, mib);
 }
 
 static const char *ctl_state(void *vm)
@@ -263,6 +269,7 @@ static const struct control_vm_ops ctl_ops = {
 	.resume = ctl_resume, .shutdown = ctl_shutdown, .kill = ctl_kill,
 	.describe_queues = ctl_describe_queues, .console_attach = ctl_console_attach,
 	.console_read = ctl_console_read, .console_write = ctl_console_write,
+	.balloon = ctl_balloon,
 };
 
 /* ---- event loop ---- */

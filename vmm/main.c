@@ -32,6 +32,7 @@ static void usage(FILE *out)
 		"       vmm --config FILE --dump-dtb FILE   (aarch64)\n"
 		"       vmm ctl NAME|SOCKET status|pause|resume|shutdown|kill|queues|help\n"
 		"       vmm ctl NAME|SOCKET console   (Ctrl-] detaches)\n"
+		"       vmm ctl NAME|SOCKET balloon MIB   (the balloon's target)\n"
 		"       vmm list\n"
 		"       vmm --print-seccomp | --help | --version\n"
 		"\n"

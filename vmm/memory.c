@@ -201,3 +201,32 @@ uint64_t gm_low_end(const struct guest_mem *m)
 {
 	return m->regions[0].gpa + m->regions[0].size;
 }
+
+int gm_discard(const struct guest_mem *m, uint64_t gpa, uint64_t len)
+{
+	const struct guest_region *r = NULL;
+	uint8_t *p;
+
+	if (len == 0 || (gpa | len) & 0xfff)
+		return -EINVAL;
+	p = gm_ptr(m, gpa, len);
+	if (!p)
+		return -EFAULT;
+	for (unsigned i = 0; i < m->nregions && !r; i++)
+		if (p >= m->regions[i].hva && p < m->regions[i].hva + m->regions[i].size)
+			r = &m->regions[i];
+	/* Shared memfd: free the file's pages, which every mapping (a
+	 * vhost-user backend's too) then reads as zeroes; MADV_DONTNEED would
+	 * only drop our page table entries and free nothing. */
+	if (m->memfd >= 0) {
+		off_t off = (off_t)(r->fd_offset + (uint64_t)(p - r->hva));
+
+		if (fallocate(m->memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+			      (off_t)len) < 0)
+			return -errno;
+		return 0;
+	}
+	if (madvise(p, len, MADV_DONTNEED) < 0)
+		return -errno;
+	return 0;
+}

@@ -61,6 +61,17 @@ int gm_zero(const struct guest_mem *m, uint64_t gpa, size_t len);
 /* True when [gpa, gpa+len) is guest RAM. */
 int gm_valid(const struct guest_mem *m, uint64_t gpa, uint64_t len);
 
+/* Gives [gpa, gpa+len) back to the host (virtio-balloon): the guest reads
+ * zeroes there next time, and the host has the memory meanwhile. gpa and
+ * len are 4 KiB aligned and the range lies inside one region: -EINVAL,
+ * -EFAULT otherwise, nothing done. Private memory: MADV_DONTNEED; the
+ * shared memfd: a hole punched in the file (FALLOC_FL_PUNCH_HOLE), so a
+ * backend's mapping sees the same zeroes. Transparent huge pages: a range
+ * smaller than a 2 MiB page splits it; anonymous memory frees the 4 KiB
+ * pages at once, shmem may only zero them until the kernel splits the
+ * huge page. Returns 0 or -errno. */
+int gm_discard(const struct guest_mem *m, uint64_t gpa, uint64_t len);
+
 /* Highest RAM address + 1 below `limit` in the region containing 0 or the
  * first region (used for "top of low memory"). */
 uint64_t gm_low_end(const struct guest_mem *m);

@@ -26,6 +26,7 @@
 #include "virtio/net.h"
 #include "virtio/rng.h"
 #include "virtio/vsock.h"
+#include "virtio/balloon.h"
 
 uint64_t vmm_now_us(void)
 {
@@ -253,6 +254,27 @@ size_t vm_describe_queues(struct vm *vm, char *buf, size_t len)
 	return n;
 }
 
+int vm_balloon_set(struct vm *vm, uint64_t mib)
+{
+	if (!vm->balloon)
+		return -ENODEV;
+	if (mib >= vm->cfg->memory_mib)
+		return -EINVAL;
+	return virtio_balloon_set_target(vm->balloon, mib << 8);
+}
+
+size_t vm_balloon_status(struct vm *vm, char *buf, size_t len)
+{
+	struct balloon_info bi;
+
+	if (len)
+		buf[0] = '\0';
+	if (!vm->balloon)
+		return 0;
+	virtio_balloon_info(vm->balloon, &bi);
+	return virtio_balloon_status_words(&bi, buf, len);
+}
+
 /* virtio-vsock's guest connections to port P: "<socket>_<P>", connected by
  * the launcher from the prefix registered before it forked. */
 static int vsock_connect(void *ctx, uint32_t port, int *fd)
@@ -326,6 +348,20 @@ int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 		case VM_DEV_VSOCK:
 			ret = add_vsock(vm, attach, dev[i].slot);
 			continue;
+		case VM_DEV_BALLOON: {
+			struct balloon_opts o = {
+				.target_pages = (uint32_t)(cfg->balloon_target_mib << 8),
+				.deflate_on_oom = cfg->balloon_deflate_on_oom,
+				.reporting = cfg->balloon_reporting,
+				.stats_interval_s = cfg->balloon_stats_interval_s,
+			};
+
+			ret = virtio_balloon_new(&o, &vm->io, &vd);
+			free_fn = virtio_balloon_free;
+			kind = "balloon";
+			vm->balloon = vd;
+			break;
+		}
 		}
 		if (ret == 0)
 			ret = add_virtio(vm, vd, free_fn, attach, dev[i].slot, kind, k);

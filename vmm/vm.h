@@ -91,8 +91,9 @@ struct vm {
 	uint32_t next_gsi;
 
 	/* The virtio devices, for `vmm ctl NAME queues` (owned by cleanups). */
-	struct vm_vdev { struct virtio_dev *vd; char tag[8]; } *vdevs;
+	struct vm_vdev { struct virtio_dev *vd; char tag[12]; } *vdevs;
 	unsigned nvdevs;
+	struct virtio_dev *balloon;	/* one of vdevs, or NULL */
 
 	struct vm_cleanup *cleanups;	/* run in reverse order by vm_destroy */
 	unsigned ncleanups;
@@ -161,6 +162,11 @@ void vm_shutdown(struct vm *vm, const char *why);
  * (" blk0.q0=size=..,last_avail=..,..."), what a stuck device waits for.
  * Returns the length written (at most len - 1). */
 size_t vm_describe_queues(struct vm *vm, char *buf, size_t len);
+/* `vmm ctl NAME balloon MIB`: the balloon's new target, main thread.
+ * -ENODEV without a [balloon], -EINVAL for MIB >= guest memory. */
+int vm_balloon_set(struct vm *vm, uint64_t mib);
+/* The balloon's words for `vmm ctl NAME status` ("" without one). */
+size_t vm_balloon_status(struct vm *vm, char *buf, size_t len);
 
 /* Raise/lower a GSI on the in-kernel interrupt controller. */
 int vm_set_irq(struct vm *vm, uint32_t gsi, int level);

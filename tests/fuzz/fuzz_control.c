@@ -112,15 +112,18 @@ static void parse_lines(const uint8_t *p, size_t n)
 		size_t len = nl ? (size_t)(nl - p) : n;
 		char *line = malloc(len ? len : 1), err[128];
 		enum control_cmd cmd = (enum control_cmd)-1;
+		uint64_t arg = UINT64_MAX;
 		int r;
 
 		trap_unless(line != NULL);
 		memcpy(line, p, len);
 		memset(err, 0x55, sizeof(err));
-		r = control_parse(line, len, &cmd, err, sizeof(err));
+		r = control_parse(line, len, &cmd, &arg, err, sizeof(err));
 		trap_unless(r == 0 || r == -EINVAL);
 		if (r == 0) {
-			trap_unless((unsigned)cmd <= CONTROL_CONSOLE);
+			trap_unless((unsigned)cmd <= CONTROL_BALLOON);
+			/* `balloon`'s argument is bounded; the others have none. */
+			trap_unless(cmd == CONTROL_BALLOON ? arg <= 1ULL << 24 : arg == 0);
 		} else {
 			size_t el = strnlen(err, sizeof(err));
 

@@ -1067,6 +1067,66 @@ static void test_vsock(void **state __attribute__((unused)))
 	}
 }
 
+/* [balloon]: the table adds the device, defaults, ranges, target below
+ * guest memory, --check output, slot. */
+static void test_balloon(void **state __attribute__((unused)))
+{
+	struct vm_dev_ref dev[VM_DEVICES_MAX];
+	struct vm_config cfg;
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f;
+
+	parse_ok(BASE, &cfg);
+	assert_false(cfg.balloon_enabled);	/* no table, no device */
+	config_free(&cfg);
+
+	parse_ok(BASE "[balloon]\n", &cfg);
+	assert_true(cfg.balloon_enabled);
+	assert_int_equal(cfg.balloon_target_mib, 0);
+	assert_true(cfg.balloon_deflate_on_oom);
+	assert_true(cfg.balloon_reporting);
+	assert_int_equal(cfg.balloon_stats_interval_s, 5);
+	assert_int_equal(config_devices(&cfg, dev), 2);	/* after the rng */
+	assert_int_equal(dev[1].kind, VM_DEV_BALLOON);
+	f = open_memstream(&out, &outlen);
+	assert_non_null(f);
+	config_print(&cfg, f);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(strstr(out, "[balloon]\nenabled = true\ntarget_mib = 0\n"
+			       "deflate_on_oom = true\nfree_page_reporting = true\n"
+			       "stats_interval_s = 5\n# pci_slot = "));
+	free(out);
+	config_free(&cfg);
+
+	parse_ok(BASE "[balloon]\ntarget_mib = 100\ndeflate_on_oom = false\n"
+		 "free_page_reporting = false\nstats_interval_s = 0\npci_slot = 9\n", &cfg);
+	assert_int_equal(cfg.balloon_target_mib, 100);
+	assert_false(cfg.balloon_deflate_on_oom);
+	assert_false(cfg.balloon_reporting);
+	assert_int_equal(cfg.balloon_stats_interval_s, 0);
+	assert_int_equal(cfg.balloon_pci_slot.slot, 9);
+	config_free(&cfg);
+
+	parse_ok(BASE "[balloon]\nenabled = false\n", &cfg);
+	assert_false(cfg.balloon_enabled);
+	assert_int_equal(config_devices(&cfg, dev), 1);
+	config_free(&cfg);
+
+	parse_bad(BASE "[balloon]\ntarget_mib = 256\n", 1, 6,
+		  "balloon.target_mib: 256 MiB is not less than the guest's memory ([vm] memory_mib = 256)");
+	parse_bad(BASE "[balloon]\ntarget_mib = -1\n", 1, 6, "balloon.target_mib: -1 is out of range");
+	parse_bad(BASE "[balloon]\nstats_interval_s = 86401\n", 1, 6,
+		  "balloon.stats_interval_s: 86401 is out of range (0 to 86400)");
+	parse_bad(BASE "[balloon]\nfree_page_reporting = 1\n", 1, 6,
+		  "balloon.free_page_reporting: expected a boolean");
+	parse_bad(BASE "[balloon]\nfree_page_hint = true\n", 1, 6, "balloon.free_page_hint: unknown key");
+	parse_bad(BASE "[balloon]\nenabled = false\npci_slot = 4\n", 1, 7,
+		  "balloon.pci_slot: applies only to an enabled balloon");
+	parse_bad(BASE "[balloon]\npci_slot = 5\n[rng]\npci_slot = 5\n", 1, 6,
+		  "balloon.pci_slot: slot 5 is taken already by rng (line 8)");
+}
+
 static void test_pci_slot(void **state __attribute__((unused)))
 {
 	struct vm_dev_ref dev[VM_DEVICES_MAX];
@@ -1222,6 +1282,7 @@ int main(void)
 		cmocka_unit_test(test_slots_place),
 		cmocka_unit_test(test_pci_slot),
 		cmocka_unit_test(test_vsock),
+		cmocka_unit_test(test_balloon),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -170,12 +170,15 @@ static const struct control_vm_ops *ops = &fake_ops;
 
 /* ---- the parser ---- */
 
+static uint64_t arg;	/* the last parse's argument */
+
 static void parses(const char *line, enum control_cmd want)
 {
 	enum control_cmd cmd;
 	char err[128];
 
-	assert_int_equal(control_parse(line, strlen(line), &cmd, err, sizeof(err)), 0);
+	if (control_parse(line, strlen(line), &cmd, &arg, err, sizeof(err)) != 0)
+		fail_msg("\"%s\": %s", line, err);
 	assert_int_equal(cmd, want);
 }
 
@@ -184,7 +187,7 @@ static void refused(const char *line, size_t len, const char *why)
 	enum control_cmd cmd = CONTROL_HELP;
 	char err[128] = "";
 
-	assert_int_equal(control_parse(line, len, &cmd, err, sizeof(err)), -EINVAL);
+	assert_int_equal(control_parse(line, len, &cmd, &arg, err, sizeof(err)), -EINVAL);
 	assert_int_equal(cmd, CONTROL_HELP);	/* untouched */
 	if (!strstr(err, why))
 		fail_msg("\"%s\" does not mention \"%s\"", err, why);
@@ -208,6 +211,20 @@ static void test_parse(void **state_ __attribute__((unused)))
 	parses(" console\r", CONTROL_CONSOLE);
 	parses("status\r", CONTROL_STATUS);		/* socat CRLF, telnet */
 	parses("  \tstatus \t", CONTROL_STATUS);
+	parses("balloon 128", CONTROL_BALLOON);
+	assert_int_equal(arg, 128);
+	parses(" balloon   0 \r", CONTROL_BALLOON);
+	assert_int_equal(arg, 0);
+	parses("balloon 16777216", CONTROL_BALLOON);
+	assert_int_equal(arg, 16777216);
+	refused("balloon", 7, "needs the target size in MiB");
+	refused("balloon ", 8, "needs the target size in MiB");
+	refused("balloon -1", 10, "not \"-1\"");
+	refused("balloon 12M", 11, "not \"12M\"");
+	refused("balloon 1 2", 11, "not \"1 2\"");
+	refused("balloon 16777217", 16, "0 to 16777216");
+	refused("balloon 99999999999999999999999", 31, "not \"");
+	refused("status 1", 8, "takes no arguments");
 
 	refused("", 0, "empty request");
 	refused(" \t\r", 3, "empty request");
@@ -390,7 +407,7 @@ static void test_garbage(void **state_ __attribute__((unused)))
 	/* Still usable after errors. */
 	put(fd, "help\n", 5);
 	assert_string_equal(replies(fd),
-			    "ok commands=status,pause,resume,shutdown,kill,queues,console,help\n");
+			    "ok commands=status,pause,resume,shutdown,kill,queues,console,balloon,help\n");
 	close(fd);
 
 	/* The longest request that fits is answered... */
