@@ -16,7 +16,6 @@ default_modules=(
 	vmw_vsock_virtio_transport
 	fuse virtiofs
 	gpio_keys evdev
-	vmw_vsock_virtio_transport
 )
 # arm64 (vmm's arm64 machine has virtio-mmio, no PCI, no pvpanic; its power button is
 # gpio-keys): Debian's arm64 kernel also has ext4 and the crc32c it checksums with as
@@ -28,7 +27,6 @@ default_modules_arm64=(
 	fuse virtiofs
 	gpio_keys evdev
 	crc32c_generic ext4
-	vmw_vsock_virtio_transport
 )
 
 usage() {
