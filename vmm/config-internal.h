@@ -63,6 +63,8 @@ void cfg_check_slots(struct ctx *c, const struct vm_config *cfg);
 /* Once every table is loaded: [vm] ready = "guest" needs [vsock], and the
  * readiness socket's path must fit. */
 void cfg_check_ready(struct ctx *c, const struct vm_config *cfg);
+/* [vm] merge_pages = true with [[fs]] shares: refused (it would do nothing). */
+void cfg_check_merge_pages(struct ctx *c, const struct vm_config *cfg);
 
 /* Line of a table's header; 1 for an absent table. */
 unsigned cfg_table_line(const struct toml_value *tab);

@@ -488,6 +488,7 @@ int config_parse(const char *name, const char *text, size_t len, struct vm_confi
 	cfg_check_slots(&c, out);
 	cfg_check_ready(&c, out);
 	cfg_check_balloon(&c, out);
+	cfg_check_merge_pages(&c, out);
 
 	toml_free(root);
 	free(c.dir);

@@ -173,6 +173,8 @@ struct vm_config {
 	uint32_t ready_port;		/* key `ready_port`, default READY_PORT_DEFAULT */
 	unsigned ready_timeout_s;	/* key `ready_timeout`, default 120; 0 = none */
 	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default true */
+	bool merge_pages;		/* guest RAM MADV_MERGEABLE (KSM), default false */
+	unsigned merge_pages_line;	/* of key `merge_pages`, for messages */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */

@@ -156,6 +156,7 @@ void config_print(const struct vm_config *cfg, FILE *f)
 		fprintf(f, "ready_port = %u\nready_timeout = %u\n", cfg->ready_port,
 			cfg->ready_timeout_s);
 	fprintf(f, "huge_pages = %s\n", cfg->huge_pages ? "true" : "false");
+	fprintf(f, "merge_pages = %s\n", cfg->merge_pages ? "true" : "false");
 	if (cfg->user) {
 		fprintf(f, "user = ");
 		print_str(f, cfg->user);

@@ -79,7 +79,7 @@ const char *const cfg_ready_marks[] = {
 const char *const cfg_vm_keys[] = {
 	"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
 	"user", "group", "seccomp", "ready", "ready_port", "ready_timeout", "huge_pages",
-	NULL
+	"merge_pages", NULL
 };
 
 void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
@@ -118,6 +118,8 @@ void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *
 		cfg->shutdown_timeout_s = (unsigned)i;
 	cfg_get_bool(c, tab, "vm", "seccomp", &cfg->seccomp);
 	cfg_get_bool(c, tab, "vm", "huge_pages", &cfg->huge_pages);
+	if (cfg_get_bool(c, tab, "vm", "merge_pages", &cfg->merge_pages))
+		cfg->merge_pages_line = toml_get(tab, "merge_pages")->line;
 	load_vm_ready(c, tab, cfg);
 	load_vm_ops(c, tab, cfg);
 }
@@ -181,6 +183,17 @@ void cfg_check_ready(struct ctx *c, const struct vm_config *cfg)
 			"credential is %zu bytes long; the limit is %d", strlen(cmdline),
 			VM_CMDLINE_MAX - 1);
 	free(cmdline);
+}
+
+void cfg_check_merge_pages(struct ctx *c, const struct vm_config *cfg)
+{
+	/* With [[fs]] guest RAM is a MAP_SHARED memfd (the virtio-fs backend
+	 * maps it), and the kernel merges private anonymous pages only: it
+	 * takes MADV_MERGEABLE on a shared mapping and ignores it. */
+	if (cfg->merge_pages && cfg->n_fs > 0)
+		cfg_err(c, cfg->merge_pages_line, "vm", "merge_pages", "true does nothing with "
+			"[[fs]] shares: guest RAM is then memory shared with the virtio-fs "
+			"backend, and the kernel merges only private memory (remove one of them)");
 }
 
 /* [boot] keys; the loader refuses any other (config_known_keys). */

@@ -137,6 +137,16 @@ int gm_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 	return 0;
 }
 
+int gm_merge(const struct guest_mem *m)
+{
+	/* KSM takes the advice on a MAP_SHARED mapping and ignores it. */
+	if (m->memfd >= 0)
+		return -EOPNOTSUPP;
+	if (madvise(m->base, m->total, MADV_MERGEABLE) < 0)
+		return -errno;
+	return 0;
+}
+
 void gm_destroy(struct guest_mem *m)
 {
 	if (m->base)

@@ -44,6 +44,11 @@ int gm_init(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
  * gm_init does) advises MADV_HUGEPAGE, else MADV_NOHUGEPAGE. */
 int gm_init_kind(struct guest_mem *m, uint64_t base_gpa, uint64_t size,
 		 uint64_t hole_start, uint64_t hole_end, bool shared, bool huge);
+/* Offers private (not `shared`) guest RAM to same-page merging (KSM,
+ * MADV_MERGEABLE). Returns 0, -EOPNOTSUPP for shared RAM, which the kernel
+ * would silently not merge, or madvise's -errno: -EINVAL on a kernel
+ * without CONFIG_KSM. */
+int gm_merge(const struct guest_mem *m);
 void gm_destroy(struct guest_mem *m);
 
 /* Host pointer for [gpa, gpa+len) when the whole range lies inside one

@@ -36,6 +36,21 @@ uint64_t vmm_now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The first line of a sysfs file, without its newline; false when it
+ * cannot be read. */
+static bool read_sysfs_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return false;
+	if (!fgets(buf, (int)size, f))
+		buf[0] = '\0';
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return true;
+}
+
 /* Shared guest RAM (for virtio-fs) gets huge pages only where the host's
  * shmem THP policy allows: say so where it does not, since the guest then
  * boots several times slower under nested paging (docs/performance.md). */
@@ -43,13 +58,9 @@ static void note_shmem_thp(void)
 {
 	static const char path[] = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
 	char buf[128] = "", *a, *b;
-	FILE *f = fopen(path, "re");
 
-	if (!f)
+	if (!read_sysfs_line(path, buf, sizeof(buf)))
 		return;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
 	a = strchr(buf, '[');
 	b = a ? strchr(a, ']') : NULL;
 	if (!a || !b)
@@ -59,6 +70,18 @@ static void note_shmem_thp(void)
 		log_info("guest RAM is shared with the virtio-fs backend, and %s is \"%s\": "
 			 "no huge pages for it (\"advise\" there gives them; docs/performance.md)",
 			 path, a + 1);
+}
+
+/* [vm] merge_pages only offers guest RAM to KSM; the host's ksmd merges
+ * while /sys/kernel/mm/ksm/run is 1, and Debian leaves it 0. */
+static void note_ksm_run(void)
+{
+	static const char path[] = "/sys/kernel/mm/ksm/run";
+	char buf[16] = "";
+
+	if (read_sysfs_line(path, buf, sizeof(buf)) && strcmp(buf, "1"))
+		log_warn("[vm] merge_pages = true, but %s is %s: the host merges no "
+			 "pages until it is 1 (docs/operations.md)", path, buf);
 }
 
 static unsigned long long since_start(const struct vm *vm)
@@ -463,6 +486,17 @@ int vm_init(struct vm *vm, const struct vm_config *cfg, uint64_t t_start_us)
 	}
 	if (cfg->n_fs > 0 && cfg->huge_pages)
 		note_shmem_thp();
+	/* Shared RAM ([[fs]]) cannot be merged: the config refuses that. */
+	if (cfg->merge_pages) {
+		ret = gm_merge(&vm->mem);
+		if (ret < 0) {
+			log_err("[vm] merge_pages: madvise(MADV_MERGEABLE) of guest RAM: %s%s",
+				strerror(-ret), ret == -EINVAL ? " (a host kernel without "
+				"KSM, CONFIG_KSM; set merge_pages = false)" : "");
+			return ret;
+		}
+		note_ksm_run();
+	}
 	log_debug("boot: KVM VM created at %llu us", since_start(vm));
 	ret = arch_vm_init(vm);
 	if (ret < 0)

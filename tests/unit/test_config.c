@@ -197,6 +197,7 @@ static void test_minimal_defaults(void **state __attribute__((unused)))
 	assert_int_equal(cfg.shutdown_timeout_s, 30);
 	assert_int_equal(cfg.ready, READY_STARTED);
 	assert_true(cfg.huge_pages);
+	assert_false(cfg.merge_pages);
 	path_in(want, sizeof(want), "bzImage");
 	assert_string_equal(cfg.kernel, want);
 	assert_null(cfg.initrd);
@@ -476,6 +477,19 @@ static void test_enums(void **state __attribute__((unused)))
 	config_free(&cfg);
 	parse_bad(VM "huge_pages = \"no\"\n" BOOT, 1, 3,
 		  "vm.huge_pages: expected a boolean, got a string");
+	parse_ok(VM "merge_pages = true\n" BOOT, &cfg);
+	assert_true(cfg.merge_pages);
+	config_free(&cfg);
+	parse_bad(VM "merge_pages = 1\n" BOOT, 1, 3,
+		  "vm.merge_pages: expected a boolean, got an integer");
+	/* With [[fs]] RAM is shared memory, which KSM does not merge. */
+	parse_bad(VM "merge_pages = true\n" BOOT "[[fs]]\ntag = 'x'\nsocket = '/x'\n", 1, 3,
+		  "vm.merge_pages: true does nothing with [[fs]] shares: guest RAM is then "
+		  "memory shared with the virtio-fs backend, and the kernel merges only "
+		  "private memory (remove one of them)");
+	parse_ok(VM "merge_pages = false\n" BOOT "[[fs]]\ntag = 'x'\nsocket = '/x'\n", &cfg);
+	assert_false(cfg.merge_pages);
+	config_free(&cfg);
 	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
 		snprintf(text, sizeof(text), BASE "[cpu]\ntemplate = \"%s\"\n", templates[i].name);
 		parse_ok(text, &cfg);

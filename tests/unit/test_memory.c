@@ -328,26 +328,51 @@ static void test_invalid_sizes(void **state)
 	gm_destroy(&m);
 }
 
-/* The "THPeligible:" value of the mapping that starts at `addr` in
- * /proc/self/smaps, or -1 when it cannot be read. */
-static int thp_eligible(const void *addr)
+/* The line that starts with `key` in /proc/self/smaps for the mapping that
+ * starts at `addr`, into `line`; false when there is none. */
+static bool smaps_line(const void *addr, const char *key, char *line, size_t size)
 {
-	char line[256], want[32];
-	bool in = false;
-	int v = -1;
+	char want[32];
+	bool in = false, found = false;
 	FILE *f = fopen("/proc/self/smaps", "re");
 
 	if (!f)
-		return -1;
+		return false;
 	snprintf(want, sizeof(want), "%lx-", (unsigned long)(uintptr_t)addr);
-	while (fgets(line, sizeof(line), f)) {
+	while (!found && fgets(line, (int)size, f)) {
 		if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
 			in = !strncmp(line, want, strlen(want));
-		else if (in && sscanf(line, "THPeligible: %d", &v) == 1)
-			break;
+		else
+			found = in && !strncmp(line, key, strlen(key));
 	}
 	fclose(f);
+	return found;
+}
+
+/* The "THPeligible:" value of the mapping that starts at `addr`, or -1 when
+ * it cannot be read. */
+static int thp_eligible(const void *addr)
+{
+	char line[256];
+	int v = -1;
+
+	if (!smaps_line(addr, "THPeligible:", line, sizeof(line)) ||
+	    sscanf(line, "THPeligible: %d", &v) != 1)
+		return -1;
 	return v;
+}
+
+/* Whether the mapping that starts at `addr` has the VmFlags flag "mg"
+ * (VM_MERGEABLE: offered to KSM). */
+static bool vm_mergeable(const void *addr)
+{
+	char line[512];
+
+	if (!smaps_line(addr, "VmFlags:", line, sizeof(line)))
+		return false;
+	line[strcspn(line, "\n")] = '\0';
+	strcat(line, " ");
+	return strstr(line, " mg ") != NULL;
 }
 
 /* Whether /proc/self/maps has a mapping that starts at `addr`. */
@@ -436,6 +461,27 @@ static void test_anonymous(void **state)
 	gm_destroy(&m);
 }
 
+/* gm_merge ([vm] merge_pages): private RAM becomes VM_MERGEABLE, where the
+ * kernel has KSM (without it madvise says EINVAL, which vmm reports); shared
+ * RAM, which KSM would silently not merge, is refused. */
+static void test_merge(void **state)
+{
+	struct guest_mem m;
+	bool ksm = access("/sys/kernel/mm/ksm", F_OK) == 0;
+
+	(void)state;
+	assert_int_equal(gm_init_kind(&m, 0, RAM, HOLE_S, HOLE_E, false, false), 0);
+	assert_false(vm_mergeable(m.base));
+	assert_int_equal(gm_merge(&m), ksm ? 0 : -EINVAL);
+	assert_int_equal(vm_mergeable(m.base), ksm);
+	gm_destroy(&m);
+
+	assert_int_equal(gm_init_kind(&m, 0, 4 * MiB, 0, 0, true, false), 0);
+	assert_int_equal(gm_merge(&m), -EOPNOTSUPP);
+	assert_false(vm_mergeable(m.base));
+	gm_destroy(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -450,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_base_gpa),
 		cmocka_unit_test(test_invalid_sizes),
 		cmocka_unit_test(test_anonymous),
+		cmocka_unit_test(test_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
