@@ -201,6 +201,25 @@ wait_for_log() {
 	return 1
 }
 
+# vm_state NAME PID LOG: for a failure that looks like a stuck guest, what tells a guest
+# that stopped running from a device that stopped serving it: each vmm thread's state and
+# CPU ticks, `vmm ctl NAME queues` twice 3 s apart (do the rings still move?), and the
+# guest console's last 15 lines. Printed with a "STATE" prefix, so it reaches the
+# failure digest (tests/testhost/failures) with the test's logs.
+vm_state() {
+	local name=$1 pid=$2 log=$3 t round
+	kill -0 "$pid" 2>/dev/null || { echo "STATE vmm $pid has exited"; return 0; }
+	for round in 1 2; do
+		[ "$round" = 1 ] || sleep 3
+		for t in /proc/"$pid"/task/*; do
+			# comm, state, utime, stime: fields 2, 3, 14, 15 of stat (comm has no spaces here)
+			echo "STATE $round thread $(cat "$t/comm" 2>/dev/null): $(awk '{print "state=" $3 " utime=" $14 " stime=" $15}' "$t/stat" 2>/dev/null)"
+		done
+		"$VMM" ctl "$name" queues 2>&1 | sed "s/^/STATE $round queues: /" | head -n 20
+	done
+	tr -d '\r' <"$log" | tail -n 15 | sed 's/^/STATE console: /'
+}
+
 # describe_exit RC: words for a vmm exit code, for failure messages.
 describe_exit() {
 	case $1 in

@@ -121,6 +121,9 @@ for _ in $(seq 60); do
 	[ "$served" -lt 32 ] || break
 	sleep 0.5
 done
+if [ "$rc" != 0 ] || [[ $out != *"connections=32 open_at_once=32 ok=32 failed=0"* ]] || [ "$served" != 32 ]; then
+	vm_state vsock "$VMM_PID" "$log"
+fi
 if [ "$rc" != 0 ] || [[ $out != *"connections=32 open_at_once=32 ok=32 failed=0"* ]]; then
 	fail vsock_concurrent "exit $rc: $(echo "$out" | grep -v ' ok ' | tail -n 4 | tr '\n' ';')$(gone)"
 elif [ "$served" != 32 ]; then
