@@ -202,8 +202,8 @@ wait_for_log() {
 }
 
 # vm_state NAME PID LOG: for a failure that looks like a stuck guest, what tells a guest
-# that stopped running from a device that stopped serving it: each vmm thread's state and
-# CPU ticks, `vmm ctl NAME queues` twice 3 s apart (do the rings still move?), and the
+# that stopped running from a device that stopped serving it: each vmm thread's state,
+# CPU ticks, wait channel and innermost kernel frames, `vmm ctl NAME queues` twice 3 s apart (do the rings still move?), and the
 # guest console's last 15 lines. Printed with a "STATE" prefix, so it reaches the
 # failure digest (tests/testhost/failures) with the test's logs.
 vm_state() {
@@ -213,9 +213,15 @@ vm_state() {
 		[ "$round" = 1 ] || sleep 3
 		for t in /proc/"$pid"/task/*; do
 			# comm, state, utime, stime: fields 2, 3, 14, 15 of stat (comm has no spaces here)
-			echo "STATE $round thread $(cat "$t/comm" 2>/dev/null): $(awk '{print "state=" $3 " utime=" $14 " stime=" $15}' "$t/stat" 2>/dev/null)"
+			echo "STATE $round thread $(cat "$t/comm" 2>/dev/null): $(awk '{print "state=" $3 " utime=" $14 " stime=" $15}' "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null) stack=$(head -n 4 "$t/stack" 2>/dev/null | awk '{print $2}' | tr '\n' ',')"
 		done
 		"$VMM" ctl "$name" queues 2>&1 | sed "s/^/STATE $round queues: /" | head -n 20
+		# KVM's own counters for this VM (debugfs, where the test host has it): exits
+		# that still grow mean the guest still runs.
+		for t in /sys/kernel/debug/kvm/"$pid"-*; do
+			[ -d "$t" ] || continue
+			echo "STATE $round kvm: $(for f in exits halt_exits halt_wakeup irq_injections nmi_injections; do printf '%s=%s ' "$f" "$(cat "$t/$f" 2>/dev/null)"; done)"
+		done
 	done
 	tr -d '\r' <"$log" | tail -n 15 | sed 's/^/STATE console: /'
 }

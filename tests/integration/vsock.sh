@@ -98,6 +98,7 @@ transfer() {
 	wait_for_log "$log" "VMMTEST-VSOCK-SERVED $op n=$N seed=$seed " 30 "$VMM_PID" &&
 		served=$(console "VMMTEST-VSOCK-SERVED $op n=$N seed=$seed " | head -n 1)
 	if [ "$rc" != 0 ] || [[ $out != *" ok bytes=$N md5=$want "* ]]; then
+		vm_state vsock "$VMM_PID" "$log"
 		fail "$name" "client exit $rc: $out (md5sum: $want)$(gone)"
 	elif [[ $served != *" bytes=$N md5=$want end=ok" ]]; then
 		fail "$name" "the guest's server says '$served' (md5sum: $want)"
