@@ -26,6 +26,7 @@
 #include "config.h"
 #include "control-internal.h"
 #include "log.h"
+#include "unix_listen.h"
 
 /* CLOCK_MONOTONIC in microseconds, for the clients' idle time. */
 static uint64_t now_us(void)
@@ -481,42 +482,6 @@ int control_addr(const char *path, struct sockaddr_un *sa)
 	return 0;
 }
 
-/* Someone accepts connections on `path`: 1; a dead socket: 0; else -errno. */
-static int probe(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), ret;
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN)
-		ret = 1;	/* EAGAIN: alive, with a full backlog */
-	else if (errno == ECONNREFUSED)
-		ret = 0;
-	else
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static int make_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	if (strlen(path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (mkdir(dir, 0700) == 0) {
-		log_info("created %s (mode 0700) for control sockets", dir);
-		return 0;
-	}
-	return errno == EEXIST ? 0 : -errno;
-}
-
 static int take_lock(struct control *c, const char *path)
 {
 	char lock[PATH_MAX];
@@ -544,49 +509,12 @@ static int take_lock(struct control *c, const char *path)
 
 static int bind_socket(struct control *c, const char *path)
 {
-	struct sockaddr_un sa;
 	struct stat st;
-	mode_t old;
-	int ret;
 
-	ret = control_addr(path, &sa);
-	if (ret < 0) {
-		log_err("control socket %s: path longer than %zu bytes", path,
-			sizeof(sa.sun_path) - 1);
-		return ret;
-	}
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_err("control socket %s exists and is not a socket; "
-				"not removing it", path);
-			return -EEXIST;
-		}
-		ret = probe(&sa);
-		if (ret > 0) {
-			log_err("control socket %s: another process listens on it", path);
-			return -EADDRINUSE;
-		}
-		if (ret < 0) {
-			log_err("control socket %s: %s", path, strerror(-ret));
-			return ret;
-		}
-		if (unlink(path) < 0 && errno != ENOENT) {
-			log_err("removing the stale control socket %s: %m", path);
-			return -errno;
-		}
-		log_info("removed the stale control socket %s", path);
-	}
-	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* born 0600: only the user vmm runs as talks to it */
+	c->lfd = unix_listen_fresh(path, 0600, CONTROL_CLIENTS_MAX, "control socket", &st);
 	if (c->lfd < 0)
-		return -errno;
-	old = umask(0177);	/* the socket is born 0600: no window to chmod */
-	ret = bind(c->lfd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || listen(c->lfd, CONTROL_CLIENTS_MAX) < 0 || stat(path, &st) < 0) {
-		ret = -errno;
-		log_err("control socket %s: %s", path, strerror(-ret));
-		return ret;
-	}
+		return c->lfd;
 	c->bound = true;
 	c->dev = st.st_dev;
 	c->ino = st.st_ino;
@@ -610,7 +538,7 @@ int control_open(const char *path, struct control **out)
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = make_parent(path);
+	ret = unix_socket_dir(path);
 	if (ret < 0) {
 		log_err("control socket %s: creating its directory: %s", path, strerror(-ret));
 		goto fail;
@@ -653,7 +581,7 @@ fail:
 
 void control_close(struct control *c)
 {
-	struct stat st;
+	int ret;
 
 	if (!c)
 		return;
@@ -662,9 +590,8 @@ void control_close(struct control *c)
 	/* Only our own socket: a successor may already have replaced it. After
 	 * switching to [vm] user this may fail for lack of rights on the
 	 * directory; the next vmm on this path then removes it as stale. */
-	if (c->bound && lstat(c->path, &st) == 0 && st.st_dev == c->dev &&
-	    st.st_ino == c->ino && unlink(c->path) < 0)
-		log_debug("leaving the control socket %s behind: %m", c->path);
+	if (c->bound && (ret = unix_unlink_own(c->path, c->dev, c->ino)) < 0)
+		log_debug("leaving the control socket %s behind: %s", c->path, strerror(-ret));
 	int fds[] = { c->epfd, c->lfd, c->timerfd, c->lockfd, c->consfd };
 	for (unsigned i = 0; i < 5; i++)
 		if (fds[i] >= 0)

@@ -11,11 +11,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "unix_listen.h"
 
 /* ---- the message ---- */
 
@@ -322,70 +322,24 @@ void ready_guest_start(struct ready_guest *rg)
 		timerfd_settime(rg->timeoutfd, 0, &its, NULL);
 }
 
-/* 1: something listens at `sa`, 0: a stale socket, -errno. */
-static int probe(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 ? 1 :
-	      errno == ECONNREFUSED ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
 static int bind_socket(struct ready_guest *rg, const char *path, uid_t uid, gid_t gid)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	mode_t old;
 	int ret;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;	/* the loader refused it already */
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			log_err("guest readiness socket %s exists and is not a socket; not "
-				"removing it", path);
-			return -EEXIST;
-		}
-		ret = probe(&sa);
-		if (ret) {
-			log_err("guest readiness socket %s: %s", path, ret > 0 ?
-				"another process listens on it" : strerror(-ret));
-			return ret > 0 ? -EADDRINUSE : ret;
-		}
-		if (unlink(path) < 0 && errno != ENOENT) {
-			log_err("removing the stale guest readiness socket %s: %m", path);
-			return -errno;
-		}
-	}
-	rg->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* born 0600: no window to chmod */
+	rg->lfd = unix_listen_fresh(path, 0600, 2 * READY_CLIENTS_MAX, "guest readiness socket",
+				    &st);
 	if (rg->lfd < 0)
-		return -errno;
-	old = umask(0177);	/* born 0600: no window to chmod */
-	ret = bind(rg->lfd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (ret < 0 || stat(path, &st) < 0) {
-		ret = -errno;
-		log_err("guest readiness socket %s: %s", path, strerror(-ret));
-		return ret;
-	}
+		return rg->lfd;
 	rg->bound = true;
 	rg->dev = st.st_dev;
 	rg->ino = st.st_ino;
 	/* Its one client is vmm's own vsock device, which runs as the user
-	 * vmm switches to ([vm] user). */
+	 * vmm switches to ([vm] user); until then only we may connect. */
 	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
 		ret = -errno;
 		log_err("guest readiness socket %s: chown: %s", path, strerror(-ret));
-		return ret;
-	}
-	if (listen(rg->lfd, 2 * READY_CLIENTS_MAX) < 0) {
-		ret = -errno;
-		log_err("guest readiness socket %s: listen: %s", path, strerror(-ret));
 		return ret;
 	}
 	return 0;
@@ -433,7 +387,7 @@ fail:
 
 void ready_guest_close(struct ready_guest *rg)
 {
-	struct stat st;
+	int ret;
 
 	if (!rg)
 		return;
@@ -441,9 +395,9 @@ void ready_guest_close(struct ready_guest *rg)
 		if (rg->clients[i].fd >= 0)
 			close(rg->clients[i].fd);
 	/* Only our own socket: a successor may already have replaced it. */
-	if (rg->bound && lstat(rg->path, &st) == 0 && st.st_dev == rg->dev &&
-	    st.st_ino == rg->ino && unlink(rg->path) < 0)
-		log_debug("leaving the guest readiness socket %s behind: %m", rg->path);
+	if (rg->bound && (ret = unix_unlink_own(rg->path, rg->dev, rg->ino)) < 0)
+		log_debug("leaving the guest readiness socket %s behind: %s", rg->path,
+			  strerror(-ret));
 	int fds[] = { rg->epfd, rg->lfd, rg->tickfd, rg->timeoutfd };
 	for (unsigned i = 0; i < 4; i++)
 		if (fds[i] >= 0)

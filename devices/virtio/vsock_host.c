@@ -15,10 +15,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "unix_listen.h"
 
 /* epoll tags: the listener, the timer, then connection i as TAG_CONN + i. */
 enum { TAG_LISTEN = 0, TAG_TIMER = 1, TAG_CONN = 2 };
@@ -27,82 +27,19 @@ enum { TAG_LISTEN = 0, TAG_TIMER = 1, TAG_CONN = 2 };
 
 /* ---- the listening socket ---- */
 
-/* Someone accepts on `sa`: 1; a stale socket: 0; else -errno. */
-static int probe(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), ret;
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0 || errno == EAGAIN)
-		ret = 1;
-	else
-		ret = errno == ECONNREFUSED ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
-/* Removes a stale socket at `path`; refuses anything else there. */
-static int clear_path(struct vsock *v, const struct sockaddr_un *sa)
-{
-	struct stat st;
-	int r;
-
-	if (lstat(sa->sun_path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISSOCK(st.st_mode)) {
-		log_err("%s: %s exists and is not a socket; not removing it", v->name,
-			sa->sun_path);
-		return -EEXIST;
-	}
-	r = probe(sa);
-	if (r > 0) {
-		log_err("%s: another process listens on %s", v->name, sa->sun_path);
-		return -EADDRINUSE;
-	}
-	if (r == 0 && unlink(sa->sun_path) < 0 && errno != ENOENT)
-		r = -errno;
-	return r;
-}
-
 int vsock_host_listen(struct vsock *v, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
-	char dir[sizeof(sa.sun_path)], *slash;
+	char what[sizeof(v->name) + 8];
 	struct stat st;
-	mode_t old;
 	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_err("%s: socket path %s is too long", v->name, path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	/* The runtime directory, as the control socket makes it. */
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0700) == 0)
-			log_info("created %s (mode 0700) for sockets", dir);
-	}
-	r = clear_path(v, &sa);
-	if (r < 0) {
-		if (r != -EEXIST && r != -EADDRINUSE)
-			log_err("%s: %s: %s", v->name, path, strerror(-r));
-		return r;
-	}
-	v->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (v->lfd < 0)
-		return -errno;
-	old = umask(0177);	/* born 0600, as the control socket */
-	r = bind(v->lfd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (r < 0 || listen(v->lfd, LISTEN_BACKLOG) < 0 || stat(path, &st) < 0) {
-		r = -errno;
-		log_err("%s: listening on %s: %s", v->name, path, strerror(-r));
-		close(v->lfd);
+	unix_socket_dir(path);	/* the runtime directory, as the control socket makes it */
+	snprintf(what, sizeof(what), "%s socket", v->name);
+	/* born 0600, as the control socket */
+	v->lfd = unix_listen_fresh(path, 0600, LISTEN_BACKLOG, what, &st);
+	if (v->lfd < 0) {
+		r = v->lfd;
 		v->lfd = -1;
 		return r;
 	}
@@ -120,16 +57,14 @@ int vsock_host_listen(struct vsock *v, const char *path)
 
 void vsock_host_unlisten(struct vsock *v)
 {
-	struct stat st;
-
 	if (v->lfd >= 0) {
 		epoll_ctl(v->ep, EPOLL_CTL_DEL, v->lfd, NULL);
 		close(v->lfd);
 		v->lfd = -1;
 	}
 	/* Only our own socket: a successor may have replaced it. */
-	if (v->path && lstat(v->path, &st) == 0 && st.st_dev == v->dev && st.st_ino == v->ino)
-		unlink(v->path);
+	if (v->path)
+		unix_unlink_own(v->path, v->dev, v->ino);
 	free(v->path);
 	v->path = NULL;
 }

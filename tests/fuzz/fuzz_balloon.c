@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fake_vq.h"
 #include "log.h"
 #include "memory.h"
 #include "virtio/balloon.h"
@@ -63,22 +64,9 @@ static uint32_t take(struct in *in, unsigned bytes)
 
 static void setup_queues(struct virtio_dev *vd, uint64_t features)
 {
-	vd->features = features;
-	for (unsigned q = 0; q < vd->nqueues; q++) {
-		struct virtq *vq = &vd->vq[q];
-
-		virtq_reset(vq);
-		vq->mem = &gm;
-		vq->size = QSIZE;
-		vq->desc = RING(q);
-		vq->avail = RING(q) + 0x1000;
-		vq->used = RING(q) + 0x2000;
-		virtq_set_features(vq, features);
-		trap_unless(virtq_enable(vq) == 0);
-		avail[q] = 0;
-	}
+	trap_unless(fake_vq_start(vd, &gm, RING(0), RING(1), QSIZE, features) == 0);
+	memset(avail, 0, sizeof(avail));
 	memset(gm.base, 0, RING(4));
-	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 }
 
 /* A chain of n descriptors, each (addr, len, flags) from the input or the
@@ -102,19 +90,15 @@ static void chain(struct virtio_dev *vd, unsigned q, struct in *in)
 			.next = (uint16_t)((head + i + 1) % QSIZE),
 		};
 
-		memcpy(gm.base + RING(q) + 16ULL * ((head + i) % QSIZE), &d, 16);
+		fake_vq_desc(&vd->vq[q], (uint16_t)(head + i), d.addr, d.len, d.flags, d.next);
 		if (i == 0)
 			first_plain = d.addr == BUF && d.len >= 4 && !(d.flags & VRING_DESC_F_WRITE);
 	}
 	/* The first PFN of an inflate chain at BUF: checked below. */
 	if (q == 0 && first_plain && payload >= 4)
 		memcpy(&inflate_pfn, gm.base + BUF, 4);
-	memcpy(gm.base + RING(q) + 0x1000 + 4 + 2 * (avail[q] % QSIZE), &head, 2);
-	avail[q]++;
-	memcpy(gm.base + RING(q) + 0x1000 + 2, &avail[q], 2);
-	pthread_mutex_lock(&vd->lock);
-	vd->ops->queue_notify(vd, q);
-	pthread_mutex_unlock(&vd->lock);
+	fake_vq_publish(&vd->vq[q], &avail[q], head);
+	fake_vq_kick(vd, q);
 	/* A PFN of the buffer region inflated: zero now (unless the chain
 	 * was refused, or the page holds the chain's own rings or array). */
 	if (q == 0 && !(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET) &&
@@ -122,7 +106,7 @@ static void chain(struct virtio_dev *vd, unsigned q, struct in *in)
 		const uint8_t *p = gm.base + (uint64_t)inflate_pfn * 4096;
 		uint16_t used;
 
-		memcpy(&used, gm.base + RING(0) + 0x2000 + 2, 2);
+		fake_vq_used_idx(&vd->vq[0], &used);
 		if (used == avail[0])
 			for (unsigned i = 0; i < 4096; i++)
 				trap_unless(p[i] == 0);

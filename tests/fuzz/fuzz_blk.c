@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fake_vq.h"
 #include "log.h"
 #include "memory.h"
 #include "virtio/blk.h"
@@ -117,16 +118,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(gm.regions[1].hva, data + HDR + REGION, n);
 	}
 	q = &vd->vq[0];
-	virtq_reset(q);
-	q->mem = &gm;
-	q->size = (uint16_t)(1u << (data[0] % 9));
-	q->desc = 0;
-	q->avail = 0x1000;
-	q->used = 0x2000;
-	virtq_set_features(q, (1ULL << VIRTIO_F_VERSION_1) |
+	if (fake_vq_enable(q, &gm, 0, (uint16_t)(1u << (data[0] % 9)),
+			   (1ULL << VIRTIO_F_VERSION_1) |
 			   ((data[1] & 1) ? 1ULL << VIRTIO_RING_F_INDIRECT_DESC : 0) |
-			   ((data[1] & 2) ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0));
-	if (virtq_enable(q) < 0)
+			   ((data[1] & 2) ? 1ULL << VIRTIO_RING_F_EVENT_IDX : 0)) < 0)
 		return 0;
 	memcpy(&idx, data + 2, 2);
 	memcpy((uint8_t *)gm.regions[0].hva + 0x1002, &idx, 2);

@@ -28,6 +28,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "fake_vq.h"
 #include "log.h"
 #include "memory.h"
 #include "virtio/vsock.h"
@@ -126,23 +127,9 @@ static uint32_t take(struct in *in, unsigned bytes)
 	return v;
 }
 
-static void kick(unsigned q)
-{
-	vd->ops->queue_notify(vd, q);
-}
-
 static void put_desc(unsigned q, uint16_t i, uint64_t addr, uint32_t len, bool write)
 {
-	struct virtq_desc d = { addr, len, write ? VRING_DESC_F_WRITE : 0, 0 };
-
-	gm_write(&gm, RING(q) + 16ULL * i, &d, 16);
-}
-
-static void publish(unsigned q, uint16_t *idx, uint16_t head)
-{
-	gm_write(&gm, RING(q) + 0x1000 + 4 + 2ULL * (*idx % QSIZE), &head, 2);
-	(*idx)++;
-	gm_write(&gm, RING(q) + 0x1000 + 2, idx, 2);
+	fake_vq_desc(&vd->vq[q], i, addr, len, write ? VRING_DESC_F_WRITE : 0, 0);
 }
 
 /* Reads what the device gave back on rx and checks it. */
@@ -150,13 +137,13 @@ static void drain_rx(void)
 {
 	uint16_t used;
 
-	gm_read(&gm, RING(0) + 0x2000 + 2, &used, 2);
+	fake_vq_used_idx(&vd->vq[0], &used);
 	while (rx_used != used) {
 		struct virtq_used_elem e;
 		struct virtio_vsock_hdr h;
 		struct track *t;
 
-		gm_read(&gm, RING(0) + 0x2000 + 4 + 8ULL * (rx_used % QSIZE), &e, 8);
+		fake_vq_used_elem(&vd->vq[0], rx_used, &e);
 		rx_used++;
 		trap_unless(e.id < QSIZE);
 		if (e.len == 0)
@@ -202,9 +189,9 @@ static void rx_post(unsigned n, bool small)
 		uint16_t i = rx_avail % QSIZE;
 
 		put_desc(0, i, RXBUF(i), small ? 20 : 0x1100, true);
-		publish(0, &rx_avail, i);
+		fake_vq_publish(&vd->vq[0], &rx_avail, i);
 	}
-	kick(0);
+	fake_vq_kick(vd, 0);
 }
 
 /* A tx packet, every field from the input. */
@@ -253,8 +240,8 @@ static void tx_packet(struct in *in)
 			(unsigned)h.dst_cid, h.type, h.flags, h.buf_alloc, h.fwd_cnt);
 	gm_write(&gm, TXBUF, &h, 44);
 	put_desc(1, i, TXBUF, chain, false);
-	publish(1, &tx_avail, i);
-	kick(1);
+	fake_vq_publish(&vd->vq[1], &tx_avail, i);
+	fake_vq_kick(vd, 1);
 }
 
 static void host_action(struct in *in, unsigned what)
@@ -316,18 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pthread_mutex_init(&vd->lock, NULL);
 	vd->tops = &tops;
 	memset(gm.regions[0].hva, 0, 0x3000 * 4);
-	for (unsigned q = 0; q < 3; q++) {
-		struct virtq *vq = &vd->vq[q];
-
-		vq->mem = &gm;
-		vq->size = QSIZE;
-		vq->desc = RING(q);
-		vq->avail = RING(q) + 0x1000;
-		vq->used = RING(q) + 0x2000;
-		virtq_set_features(vq, 1ULL << VIRTIO_F_VERSION_1);
-		trap_unless(virtq_enable(vq) == 0);
-	}
-	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	trap_unless(fake_vq_start(vd, &gm, RING(0), RING(1), QSIZE, 1ULL << VIRTIO_F_VERSION_1) == 0);
 	rx_avail = rx_used = tx_avail = 0;
 	memset(tr, 0, sizeof(tr));
 	npeers = 0;
@@ -353,15 +329,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (op & 0x80) {
 				/* A device reset: connections dropped, queues anew. */
 				vd->ops->reset(vd);
-				for (unsigned q = 0; q < 3; q++) {
-					virtq_reset(&vd->vq[q]);
-					vd->vq[q].size = QSIZE;
-					vd->vq[q].desc = RING(q);
-					vd->vq[q].avail = RING(q) + 0x1000;
-					vd->vq[q].used = RING(q) + 0x2000;
-					virtq_set_features(&vd->vq[q], 1ULL << VIRTIO_F_VERSION_1);
-					trap_unless(virtq_enable(&vd->vq[q]) == 0);
-				}
+				trap_unless(fake_vq_start(vd, &gm, RING(0), RING(1), QSIZE,
+							  1ULL << VIRTIO_F_VERSION_1) == 0);
 				memset(gm.regions[0].hva, 0, 0x3000 * 4);
 				rx_avail = rx_used = tx_avail = 0;
 				memset(tr, 0, sizeof(tr));

@@ -16,13 +16,14 @@
 
 #include <cmocka.h>
 
+#include "fake_vq.h"
 #include "log.h"
 #include "memory.h"
 #include "virtio/balloon.h"
 
 #define RAM		(16 << 20)
 #define QSIZE		64
-#define RING(q)		(0x10000ULL * ((q) + 1))
+#define RINGS		0x10000ULL	/* queue q's rings at RINGS * (q + 1) */
 #define BUF		0x100000ULL	/* the driver's PFN array / stats buffer */
 #define DATA		0x800000ULL	/* pages the tests give back */
 #define PAGE		4096u
@@ -43,20 +44,10 @@ static void start(bool shared, uint64_t features, const struct balloon_opts *o)
 	assert_int_equal(virtio_balloon_new(o, NULL, &vd), 0);
 	pthread_mutex_init(&vd->lock, NULL);
 	vd->tops = &tops;
-	vd->features = features | 1ULL << VIRTIO_F_VERSION_1;
-	for (unsigned q = 0; q < vd->nqueues; q++) {
-		struct virtq *vq = &vd->vq[q];
-
-		vq->mem = &gm;
-		vq->size = QSIZE;
-		vq->desc = RING(q);
-		vq->avail = RING(q) + 0x1000;
-		vq->used = RING(q) + 0x2000;
-		virtq_set_features(vq, 1ULL << VIRTIO_F_VERSION_1);
-		assert_int_equal(virtq_enable(vq), 0);
-		avail[q] = used_seen[q] = 0;
-	}
-	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	assert_int_equal(fake_vq_start(vd, &gm, RINGS, RINGS, QSIZE,
+				       features | 1ULL << VIRTIO_F_VERSION_1), 0);
+	memset(avail, 0, sizeof(avail));
+	memset(used_seen, 0, sizeof(used_seen));
 	queue_signals = config_signals = 0;
 }
 
@@ -75,31 +66,20 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void kick(unsigned q)
-{
-	pthread_mutex_lock(&vd->lock);
-	vd->ops->queue_notify(vd, q);
-	pthread_mutex_unlock(&vd->lock);
-}
-
 /* One chain of `n` descriptors from `addr[i]`, `len[i]`; published, kicked. */
 static void chain(unsigned q, unsigned n, const uint64_t *addr, const uint32_t *len, bool write)
 {
 	uint16_t head = (uint16_t)((avail[q] * 4) % QSIZE);
 
 	for (unsigned i = 0; i < n; i++) {
-		struct virtq_desc d = { addr[i], len[i],
-					(uint16_t)((write ? VRING_DESC_F_WRITE : 0) |
-						   (i + 1 < n ? VRING_DESC_F_NEXT : 0)),
-					(uint16_t)((head + i + 1) % QSIZE) };
+		uint16_t flags = (uint16_t)((write ? VRING_DESC_F_WRITE : 0) |
+					    (i + 1 < n ? VRING_DESC_F_NEXT : 0));
 
-		assert_int_equal(gm_write(&gm, RING(q) + 16ULL * ((head + i) % QSIZE), &d, 16), 0);
+		assert_int_equal(fake_vq_desc(&vd->vq[q], (uint16_t)(head + i), addr[i], len[i],
+					      flags, (uint16_t)((head + i + 1) % QSIZE)), 0);
 	}
-	assert_int_equal(gm_write(&gm, RING(q) + 0x1000 + 4 + 2ULL * (avail[q] % QSIZE),
-				  &head, 2), 0);
-	avail[q]++;
-	assert_int_equal(gm_write(&gm, RING(q) + 0x1000 + 2, &avail[q], 2), 0);
-	kick(q);
+	assert_int_equal(fake_vq_publish(&vd->vq[q], &avail[q], head), 0);
+	fake_vq_kick(vd, q);
 }
 
 /* How many chains the device returned on queue q since the last call. */
@@ -108,7 +88,7 @@ static unsigned returned(unsigned q)
 	uint16_t idx;
 	unsigned n;
 
-	assert_int_equal(gm_read(&gm, RING(q) + 0x2000 + 2, &idx, 2), 0);
+	assert_int_equal(fake_vq_used_idx(&vd->vq[q], &idx), 0);
 	n = (uint16_t)(idx - used_seen[q]);
 	used_seen[q] = idx;
 	return n;

@@ -16,15 +16,14 @@
 
 #include <cmocka.h>
 
+#include "fake_vq.h"
 #include "log.h"
 #include "memory.h"
 #include "virtio/blk.h"
 
 #define RAM		(4 << 20)
 #define QSIZE		16
-#define DESC_GPA	0x1000ULL
-#define AVAIL_GPA	0x2000ULL
-#define USED_GPA	0x3000ULL
+#define RINGS		0x1000ULL	/* desc, avail, used: a page each */
 #define HDR_GPA		0x10000ULL
 #define DATA_GPA	0x20000ULL
 #define STATUS_GPA	0x30000ULL
@@ -78,13 +77,7 @@ static void open_dev(bool ro)
 	vd->tops = &tops;
 	q = &vd->vq[0];
 	memset(gm.base, 0, 0x40000);
-	q->mem = &gm;
-	q->size = QSIZE;
-	q->desc = DESC_GPA;
-	q->avail = AVAIL_GPA;
-	q->used = USED_GPA;
-	virtq_set_features(q, 1ULL << VIRTIO_F_VERSION_1);
-	assert_int_equal(virtq_enable(q), 0);
+	assert_int_equal(fake_vq_enable(q, &gm, RINGS, QSIZE, 1ULL << VIRTIO_F_VERSION_1), 0);
 	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	avail_idx = 0;
 	signals = 0;
@@ -100,25 +93,20 @@ struct d { uint64_t addr; uint32_t len; bool write; };
  * element's length; *status is the byte at STATUS_GPA afterwards. */
 static uint32_t submit(const struct d *ds, unsigned n)
 {
+	const struct virtq *q = &vd->vq[0];
 	uint16_t head = (uint16_t)(avail_idx % QSIZE);
 	struct virtq_used_elem e;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct virtq_desc desc = {
-			ds[i].addr, ds[i].len,
-			(uint16_t)((i + 1 < n ? VRING_DESC_F_NEXT : 0) |
-				   (ds[i].write ? VRING_DESC_F_WRITE : 0)),
-			(uint16_t)((head + i + 1) % QSIZE),
-		};
+		uint16_t flags = (uint16_t)((i + 1 < n ? VRING_DESC_F_NEXT : 0) |
+					    (ds[i].write ? VRING_DESC_F_WRITE : 0));
 
-		assert_int_equal(gm_write(&gm, DESC_GPA + 16ULL * ((head + i) % QSIZE),
-					  &desc, 16), 0);
+		assert_int_equal(fake_vq_desc(q, (uint16_t)(head + i), ds[i].addr, ds[i].len, flags,
+					      (uint16_t)((head + i + 1) % QSIZE)), 0);
 	}
-	assert_int_equal(gm_write(&gm, AVAIL_GPA + 4 + 2ULL * (avail_idx % QSIZE), &head, 2), 0);
-	avail_idx++;
-	assert_int_equal(gm_write(&gm, AVAIL_GPA + 2, &avail_idx, 2), 0);
+	assert_int_equal(fake_vq_publish(q, &avail_idx, head), 0);
 	vd->ops->queue_notify(vd, 0);
-	assert_int_equal(gm_read(&gm, USED_GPA + 4 + 8ULL * ((avail_idx - 1) % QSIZE), &e, 8), 0);
+	assert_int_equal(fake_vq_used_elem(q, (uint16_t)(avail_idx - 1), &e), 0);
 	assert_int_equal(e.id, head);
 	return e.len;
 }

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 #include <liburing.h>
 
+#include "fake_vq.h"
 #include "iothread.h"
 #include "log.h"
 #include "memory.h"
@@ -28,9 +29,7 @@
 
 #define RAM		(1 << 20)
 #define QSIZE		16
-#define DESC_GPA	0x1000ULL
-#define AVAIL_GPA	0x2000ULL
-#define USED_GPA	0x3000ULL
+#define RINGS		0x1000ULL	/* desc, avail, used: a page each */
 #define HDR_GPA		0x10000ULL
 #define DATA_GPA	0x20000ULL
 #define STATUS_GPA	0x30000ULL
@@ -83,7 +82,7 @@ static void test_reset_waits_through_eintr(void **state)
 	struct virtio_dev *vd;
 	struct virtq *q;
 	uint8_t hdr[16] = { 0 }, after[LEN];
-	uint16_t head = 0, idx = 1;
+	uint16_t head = 0, idx = 0;
 	int fd;
 
 	log_set_level(LOG_LVL_ERR);
@@ -100,13 +99,7 @@ static void test_reset_waits_through_eintr(void **state)
 	pthread_mutex_init(&vd->lock, NULL);
 	vd->tops = &tops;
 	q = &vd->vq[0];
-	q->mem = &gm;
-	q->size = QSIZE;
-	q->desc = DESC_GPA;
-	q->avail = AVAIL_GPA;
-	q->used = USED_GPA;
-	virtq_set_features(q, 1ULL << VIRTIO_F_VERSION_1);
-	assert_int_equal(virtq_enable(q), 0);
+	assert_int_equal(fake_vq_enable(q, &gm, RINGS, QSIZE, 1ULL << VIRTIO_F_VERSION_1), 0);
 
 	/* A 4 KiB read of sector 0: header, data (device-writable), status. */
 	struct virtq_desc d[3] = {
@@ -114,13 +107,11 @@ static void test_reset_waits_through_eintr(void **state)
 		{ DATA_GPA, LEN, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 2 },
 		{ STATUS_GPA, 1, VRING_DESC_F_WRITE, 0 },
 	};
-	assert_int_equal(gm_write(&gm, DESC_GPA, d, sizeof(d)), 0);
+	for (uint16_t i = 0; i < 3; i++)
+		assert_int_equal(fake_vq_desc(q, i, d[i].addr, d[i].len, d[i].flags, d[i].next), 0);
 	assert_int_equal(gm_write(&gm, HDR_GPA, hdr, sizeof(hdr)), 0);	/* T_IN, sector 0 */
-	assert_int_equal(gm_write(&gm, AVAIL_GPA + 4, &head, 2), 0);
-	assert_int_equal(gm_write(&gm, AVAIL_GPA + 2, &idx, 2), 0);
-	pthread_mutex_lock(&vd->lock);
-	vd->ops->queue_notify(vd, 0);
-	pthread_mutex_unlock(&vd->lock);
+	assert_int_equal(fake_vq_publish(q, &idx, head), 0);
+	fake_vq_kick(vd, 0);
 	assert_non_null(held);		/* in flight: submitted, not done */
 
 	/* The driver resets the device; the first wait is interrupted. */
@@ -134,7 +125,8 @@ static void test_reset_waits_through_eintr(void **state)
 	assert_int_equal(gm_read(&gm, DATA_GPA, after, LEN), 0);
 	assert_memory_equal(after, content, LEN);
 	/* ...and was not answered: the driver gave the buffers up. */
-	assert_int_equal(*(uint16_t *)gm_ptr(&gm, USED_GPA + 2, 2), 0);
+	assert_int_equal(fake_vq_used_idx(q, &idx), 0);
+	assert_int_equal(idx, 0);
 
 	virtio_blk_free(vd);
 	iothread_destroy(&io);

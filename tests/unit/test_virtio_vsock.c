@@ -22,13 +22,14 @@
 
 #include <cmocka.h>
 
+#include "fake_vq.h"
 #include "log.h"
 #include "memory.h"
 #include "virtio/vsock.h"
 
 #define RAM		(8 << 20)
 #define QSIZE		256
-#define RING(q)		(0x10000ULL * ((q) + 1))
+#define RINGS		0x10000ULL	/* queue q's rings at RINGS * (q + 1) */
 #define RXBUF(i)	(0x100000ULL + 0x2000ULL * (i))
 #define RXBUF_LEN	(4096 + 44)
 #define TXBUF		0x400000ULL
@@ -93,18 +94,8 @@ static int setup(void **state)
 	pthread_mutex_init(&vd->lock, NULL);
 	vd->tops = &tops;
 	memset(gm.base, 0, 0x50000);
-	for (unsigned q = 0; q < 3; q++) {
-		struct virtq *vq = &vd->vq[q];
-
-		vq->mem = &gm;
-		vq->size = QSIZE;
-		vq->desc = RING(q);
-		vq->avail = RING(q) + 0x1000;
-		vq->used = RING(q) + 0x2000;
-		virtq_set_features(vq, 1ULL << VIRTIO_F_VERSION_1);
-		assert_int_equal(virtq_enable(vq), 0);
-	}
-	vd->status = VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
+	assert_int_equal(fake_vq_start(vd, &gm, RINGS, RINGS, QSIZE,
+				       1ULL << VIRTIO_F_VERSION_1), 0);
 	rx_avail = rx_used = tx_avail = 0;
 	g_buf_alloc = 65536;
 	g_fwd_cnt = 0;
@@ -124,25 +115,15 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void kick(unsigned q)
-{
-	pthread_mutex_lock(&vd->lock);
-	vd->ops->queue_notify(vd, q);
-	pthread_mutex_unlock(&vd->lock);
-}
-
 static void put_desc(unsigned q, uint16_t i, uint64_t addr, uint32_t len, bool write)
 {
-	struct virtq_desc d = { addr, len, write ? VRING_DESC_F_WRITE : 0, 0 };
-
-	assert_int_equal(gm_write(&gm, RING(q) + 16ULL * i, &d, 16), 0);
+	assert_int_equal(fake_vq_desc(&vd->vq[q], i, addr, len, write ? VRING_DESC_F_WRITE : 0, 0),
+			 0);
 }
 
 static void publish(unsigned q, uint16_t *idx, uint16_t head)
 {
-	assert_int_equal(gm_write(&gm, RING(q) + 0x1000 + 4 + 2ULL * (*idx % QSIZE), &head, 2), 0);
-	(*idx)++;
-	assert_int_equal(gm_write(&gm, RING(q) + 0x1000 + 2, idx, 2), 0);
+	assert_int_equal(fake_vq_publish(&vd->vq[q], idx, head), 0);
 }
 
 /* n receive buffers of RXBUF_LEN bytes, one descriptor each. */
@@ -154,7 +135,7 @@ static void rx_post(unsigned n)
 		put_desc(0, i, RXBUF(i), RXBUF_LEN, true);
 		publish(0, &rx_avail, i);
 	}
-	kick(0);
+	fake_vq_kick(vd, 0);
 }
 
 static struct virtio_vsock_hdr hdr(uint16_t op, uint32_t sport, uint32_t dport, uint32_t len)
@@ -178,7 +159,7 @@ static void tx_raw(const struct virtio_vsock_hdr *h, const void *data, uint32_t 
 		assert_int_equal(gm_write(&gm, TXBUF + 44, data, chain_data), 0);
 	put_desc(1, i, TXBUF, 44 + chain_data, false);
 	publish(1, &tx_avail, i);
-	kick(1);
+	fake_vq_kick(vd, 1);
 }
 
 static void tx(uint16_t op, uint32_t sport, uint32_t dport, const void *data, uint32_t len)
@@ -194,10 +175,10 @@ static bool rx_next(struct virtio_vsock_hdr *h, void *data, size_t cap)
 	uint16_t used;
 	struct virtq_used_elem e;
 
-	assert_int_equal(gm_read(&gm, RING(0) + 0x2000 + 2, &used, 2), 0);
+	assert_int_equal(fake_vq_used_idx(&vd->vq[0], &used), 0);
 	if (used == rx_used)
 		return false;
-	assert_int_equal(gm_read(&gm, RING(0) + 0x2000 + 4 + 8ULL * (rx_used % QSIZE), &e, 8), 0);
+	assert_int_equal(fake_vq_used_elem(&vd->vq[0], rx_used, &e), 0);
 	rx_used++;
 	assert_true(e.len >= 44 && e.len <= RXBUF_LEN);
 	assert_int_equal(gm_read(&gm, RXBUF(e.id), h, 44), 0);
@@ -563,7 +544,7 @@ static void test_malformed(void **state)
 	gm_write(&gm, TXBUF, &h, 44);
 	put_desc(1, i, TXBUF, 20, false);
 	publish(1, &tx_avail, i);
-	kick(1);
+	fake_vq_kick(vd, 1);
 	expect_nothing();
 	/* CREDIT_REQUEST is answered with CREDIT_UPDATE. */
 	guest_open(18);
@@ -608,11 +589,11 @@ static void test_stop(void **state)
 	guest_open(40);
 	put_desc(2, 0, 0x380000, 4, true);
 	publish(2, &ev_avail, 0);
-	kick(2);
+	fake_vq_kick(vd, 2);
 	virtio_vsock_stop(vd);
-	assert_int_equal(gm_read(&gm, RING(2) + 0x2000 + 2, &used, 2), 0);
+	assert_int_equal(fake_vq_used_idx(&vd->vq[2], &used), 0);
 	assert_int_equal(used, 1);
-	assert_int_equal(gm_read(&gm, RING(2) + 0x2000 + 4, &e, 8), 0);
+	assert_int_equal(fake_vq_used_elem(&vd->vq[2], 0, &e), 0);
 	assert_int_equal(e.len, 4);
 	gm_read(&gm, 0x380000, &id, 4);
 	assert_int_equal(id, VIRTIO_VSOCK_EVENT_TRANSPORT_RESET);
