@@ -296,3 +296,25 @@ EOS
 		</dev/null >"$log" 2>&1 &
 	VMM_PID=$!
 }
+
+# ---- virtio-net tests (net_basic.sh, net_vhost.sh) ----
+
+# net_host BRIDGE TAP ADDR/PREFIX: a bridge with the host's address and a persistent TAP
+# on it, as tools/netsetup would make them.
+net_host() {
+	brctl addbr "$1" && ip addr add "$3" dev "$1" && ip link set "$1" up &&
+		tunctl -t "$2" >/dev/null && brctl addif "$1" "$2" && ip link set "$2" up
+}
+
+# http_get HOST PORT PATH FILE: the body of an HTTP/1.0 GET through nc (the test host's
+# static busybox wget crashes resolving names without NSS libraries).
+http_get() {
+	local n=0 l
+	printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" | nc "$1" "$2" >"$4.raw" || return 1
+	head -n 1 "$4.raw" | grep -q ' 200 ' || { head -n 1 "$4.raw" >&2; return 1; }
+	while IFS= read -r l; do
+		n=$((n + ${#l} + 1))
+		[ "$l" != $'\r' ] || break
+	done <"$4.raw"
+	tail -c +$((n + 1)) "$4.raw" >"$4"
+}

@@ -22,12 +22,6 @@ done
 [ -c /dev/net/tun ] || skip_all "no /dev/net/tun (tun module)"
 [ "$(id -u)" = 0 ] || skip_all "making TAPs and bridges needs root"
 
-# net_host BRIDGE TAP ADDR/PREFIX: a bridge with the host's address and a persistent TAP
-# on it, as tools/netsetup would make them.
-net_host() {
-	brctl addbr "$1" && ip addr add "$3" dev "$1" && ip link set "$1" up &&
-		tunctl -t "$2" >/dev/null && brctl addif "$1" "$2" && ip link set "$2" up
-}
 cleanup() {
 	local i
 	[ -z "${main_pid-}" ] || kill -KILL "$main_pid" 2>/dev/null || true
@@ -42,18 +36,6 @@ trap cleanup EXIT
 net_host vmmbr0 vmmtap0 10.201.0.1/24 || skip_all "cannot make bridge vmmbr0 and TAP vmmtap0"
 net_host vmmbr1 vmmtap1 10.202.0.1/24 || skip_all "cannot make bridge vmmbr1 and TAP vmmtap1"
 
-# http_get HOST PORT PATH FILE: the body of an HTTP/1.0 GET through nc (the test host's
-# static busybox wget crashes resolving names without NSS libraries).
-http_get() {
-	local n=0 l
-	printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" | nc "$1" "$2" >"$4.raw" || return 1
-	head -n 1 "$4.raw" | grep -q ' 200 ' || { head -n 1 "$4.raw" >&2; return 1; }
-	while IFS= read -r l; do
-		n=$((n + ${#l} + 1))
-		[ "$l" != $'\r' ] || break
-	done <"$4.raw"
-	tail -c +$((n + 1)) "$4.raw" >"$4"
-}
 show_log() { tr -d '\r' <"$w/console.log" | grep -a -E 'VMMTEST|vmm:|virtio|net' | sed 's/^/| /' | tail -n 40; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
