@@ -26,7 +26,6 @@ require_tools brctl tunctl ip nc md5sum
 
 cleanup() {
 	[ -z "${main_pid-}" ] || kill -KILL "$main_pid" 2>/dev/null || true
-	[ -z "${lpid-}" ] || kill "$lpid" 2>/dev/null || true
 	[ ! -e /dev/vhost-net.hidden ] || mv /dev/vhost-net.hidden /dev/vhost-net
 	tunctl -d vmmvtap0 >/dev/null 2>&1 || true
 	ip link set vmmvbr0 down 2>/dev/null || true
@@ -35,7 +34,6 @@ cleanup() {
 trap cleanup EXIT
 net_host vmmvbr0 vmmvtap0 10.203.0.1/24 || skip_all "cannot make bridge vmmvbr0 and TAP vmmvtap0"
 show_log() { tr -d '\r' <"$w/console.log" | grep -a -E 'VMMTEST|vmm:|virtio|net' | sed 's/^/| /' | tail -n 40; }
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 make_config vhost 1 "vmmtest=net net.ifnames=0" >"$w/vm.toml"
 cat >>"$w/vm.toml" <<EOT
@@ -75,40 +73,7 @@ else
 	fi
 
 	# The stream: host to guest (timed here), back to the host (timed by the guest).
-	head -c $((STREAM_MIB * 1048576)) /dev/urandom >"$w/data"
-	sum=$(md5sum <"$w/data" | cut -d' ' -f1)
-	rm -f "$w/hold"
-	mkfifo "$w/hold"
-	nc -l -p 9001 >"$w/back" 0<>"$w/hold" &
-	lpid=$!
-	sent=0
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		t0=$(uptime_s)
-		if nc 10.203.0.2 9000 <"$w/data" 2>/dev/null; then
-			t1=$(uptime_s)
-			sent=1
-			break
-		fi
-		sleep 1
-	done
-	wait_for_log "$w/console.log" "VMMTEST-NET-TX " "$BOOT_TIMEOUT" "$main_pid" || true
-	i=0
-	while kill -0 "$lpid" 2>/dev/null && [ "$i" -lt 300 ]; do
-		sleep 0.2
-		i=$((i + 1))
-	done
-	log=$(tr -d '\r' <"$w/console.log")
-	rx=$(sed -n 's/.*VMMTEST-NET-RX bytes=\([0-9]*\) md5=\([0-9a-f]*\).*/\1 \2/p' <<<"$log")
-	if [ "$sent" = 1 ] && [ "$rx" = "$((STREAM_MIB * 1048576)) $sum" ] &&
-		[ "$(md5sum <"$w/back" | cut -d' ' -f1)" = "$sum" ]; then
-		pass net_vhost_stream
-		echo "METRIC net_vhost_host_to_guest_mib_s $(awk "BEGIN { d = $t1 - $t0; if (d <= 0) d = 0.01; printf \"%.1f\", $STREAM_MIB / d }")"
-		secs=$(sed -n 's/.*VMMTEST-NET-TX bytes=[0-9]* seconds=\([0-9.]*\).*/\1/p' <<<"$log")
-		echo "METRIC net_vhost_guest_to_host_mib_s $(awk "BEGIN { d = ${secs:-0}; if (d <= 0) d = 0.01; printf \"%.1f\", $STREAM_MIB / d }")"
-	else
-		fail net_vhost_stream "sent=$sent guest got '$rx', want '$((STREAM_MIB * 1048576)) $sum';" \
-			"back $(stat -c %s "$w/back" 2>/dev/null) bytes"
-	fi
+	net_stream_check net_vhost_stream net_vhost 10.203.0.2 "$w/console.log" "$main_pid" "$STREAM_MIB"
 
 	# The control socket still answers; the NIC's queues are the kernel's: vmm read
 	# none of their kicks, and vhost-net's worker for this vmm runs.
