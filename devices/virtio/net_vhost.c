@@ -197,9 +197,10 @@ size_t net_vhost_describe(struct net *n, char *buf, size_t len)
 int net_vhost_new(struct net *n, const char *table, const struct guest_mem *mem,
 		  struct iothread *io)
 {
-	struct {
+	union {	/* the header and its regions[] */
 		struct vhost_memory h;
-		struct vhost_memory_region r[GUEST_MEM_MAX_REGIONS];
+		char room[sizeof(struct vhost_memory) +
+			  GUEST_MEM_MAX_REGIONS * sizeof(struct vhost_memory_region)];
 	} table_mem;
 	struct vhost_vring_file err = { .fd = -1 };
 	struct net_vhost *v = calloc(1, sizeof(*v));
