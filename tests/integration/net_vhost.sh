@@ -1,7 +1,9 @@
 #!/bin/bash
 # net_vhost: virtio-net with `vhost = true`: the test host's kernel (vhost_net module)
 # moves the frames between the guest's rings and the TAP (10.203.0.1/24 bridge). The
-# guest (vmmtest=net) pings the bridge, serves a file over HTTP that the host fetches and
+# guest (vmmtest=net) first unbinds and binds its driver again (vmmtest.netreset=1: a
+# device reset takes the rings back from the kernel, a second DRIVER_OK hands them over
+# again), then pings the bridge, serves a file over HTTP that the host fetches and
 # checks against the guest's md5, and echoes a stream the host sends it (md5 both ways).
 # Meanwhile `vmm ctl NAME status` answers, `queues` shows the NIC served by vhost-net
 # with no kick read by vmm, and the kernel's vhost-PID worker exists; the guest powers
@@ -12,7 +14,7 @@ GUEST_MEMORY_MIB=${GUEST_MEMORY_MIB:-512}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-tests=(net_vhost_ping net_vhost_http net_vhost_stream net_vhost_ctl net_vhost_poweroff
+tests=(net_vhost_reset net_vhost_ping net_vhost_http net_vhost_stream net_vhost_ctl net_vhost_poweroff
 	net_vhost_missing)
 require_vmm "${tests[@]}"
 w=$WORKDIR
@@ -35,7 +37,7 @@ trap cleanup EXIT
 net_host vmmvbr0 vmmvtap0 10.203.0.1/24 || skip_all "cannot make bridge vmmvbr0 and TAP vmmvtap0"
 show_log() { tr -d '\r' <"$w/console.log" | grep -a -E 'VMMTEST|vmm:|virtio|net' | sed 's/^/| /' | tail -n 40; }
 
-make_config vhost 1 "vmmtest=net net.ifnames=0" >"$w/vm.toml"
+make_config vhost 1 "vmmtest=net net.ifnames=0 vmmtest.netreset=1" >"$w/vm.toml"
 cat >>"$w/vm.toml" <<EOT
 
 [[net]]
@@ -48,7 +50,7 @@ EOT
 start_vmm "$w/vm.toml" "$w/console.log"
 main_pid=$VMM_PID
 if ! wait_for_log "$w/console.log" "VMMTEST-NET-HTTPD ready" "$BOOT_TIMEOUT" "$main_pid"; then
-	for n in net_vhost_ping net_vhost_http net_vhost_stream net_vhost_ctl net_vhost_poweroff; do
+	for n in net_vhost_reset net_vhost_ping net_vhost_http net_vhost_stream net_vhost_ctl net_vhost_poweroff; do
 		fail "$n" "the guest did not come up with its server"
 	done
 	show_log
@@ -56,6 +58,12 @@ if ! wait_for_log "$w/console.log" "VMMTEST-NET-HTTPD ready" "$BOOT_TIMEOUT" "$m
 	main_pid=""
 else
 	log=$(tr -d '\r' <"$w/console.log")
+	# What follows runs on the rings handed over the second time.
+	if grep -q "VMMTEST-NET-RESET eth0 .* ok" <<<"$log"; then
+		pass net_vhost_reset
+	else
+		fail net_vhost_reset "$(grep VMMTEST-NET-RESET <<<"$log")"
+	fi
 	if grep -q "VMMTEST-NET-PING eth0 10.203.0.1 ok" <<<"$log"; then
 		pass net_vhost_ping
 	else
