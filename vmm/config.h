@@ -87,6 +87,7 @@ struct net_config {
 	uint8_t mac[6];			/* `mac`, or derived from the VM name and index */
 	bool mac_given;
 	int tap_fd;			/* an inherited open TAP, or -1 */
+	bool vhost;			/* `vhost`: the kernel's vhost-net serves the queues */
 
 	bool has_subnet;		/* `subnet` given: netsetup builds bridge + NAT */
 	/* Required with `subnet` (netsetup's bridge, maybe shared by VMs with

@@ -237,7 +237,8 @@ static void load_forward(struct ctx *c, const struct toml_value *fw, const char 
 /* [[net]] keys; the loader refuses any other (config_known_keys). */
 const char *const cfg_net_keys[] = {
 	"tap", "mac", "tap_fd", "bridge", "subnet", "gateway", "guest_ip",
-	"uplink", "owner", "group", "forward", "pci_slot", "mode", "forward_address", "passt", NULL
+	"uplink", "owner", "group", "forward", "pci_slot", "mode", "forward_address", "passt",
+	"vhost", NULL
 };
 
 /* ---- mode = "user": passt instead of a TAP ---- */
@@ -286,6 +287,10 @@ static void load_user_entry(struct ctx *c, const struct toml_value *tab, const c
 	if ((v = toml_get(tab, "forward")))
 		load_forward(c, v, table, n);
 	s = "127.0.0.1";
+	if (cfg_get_bool(c, tab, table, "vhost", &n->vhost) && n->vhost)
+		cfg_err(c, toml_get(tab, "vhost")->line, table, "vhost", "applies only to a TAP: "
+			"with mode = \"user\" the frames go through passt's socket");
+	n->vhost = false;
 	if (toml_get(tab, "forward_address"))
 		s = cfg_get_str(c, tab, table, "forward_address", &line);
 	if (s) {
@@ -359,6 +364,7 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 		/* 0-2 are stdio, never a TAP. */
 		if (cfg_get_int(c, tab, table, "tap_fd", 3, INT32_MAX, &fd))
 			n->tap_fd = (int)fd;
+		cfg_get_bool(c, tab, table, "vhost", &n->vhost);
 		if (toml_get(tab, "tap"))
 			get_ifname(c, tab, table, "tap", n->tap);
 		else if (!toml_get(tab, "tap_fd"))

@@ -26,6 +26,7 @@
 #include <linux/futex.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <linux/vhost.h>
 #include <sys/ioctl.h>
 
 #include "log.h"
@@ -169,6 +170,17 @@ static const struct rule vcpu_rules[] = {
 	IOCTL(KVM_IRQ_LINE, A0_VM, "interrupts of the devices a register access touches"),
 	IOCTL(KVM_SET_GSI_ROUTING, A0_VM, "MSI-X table writes by the driver"),
 	IOCTL(TUNSETOFFLOAD, A0_ANY, "virtio-net offloads the driver accepted (TAP fds)"),
+	/* virtio-net with vhost = true: /dev/vhost-net was opened, owned and
+	 * given the guest's memory before the filters; DRIVER_OK hands it the
+	 * rings, device reset takes them back (devices/virtio/net_vhost.c). */
+	IOCTL(VHOST_SET_FEATURES, A0_ANY, "vhost-net: the ring features the driver accepted"),
+	IOCTL(VHOST_SET_VRING_NUM, A0_ANY, "vhost-net: a ring's size"),
+	IOCTL(VHOST_SET_VRING_BASE, A0_ANY, "vhost-net: a ring starts at index 0"),
+	IOCTL(VHOST_SET_VRING_ADDR, A0_ANY, "vhost-net: where the driver put a ring"),
+	IOCTL(VHOST_SET_VRING_KICK, A0_ANY, "vhost-net: a queue's kick eventfd (KVM ioeventfd)"),
+	IOCTL(VHOST_SET_VRING_CALL, A0_ANY, "vhost-net: the irqfd of the vector the driver chose"),
+	IOCTL(VHOST_NET_SET_BACKEND, A0_ANY, "vhost-net: the TAP attached at DRIVER_OK, detached at reset"),
+	IOCTL(VHOST_GET_VRING_BASE, A0_ANY, "vhost-net: a ring stopped at device reset"),
 };
 
 #define N(t) (sizeof(t) / sizeof((t)[0]))

@@ -353,7 +353,7 @@ int vm_add_virtio_devices(struct vm *vm, vm_virtio_attach_fn attach)
 			kind = "blk";
 			break;
 		case VM_DEV_NET:
-			ret = virtio_net_new(&cfg->net[k], (unsigned)k, &vm->io, &vd);
+			ret = virtio_net_new(&cfg->net[k], (unsigned)k, &vm->mem, &vm->io, &vd);
 			free_fn = virtio_net_free;
 			kind = "net";
 			break;

@@ -12,8 +12,11 @@
 #include "net_stream.h"
 #include "virtio/net.h"
 
+struct guest_mem;
 struct iothread;
+struct net_vhost;
 struct passt;
+struct vhost_memory;
 
 /* A received frame, header included, is read whole into a bounce buffer
  * before it is placed: a TAP frame is at most a 64 KiB GSO packet. */
@@ -59,6 +62,7 @@ struct net {
 	const struct net_backend *be;
 	struct net_stream stream;	/* stream backends */
 	struct passt *passt;		/* mode = "user": restarted when it ends */
+	struct net_vhost *vhost;	/* vhost = true: the kernel serves the queues */
 	int ep;				/* epoll over fd, watched by the I/O thread; -1 without */
 	uint32_t ep_events;		/* what ep asks of fd now */
 	uint16_t mtu;
@@ -100,5 +104,34 @@ struct net *net_alloc(int index);
 /* Buffers, the virtio_dev and its config; with `io`, the epoll over n->fd
  * that the I/O thread watches. 0 or -errno; the caller frees n on error. */
 int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io);
+
+/* net_vhost.c: `vhost = true`. Opens /dev/vhost-net (path), logging why
+ * not, naming `table`: an fd or -errno. */
+int net_vhost_open(const char *table, const char *path);
+/* Opens and owns /dev/vhost-net for n (on the TAP n->fd), gives it the
+ * guest's memory and an error eventfd `io` watches. 0 or -errno, logged;
+ * net_vhost_free undoes what was done. */
+int net_vhost_new(struct net *n, const char *table, const struct guest_mem *mem,
+		  struct iothread *io);
+void net_vhost_free(struct net *n);
+/* At DRIVER_OK: the negotiated features, the rings, kick and call fds and
+ * the TAP to the kernel; 0 or -EIO (logged; nothing left started). */
+int net_vhost_start(struct net *n);
+/* At reset: the TAP detached, the rings stopped. */
+void net_vhost_stop(struct net *n);
+size_t net_vhost_describe(struct net *n, char *buf, size_t len);
+/* virtio_net_vhost_offered with the kernel's features. */
+uint64_t net_vhost_offered(const struct net *n, uint64_t device);
+
+/* Pure, for the tests. The features to offer the guest: the device's,
+ * less the ring bits (indirect descriptors, event index, merged buffers,
+ * VERSION_1) the kernel's vhost-net lacks. */
+uint64_t virtio_net_vhost_offered(uint64_t device, uint64_t vhost);
+/* What VHOST_SET_FEATURES gets of the driver's features: the ring bits
+ * only (the offloads are the TAP's, TUNSETOFFLOAD). */
+uint64_t virtio_net_vhost_acked(uint64_t driver);
+/* VHOST_SET_MEM_TABLE's table for m: guest-physical ranges and vmm's
+ * mapping of each. -E2BIG when m has more than `max` regions. */
+int virtio_net_vhost_mem(const struct guest_mem *m, struct vhost_memory *out, unsigned max);
 
 #endif

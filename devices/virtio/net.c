@@ -427,7 +427,7 @@ static uint64_t net_features(struct virtio_dev *vd)
 		f |= 1ULL << bits[i];
 	for (size_t i = 0; n->be->vnet_hdr && i < sizeof(offloads) / sizeof(offloads[0]); i++)
 		f |= 1ULL << offloads[i];
-	return f;
+	return n->vhost ? net_vhost_offered(n, f) : f;
 }
 
 static void net_config_read(struct virtio_dev *vd, uint32_t off, uint8_t *data,
@@ -460,6 +460,8 @@ static int net_activate(struct virtio_dev *vd)
 		return ret;
 	log_debug("%s: features 0x%llx, TAP offloads 0x%x", n->name,
 		  (unsigned long long)vd->features, virtio_net_tun_offloads(vd->features));
+	if (n->vhost)
+		return net_vhost_start(n);
 	watch(n, true, false);
 	return 0;
 }
@@ -468,6 +470,8 @@ static void net_reset(struct virtio_dev *vd)
 {
 	struct net *n = vd->priv;
 
+	if (n->vhost)
+		net_vhost_stop(n);
 	/* The guest's buffers are gone: a frame we held is lost, counted. */
 	if (n->rx_held)
 		n->st.rx_reset++;
@@ -494,6 +498,8 @@ static size_t net_describe(struct virtio_dev *vd, char *buf, size_t len)
 {
 	struct net *n = vd->priv;
 
+	if (n->vhost)
+		return net_vhost_describe(n, buf, len);
 	return fmt_into(buf, len, " %s=%s rx_held=%d rx_len=%zu rx_stashed=%u tx_held=%d "
 			"watch=%s%s%s rx_frames=%llu tx_frames=%llu",
 			n->passt ? "stream" : "tap", n->passt ? "passt" : n->ifname, n->rx_held,
@@ -510,6 +516,16 @@ static const struct virtio_dev_ops net_ops = {
 	.activate = net_activate,
 	.reset = net_reset,
 	.queue_notify = net_notify,
+	.describe = net_describe,
+};
+
+/* vhost = true: the kernel serves the queues (net_vhost.c), the transport
+ * hands it the kick eventfds. */
+static const struct virtio_dev_ops net_vhost_ops = {
+	.features = net_features,
+	.config_read = net_config_read,
+	.activate = net_activate,
+	.reset = net_reset,
 	.describe = net_describe,
 };
 
@@ -563,7 +579,7 @@ int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 	n->vd = (struct virtio_dev){
 		.name = n->name, .id = VIRTIO_ID_NET, .nqueues = 2,
 		.queue_max = NET_QUEUE_SIZE, .config_size = NET_CFG_SIZE,
-		.ops = &net_ops, .priv = n,
+		.ops = n->vhost ? &net_vhost_ops : &net_ops, .priv = n,
 	};
 	memcpy(n->config.mac, mac, 6);
 	n->config.status = htole16(VIRTIO_NET_S_LINK_UP);
@@ -619,6 +635,7 @@ void virtio_net_free(void *p)
 			 (unsigned long long)n->st.tx_too_big,
 			 (unsigned long long)n->st.tx_bad_hdr,
 			 (unsigned long long)n->st.tx_errors);
+	net_vhost_free(n);
 	if (n->ep >= 0)
 		close(n->ep);
 	if (n->fd >= 0)

@@ -51,15 +51,18 @@ struct virtio_net_stats {
 	uint64_t rx_bad_buffers;	/* RX chains without writable bytes */
 };
 
+struct guest_mem;
 struct iothread;
 
 /*
  * Attaches to the TAP of `nc` (by name, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR,
  * or the inherited tap_fd) and builds the device, the `index`th NIC. With
- * `io`, the TAP is watched by that I/O thread. Returns 0 with *out set, or
- * -errno after logging why, naming the TAP.
+ * `io`, the TAP is watched by that I/O thread; with nc->vhost the kernel's
+ * vhost-net serves the queues instead, with `mem` as the guest's memory
+ * (net_vhost.c). Returns 0 with *out set, or -errno after logging why,
+ * naming the TAP.
  */
-int virtio_net_new(const struct net_config *nc, unsigned index,
+int virtio_net_new(const struct net_config *nc, unsigned index, const struct guest_mem *mem,
 		   struct iothread *io, struct virtio_dev **out);
 
 /*

@@ -203,8 +203,8 @@ static int new_user(const struct net_config *nc, unsigned index, struct iothread
 	return 0;
 }
 
-int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread *io,
-		   struct virtio_dev **out)
+int virtio_net_new(const struct net_config *nc, unsigned index, const struct guest_mem *mem,
+		   struct iothread *io, struct virtio_dev **out)
 {
 	struct net *n;
 	char table[24];
@@ -237,11 +237,15 @@ int virtio_net_new(const struct net_config *nc, unsigned index, struct iothread 
 		goto fail;
 	}
 	n->mtu = tap_mtu(n->ifname);
-	ret = net_setup(n, nc->mac, io);
+	/* With vhost the kernel reads and writes the TAP: vmm does not watch it. */
+	ret = nc->vhost ? net_vhost_new(n, table, mem, io) : 0;
+	if (ret == 0)
+		ret = net_setup(n, nc->mac, nc->vhost ? NULL : io);
 	if (ret < 0)
 		goto fail;
-	log_debug("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u", n->name, nc->mac[0],
-		  nc->mac[1], nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5], n->mtu);
+	log_debug("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s", n->name, nc->mac[0],
+		  nc->mac[1], nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5], n->mtu,
+		  nc->vhost ? ", vhost-net" : "");
 	*out = &n->vd;
 	return 0;
 fail:

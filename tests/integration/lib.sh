@@ -321,3 +321,68 @@ EOS
 		</dev/null >"$log" 2>&1 &
 	VMM_PID=$!
 }
+
+# ---- virtio-net tests (net_basic.sh, net_vhost.sh) ----
+
+# net_host BRIDGE TAP ADDR/PREFIX: a bridge with the host's address and a persistent TAP
+# on it, as tools/netsetup would make them.
+net_host() {
+	brctl addbr "$1" && ip addr add "$3" dev "$1" && ip link set "$1" up &&
+		tunctl -t "$2" >/dev/null && brctl addif "$1" "$2" && ip link set "$2" up
+}
+
+# http_get HOST PORT PATH FILE: the body of an HTTP/1.0 GET through nc (the test host's
+# static busybox wget crashes resolving names without NSS libraries).
+http_get() {
+	local n=0 l
+	printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" | nc "$1" "$2" >"$4.raw" || return 1
+	head -n 1 "$4.raw" | grep -q ' 200 ' || { head -n 1 "$4.raw" >&2; return 1; }
+	while IFS= read -r l; do
+		n=$((n + ${#l} + 1))
+		[ "$l" != $'\r' ] || break
+	done <"$4.raw"
+	tail -c +$((n + 1)) "$4.raw" >"$4"
+}
+
+# net_stream_check TEST METRIC ADDR LOG PID MIB: MIB MiB of random bytes to the guest's
+# port 9000 (guest/init's `net` action), which sends them back to this host's port 9001;
+# passes TEST when both ways arrived whole (md5), with METRIC_host_to_guest_mib_s (timed
+# here) and METRIC_guest_to_host_mib_s (timed by the guest), else fails it. LOG is the
+# guest's console, PID its vmm.
+net_stream_check() {
+	local name=$1 metric=$2 addr=$3 log=$4 pid=$5 mib=$6 d=$WORKDIR sum sent=0 t0=0 t1=0 i lp rx secs out
+	head -c $((mib * 1048576)) /dev/urandom >"$d/data"
+	sum=$(md5sum <"$d/data" | cut -d' ' -f1)
+	rm -f "$d/hold"
+	mkfifo "$d/hold"
+	nc -l -p 9001 >"$d/back" 0<>"$d/hold" &
+	lp=$!
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		t0=$(cut -d' ' -f1 /proc/uptime)
+		if nc "$addr" 9000 <"$d/data" 2>/dev/null; then
+			t1=$(cut -d' ' -f1 /proc/uptime)
+			sent=1
+			break
+		fi
+		sleep 1
+	done
+	wait_for_log "$log" "VMMTEST-NET-TX " "$BOOT_TIMEOUT" "$pid" || true
+	i=0
+	while kill -0 "$lp" 2>/dev/null && [ "$i" -lt 300 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	kill "$lp" 2>/dev/null || true
+	out=$(tr -d '\r' <"$log")
+	rx=$(sed -n 's/.*VMMTEST-NET-RX bytes=\([0-9]*\) md5=\([0-9a-f]*\).*/\1 \2/p' <<<"$out")
+	if [ "$sent" = 1 ] && [ "$rx" = "$((mib * 1048576)) $sum" ] &&
+		[ "$(md5sum <"$d/back" | cut -d' ' -f1)" = "$sum" ]; then
+		pass "$name"
+		echo "METRIC ${metric}_host_to_guest_mib_s $(awk "BEGIN { d = $t1 - $t0; if (d <= 0) d = 0.01; printf \"%.1f\", $mib / d }")"
+		secs=$(sed -n 's/.*VMMTEST-NET-TX bytes=[0-9]* seconds=\([0-9.]*\).*/\1/p' <<<"$out")
+		echo "METRIC ${metric}_guest_to_host_mib_s $(awk "BEGIN { d = ${secs:-0}; if (d <= 0) d = 0.01; printf \"%.1f\", $mib / d }")"
+	else
+		fail "$name" "sent=$sent guest got '$rx', want '$((mib * 1048576)) $sum';" \
+			"back $(stat -c %s "$d/back" 2>/dev/null) bytes; $(grep -E 'VMMTEST-NET-(RX|TX)' <<<"$out" | tr '\n' ';')"
+	fi
+}

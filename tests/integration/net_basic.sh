@@ -22,16 +22,9 @@ done
 [ -c /dev/net/tun ] || skip_all "no /dev/net/tun (tun module)"
 [ "$(id -u)" = 0 ] || skip_all "making TAPs and bridges needs root"
 
-# net_host BRIDGE TAP ADDR/PREFIX: a bridge with the host's address and a persistent TAP
-# on it, as tools/netsetup would make them.
-net_host() {
-	brctl addbr "$1" && ip addr add "$3" dev "$1" && ip link set "$1" up &&
-		tunctl -t "$2" >/dev/null && brctl addif "$1" "$2" && ip link set "$2" up
-}
 cleanup() {
 	local i
 	[ -z "${main_pid-}" ] || kill -KILL "$main_pid" 2>/dev/null || true
-	[ -z "${lpid-}" ] || kill "$lpid" 2>/dev/null || true
 	for i in 0 1; do
 		tunctl -d "vmmtap$i" >/dev/null 2>&1 || true
 		ip link set "vmmbr$i" down 2>/dev/null || true
@@ -42,20 +35,7 @@ trap cleanup EXIT
 net_host vmmbr0 vmmtap0 10.201.0.1/24 || skip_all "cannot make bridge vmmbr0 and TAP vmmtap0"
 net_host vmmbr1 vmmtap1 10.202.0.1/24 || skip_all "cannot make bridge vmmbr1 and TAP vmmtap1"
 
-# http_get HOST PORT PATH FILE: the body of an HTTP/1.0 GET through nc (the test host's
-# static busybox wget crashes resolving names without NSS libraries).
-http_get() {
-	local n=0 l
-	printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$3" "$1" | nc "$1" "$2" >"$4.raw" || return 1
-	head -n 1 "$4.raw" | grep -q ' 200 ' || { head -n 1 "$4.raw" >&2; return 1; }
-	while IFS= read -r l; do
-		n=$((n + ${#l} + 1))
-		[ "$l" != $'\r' ] || break
-	done <"$4.raw"
-	tail -c +$((n + 1)) "$4.raw" >"$4"
-}
 show_log() { tr -d '\r' <"$w/console.log" | grep -a -E 'VMMTEST|vmm:|virtio|net' | sed 's/^/| /' | tail -n 40; }
-uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 make_config net 1 "vmmtest=net net.ifnames=0 vmmtest.addr=eth1:10.202.0.2/24:10.202.0.1" >"$w/vm.toml"
 cat >>"$w/vm.toml" <<EOT
@@ -128,40 +108,7 @@ else
 	fi
 
 	# The stream: host to guest (timed here), back to the host (timed by the guest).
-	head -c $((STREAM_MIB * 1048576)) /dev/urandom >"$w/data"
-	sum=$(md5sum <"$w/data" | cut -d' ' -f1)
-	rm -f "$w/hold"
-	mkfifo "$w/hold"
-	nc -l -p 9001 >"$w/back" 0<>"$w/hold" &
-	lpid=$!
-	sent=0
-	for i in 1 2 3 4 5 6 7 8 9 10; do
-		t0=$(uptime_s)
-		if nc 10.201.0.2 9000 <"$w/data" 2>/dev/null; then
-			t1=$(uptime_s)
-			sent=1
-			break
-		fi
-		sleep 1
-	done
-	wait_for_log "$w/console.log" "VMMTEST-NET-TX " "$BOOT_TIMEOUT" "$main_pid" || true
-	i=0
-	while kill -0 "$lpid" 2>/dev/null && [ "$i" -lt 300 ]; do
-		sleep 0.2
-		i=$((i + 1))
-	done
-	log=$(tr -d '\r' <"$w/console.log")
-	rx=$(sed -n 's/.*VMMTEST-NET-RX bytes=\([0-9]*\) md5=\([0-9a-f]*\).*/\1 \2/p' <<<"$log")
-	if [ "$sent" = 1 ] && [ "$rx" = "$((STREAM_MIB * 1048576)) $sum" ] &&
-		[ "$(md5sum <"$w/back" | cut -d' ' -f1)" = "$sum" ]; then
-		pass net_stream
-		echo "METRIC net_host_to_guest_mib_s $(awk "BEGIN { d = $t1 - $t0; if (d <= 0) d = 0.01; printf \"%.1f\", $STREAM_MIB / d }")"
-		secs=$(sed -n 's/.*VMMTEST-NET-TX bytes=[0-9]* seconds=\([0-9.]*\).*/\1/p' <<<"$log")
-		echo "METRIC net_guest_to_host_mib_s $(awk "BEGIN { d = ${secs:-0}; if (d <= 0) d = 0.01; printf \"%.1f\", $STREAM_MIB / d }")"
-	else
-		fail net_stream "sent=$sent guest got '$rx', want '$((STREAM_MIB * 1048576)) $sum';" \
-			"back $(stat -c %s "$w/back" 2>/dev/null) bytes; $(grep -E 'VMMTEST-NET-(RX|TX)' <<<"$log" | tr '\n' ';')"
-	fi
+	net_stream_check net_stream net 10.201.0.2 "$w/console.log" "$main_pid" "$STREAM_MIB"
 
 	# Let the guest power off.
 	nc 10.201.0.2 9002 </dev/null >/dev/null 2>&1 || true

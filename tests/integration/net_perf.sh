@@ -289,6 +289,9 @@ verdict() {
 
 make_config netperf 1 "vmmtest=net net.ifnames=0" >"$w/vm.toml"
 printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vm.toml"
+# NET_PERF_VHOST=1: vmm's NIC with vhost = true, the kernel's vhost-net moving its frames
+# (compare with QEMU's vhost=on); the figures keep the net_perf_vmm names.
+[ "${NET_PERF_VHOST:-0}" = 0 ] || printf 'vhost = true\n' >>"$w/vm.toml"
 
 # vmm and QEMU take turns, NET_PERF_RUNS (default 1) runs each, a fresh guest per run;
 # the figures are the medians of the runs that passed.

@@ -132,8 +132,8 @@ static void test_all_keys(void **state __attribute__((unused)))
 	char *cmdline;
 
 	net_ok("vm1", "[[net]]\ntap = \"vm-a\"\nmac = \"02:00:00:00:00:0A\"\nowner = \"vmm\"\n"
-	       "group = \"1000\"\n"
-	       "[[net]]\ntap = \"vm-b\"\ntap_fd = 3\nbridge = \"br-b\"\nsubnet = \"10.2.0.0/16\"\n"
+	       "group = \"1000\"\nvhost = true\n"
+	       "[[net]]\ntap = \"vm-b\"\ntap_fd = 3\nvhost = false\nbridge = \"br-b\"\nsubnet = \"10.2.0.0/16\"\n"
 	       "gateway = \"10.2.255.254\"\nguest_ip = \"10.2.3.4\"\nuplink = \"eth0\"\n"
 	       "forward = [\"2201:22\", \"5353:53/udp\", \"8080:80/tcp\"]\n", &cfg);
 	assert_int_equal(cfg.n_net, 2);
@@ -142,6 +142,8 @@ static void test_all_keys(void **state __attribute__((unused)))
 	assert_string_equal(cfg.net[0].owner, "vmm");
 	assert_string_equal(cfg.net[0].group, "1000");
 	assert_false(cfg.net[0].has_subnet);
+	assert_true(cfg.net[0].vhost);
+	assert_false(cfg.net[1].vhost);
 	assert_int_equal(cfg.net[1].tap_fd, 3);
 	assert_int_equal(cfg.net[1].gateway, 0x0a02fffe);
 	assert_int_equal(cfg.net[1].guest_ip, 0x0a020304);
@@ -547,10 +549,10 @@ static void test_print(void **state __attribute__((unused)))
 	FILE *f = open_memstream(&text, &len);
 	char *p;
 
-	net_ok("vm1", SUB "forward = [\"2201:22\"]\nowner = \"vmm\"\n", &cfg);
+	net_ok("vm1", SUB "forward = [\"2201:22\"]\nowner = \"vmm\"\nvhost = true\n", &cfg);
 	config_print(&cfg, f);
 	fclose(f);
-	assert_non_null(strstr(text, "[[net]]\ntap = \"vm-t\"\n"));
+	assert_non_null(strstr(text, "[[net]]\ntap = \"vm-t\"\nvhost = true\n"));
 	assert_non_null(strstr(text, "gateway = \"10.1.0.1\"\nguest_ip = \"10.1.0.2\"\n"));
 	assert_non_null(strstr(text, "forward = [\"2201:22/tcp\"]\n"));
 	/* The dump reads back as the same config. */
@@ -558,6 +560,7 @@ static void test_print(void **state __attribute__((unused)))
 	net_ok("vm1", p, &again);
 	assert_memory_equal(cfg.net[0].mac, again.net[0].mac, 6);
 	assert_int_equal(again.net[0].forward[0].host_port, 2201);
+	assert_true(again.net[0].vhost);
 	config_free(&again);
 	config_free(&cfg);
 	free(text);
@@ -642,6 +645,14 @@ static void test_user_mode(void **state __attribute__((unused)))
 	net_bad("[[net]]\nmode = \"slirp\"\ntap = \"x\"\n", 7,
 		"net[0].mode: invalid value \"slirp\" (expected one of \"tap\", \"user\")");
 	net_bad(NET "passt = \"/bin/true\"\n", 8, "net[0].passt: applies only to mode = \"user\"");
+	/* vhost-net serves a TAP only; false is what user mode does anyway. */
+	net_bad("[[net]]\nmode = \"user\"\nvhost = true\n", 8,
+		"net[0].vhost: applies only to a TAP: with mode = \"user\" the frames go "
+		"through passt's socket");
+	net_ok("t", "[[net]]\nmode = \"user\"\nvhost = false\n", &cfg);
+	assert_false(cfg.net[0].vhost);
+	config_free(&cfg);
+	net_bad(NET "vhost = \"yes\"\n", 8, "net[0].vhost: expected");
 	net_bad(NET "forward_address = \"0.0.0.0\"\n", 8,
 		"net[0].forward_address: applies only to mode = \"user\"");
 	net_bad("[[net]]\nmode = \"user\"\nforward = [\"2201:22\"]\n"

@@ -906,15 +906,15 @@ static void test_tap_errors(void **state)
 	int fd;
 
 	strcpy(nc.tap, "vmmtest-nosuch");
-	assert_int_equal(virtio_net_new(&nc, 0, NULL, &d), -ENODEV);
+	assert_int_equal(virtio_net_new(&nc, 0, NULL, NULL, &d), -ENODEV);
 	/* An inherited descriptor that is closed, or not a TAP. */
 	nc.tap[0] = 0;
 	nc.tap_fd = 1000;
-	assert_int_equal(virtio_net_new(&nc, 0, NULL, &d), -EBADF);
+	assert_int_equal(virtio_net_new(&nc, 0, NULL, NULL, &d), -EBADF);
 	fd = open("/dev/null", O_RDWR);
 	assert_true(fd >= 0);
 	nc.tap_fd = fd;
-	assert_int_equal(virtio_net_new(&nc, 0, NULL, &d), -EINVAL);
+	assert_int_equal(virtio_net_new(&nc, 0, NULL, NULL, &d), -EINVAL);
 	close(fd);
 	assert_null(d);
 }
@@ -938,11 +938,11 @@ static void test_tap_real(void **state)
 	close(fd);
 	snprintf(nc.tap, sizeof(nc.tap), "%s", ifr.ifr_name);
 	memcpy(nc.mac, mac, 6);
-	assert_int_equal(virtio_net_new(&nc, 0, NULL, &a), 0);
-	assert_int_equal(virtio_net_new(&nc, 1, NULL, &b), -EBUSY);
+	assert_int_equal(virtio_net_new(&nc, 0, NULL, NULL, &a), 0);
+	assert_int_equal(virtio_net_new(&nc, 1, NULL, NULL, &b), -EBUSY);
 	virtio_net_free(a);
 	/* Free again: the same TAP attaches once more. */
-	assert_int_equal(virtio_net_new(&nc, 0, NULL, &a), 0);
+	assert_int_equal(virtio_net_new(&nc, 0, NULL, NULL, &a), 0);
 	virtio_net_free(a);
 	fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
