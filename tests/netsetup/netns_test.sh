@@ -260,8 +260,11 @@ ip netns exec "$V2" socat TCP-LISTEN:22,reuseaddr,fork SYSTEM:'echo vm2' &
 pids+=($!)
 sleep 0.5
 
+# The limits are generous: each answer forks a shell (socat SYSTEM:), which on a loaded
+# 2-core machine took over 3 s now and then; a refused or dropped connection still ends
+# at once, and a blackholed one (what the isolation checks expect) costs connect-timeout.
 fetch() {	# fetch NS HOST PORT: what the server there says
-	ip netns exec "$1" timeout 5 socat -T3 - "TCP:$2:$3,connect-timeout=2" </dev/null 2>/dev/null
+	ip netns exec "$1" timeout 20 socat -T10 - "TCP:$2:$3,connect-timeout=4" </dev/null 2>/dev/null
 }
 
 check "vm1 pings the wan" ip netns exec "$V1" ping -c1 -W2 192.0.2.1
