@@ -8,6 +8,8 @@ BENCH_KNOBS=(BOOT_TIME_RUNS NET_PERF_RUNS NET_PERF_MIB NET_PERF_PROFILE VMM_FS_P
 	VMM_FAULT_DISK_FULL VSOCK_PERF_MIB VSOCK_PERF_RUNS VMM_VSOCK_PERF)
 # net_perf.sh: vmm's NIC on vhost-net.
 BENCH_KNOBS+=(NET_PERF_VHOST)
+# run-tests: 0 runs a failed test script once only.
+BENCH_KNOBS+=(VMM_TEST_RETRY)
 
 # write_knobs FILE: appends an `export NAME=value` line for each knob that is set.
 write_knobs() {
