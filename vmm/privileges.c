@@ -4,13 +4,12 @@
 
 #include <cap-ng.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "host_ids.h"
 #include "log.h"
 
 /* A numeric id, or -1 when `s` is not all digits. */
@@ -35,53 +34,70 @@ static long long numeric_id(const char *s)
  * recommend a user per VM. */
 static const char *const default_users[] = { "vmm", "nobody" };
 
-static struct passwd *default_user(void)
+/* Looks `name` (or, when NULL, uid `id`) up in /etc/passwd: 0, -ENOENT, or
+ * -errno with the reason logged. */
+static int find_user(const struct vm_config *cfg, const char *name, uid_t id,
+		     struct host_id *out)
+{
+	int ret = host_user(HOST_PASSWD_FILE, name, id, out);
+
+	if (ret < 0 && ret != -ENOENT)
+		log_err("%s: reading %s: %s", cfg->source, HOST_PASSWD_FILE, strerror(-ret));
+	return ret;
+}
+
+static int default_user(const struct vm_config *cfg, struct host_id *out)
 {
 	for (size_t i = 0; i < sizeof(default_users) / sizeof(default_users[0]); i++) {
-		struct passwd *pw = getpwnam(default_users[i]);
+		int ret = find_user(cfg, default_users[i], 0, out);
 
-		if (pw && pw->pw_uid != 0)
-			return pw;
+		if (ret == 0 && out->id != 0)
+			return 0;
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
 	}
-	return NULL;
+	log_err("%s: vmm runs as root and vm.user is not set, and %s has no "
+		"\"vmm\" or \"nobody\" user to run the guest as: create one, or "
+		"set vm.user (\"root\" stays root)", cfg->source, HOST_PASSWD_FILE);
+	return -ENOENT;
 }
 
 int privileges_resolve(const struct vm_config *cfg, struct privileges *p)
 {
 	const char *user = cfg->user;
-	struct passwd *pw = NULL;
+	struct host_id u;
 	long long id;
+	int ret;
 
 	memset(p, 0, sizeof(*p));
 	if (!user && geteuid() == 0) {
-		pw = default_user();
-		if (!pw) {
-			log_err("%s: vmm runs as root and vm.user is not set, and there is no "
-				"\"vmm\" or \"nobody\" user to run the guest as: create one, or "
-				"set vm.user (\"root\" stays root)", cfg->source);
-			return -ENOENT;
-		}
-		log_info("vm.user is not set: the guest runs as user %s (uid %d); "
-			 "vm.user = \"root\" keeps root", pw->pw_name, (int)pw->pw_uid);
+		ret = default_user(cfg, &u);
+		if (ret < 0)
+			return ret;
+		log_info("vm.user is not set: the guest runs as user %s (uid %u); "
+			 "vm.user = \"root\" keeps root", u.name, u.id);
 		p->switch_uid = p->switch_gid = true;
-		p->uid = pw->pw_uid;
-		p->gid = pw->pw_gid;
+		p->uid = u.id;
+		p->gid = u.gid;
 	} else if (user) {
-		errno = 0;
 		id = numeric_id(user);
-		pw = id >= 0 ? getpwuid((uid_t)id) : getpwnam(user);
-		if (!pw && id < 0) {
-			log_err("%s: vm.user: no user \"%s\" on this host", cfg->source, user);
+		ret = find_user(cfg, id >= 0 ? NULL : user, (uid_t)(id >= 0 ? id : 0), &u);
+		if (ret < 0 && ret != -ENOENT)
+			return ret;
+		if (ret < 0 && id < 0) {
+			log_err("%s: vm.user: no user \"%s\" in %s (vmm reads names from "
+				"there only, not from LDAP or other NSS sources: give the "
+				"numeric uid and vm.group)", cfg->source, user, HOST_PASSWD_FILE);
 			return -ENOENT;
 		}
 		p->switch_uid = p->switch_gid = true;
-		p->uid = pw ? pw->pw_uid : (uid_t)id;
+		p->uid = ret == 0 ? u.id : (uid_t)id;
 		/* A bare uid without a passwd entry has no primary group. */
-		if (pw)
-			p->gid = pw->pw_gid;
+		if (ret == 0)
+			p->gid = u.gid;
 		else if (!cfg->group) {
-			log_err("%s: vm.user: uid %s has no passwd entry; give vm.group too",
-				cfg->source, user);
+			log_err("%s: vm.user: uid %s has no entry in %s; give vm.group too",
+				cfg->source, user, HOST_PASSWD_FILE);
 			return -ENOENT;
 		}
 		/* The opt-out: root stays root (uid and gid 0, no supplementary
@@ -92,17 +108,23 @@ int privileges_resolve(const struct vm_config *cfg, struct privileges *p)
 				 "root may through plain permissions", cfg->source, user);
 	}
 	if (cfg->group) {
-		struct group *gr;
+		struct host_id g;
 
 		id = numeric_id(cfg->group);
-		gr = id >= 0 ? getgrgid((gid_t)id) : getgrnam(cfg->group);
-		if (!gr && id < 0) {
-			log_err("%s: vm.group: no group \"%s\" on this host", cfg->source,
-				cfg->group);
+		ret = host_group(HOST_GROUP_FILE, id >= 0 ? NULL : cfg->group,
+				 (gid_t)(id >= 0 ? id : 0), &g);
+		if (ret < 0 && ret != -ENOENT) {
+			log_err("%s: reading %s: %s", cfg->source, HOST_GROUP_FILE, strerror(-ret));
+			return ret;
+		}
+		if (ret < 0 && id < 0) {
+			log_err("%s: vm.group: no group \"%s\" in %s (vmm reads names from "
+				"there only: give a numeric gid for a group from elsewhere)",
+				cfg->source, cfg->group, HOST_GROUP_FILE);
 			return -ENOENT;
 		}
 		p->switch_gid = true;
-		p->gid = gr ? gr->gr_gid : (gid_t)id;
+		p->gid = ret == 0 ? g.id : (gid_t)id;
 	}
 	return 0;
 }

@@ -4,7 +4,7 @@
 # command line (guest/init's `wait` action). For each count N: MemAvailable is read,
 # N VMMs are started back to back, and the test waits until every console shows
 # VMMTEST-WAITING. start_ms is the wall time from the first start to the last guest
-# ready; mem_mib is MemAvailable before minus MemAvailable then (rss_mib: the VMM
+# ready, ms_per_vm start_ms / N; mem_mib is MemAvailable before minus MemAvailable then (rss_mib: the VMM
 # processes' summed VmRSS, guest RAM they touched included); mem_per_vm_mib is
 # mem_mib / N. Then all are stopped (vmm: SIGTERM, a clean guest poweroff; QEMU: SIGTERM)
 # and MemAvailable must come back before the next N. vmm and QEMU take turns at each N,
@@ -196,7 +196,14 @@ batch() {
 		last_n[$kind]=$n
 		echo "scale: $kind N=$n: all ready in $((t_last - t0)) ms; MemAvailable $(mib "$avail") MiB," \
 			"used $(mib "$used") MiB, VMM VmRSS sum $(mib "$rss") MiB"
+		# Per VM: the batch's time over N (what a host that starts N VMs pays
+		# for each), and each guest's own wait from the batch's start, which
+		# grows with N as the guests share the CPUs.
+		echo "scale: $kind N=$n: per VM $(((t_last - t0) / n)) ms and $(awk -v k="$used" -v n="$n" \
+			'BEGIN { printf "%.1f", k / 1024 / n }') MiB; each guest ready after (ms):" \
+			"$(for i in "${!ready[@]}"; do echo $((ready[i] - t0)); done | sort -n | tr '\n' ' ')"
 		echo "METRIC ${prefix}_scale_${n}_start_ms $((t_last - t0))"
+		echo "METRIC ${prefix}_scale_${n}_ms_per_vm $(((t_last - t0) / n))"
 		echo "METRIC ${prefix}_scale_${n}_mem_mib $(mib "$used")"
 		echo "METRIC ${prefix}_scale_${n}_mem_per_vm_mib $(awk -v k="$used" -v n="$n" 'BEGIN { printf "%.1f", k / 1024 / n }')"
 		echo "METRIC ${prefix}_scale_${n}_rss_mib $(mib "$rss")"

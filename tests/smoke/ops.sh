@@ -243,9 +243,18 @@ if $have_socat; then
 fi
 
 # [vm] user: root switches to nobody; the socket it cannot remove from the
-# root-owned directory is taken over as stale by the next start.
+# root-owned directory is taken over as stale by the next start. Names come
+# from /etc/passwd and /etc/group (vmm/host_ids.h); one missing there is a
+# configuration error, never a crash (a static glibc's getpwnam was one).
 if [ "$(id -u)" -eq 0 ] && id -u nobody > /dev/null 2>&1; then
-	config asuser l 5 'user = "nobody"'
+	config nouser l 5 'user = "vmm-no-such-user"'
+	"$VMM" --config "$WORK/nouser.toml" 2> "$WORK/nouser.err"
+	rc=$?
+	[ "$rc" -eq 1 ] &&
+		grep -q 'vm.user: no user "vmm-no-such-user" in /etc/passwd' "$WORK/nouser.err" &&
+		ok "[vm] user unknown: exit 1 and a message naming /etc/passwd" ||
+		bad "[vm] user unknown" "exit $rc: $(cat "$WORK/nouser.err")"
+	config asuser l 5 $'user = "nobody"\ngroup = "'"$(id -gn nobody)"'"'
 	start asuser
 	wait_for "$WORK/asuser.out" SMOKE-TICKING
 	uid_ok=true

@@ -3,8 +3,6 @@
  * sysctls, changing a link and letting go of a bridge. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +10,7 @@
 #include <unistd.h>
 
 #include "actions-internal.h"
+#include "host_ids.h"
 #include "log.h"
 #include "netsetup.h"
 #include "nft.h"
@@ -93,19 +92,14 @@ int resolve_id(const char *s, bool user, uint32_t *id)
 		*id = (uint32_t)v;
 		return 0;
 	}
-	if (user) {
-		struct passwd *pw = getpwnam(s);
+	/* The same files vmm reads [vm] user and group from (vmm/host_ids.h). */
+	struct host_id found;
+	int ret = user ? host_user(HOST_PASSWD_FILE, s, 0, &found) :
+		host_group(HOST_GROUP_FILE, s, 0, &found);
 
-		if (!pw)
-			return -ENOENT;
-		*id = pw->pw_uid;
-	} else {
-		struct group *gr = getgrnam(s);
-
-		if (!gr)
-			return -ENOENT;
-		*id = gr->gr_gid;
-	}
+	if (ret < 0)
+		return ret;
+	*id = found.id;
 	return 0;
 }
 int read_sysctl(const char *path, int *val)

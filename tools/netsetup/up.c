@@ -8,6 +8,7 @@
 
 #include "actions-internal.h"
 #include "config.h"
+#include "host_ids.h"
 #include "log.h"
 #include "netsetup.h"
 #include "nft.h"
@@ -132,12 +133,12 @@ static int check_up(struct run *r)
 				continue;
 			}
 			if (resolve_id(n->owner, true, &vm->owner[i]) < 0) {
-				log_err("%s:%u: net[%zu].owner: no user \"%s\" on this host",
+				log_err("%s:%u: net[%zu].owner: no user \"%s\" in " HOST_PASSWD_FILE,
 					vm->path, n->line, i, n->owner);
 				problems++;
 			}
 			if (resolve_id(n->group, false, &vm->group[i]) < 0) {
-				log_err("%s:%u: net[%zu].group: no group \"%s\" on this host",
+				log_err("%s:%u: net[%zu].group: no group \"%s\" in " HOST_GROUP_FILE,
 					vm->path, n->line, i, n->group);
 				problems++;
 			}
