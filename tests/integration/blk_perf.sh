@@ -4,7 +4,8 @@
 # reads with tests/tools/iobench, and 1 MiB sequential O_DIRECT writes (with a flush at
 # the end) to a second, writable 64 MiB image; reports medians of five passes as
 # METRICs and checks that the written image holds the guest's bytes. With
-# --with-qemu, the same under QEMU's virtio-blk-pci with aio=io_uring for comparison.
+# --with-qemu, the same under QEMU's virtio-blk-pci (arm64: lib.sh's qemu_dev) with
+# aio=io_uring for comparison.
 # Nested under an emulated CPU these numbers compare VMMs, not hardware.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -80,13 +81,14 @@ pass blk_perf
 
 if [ -n "$QEMU" ]; then
 	rc=0
-	"$QEMU" -M microvm,pcie=on,acpi=on -enable-kvm -cpu host -m "$GUEST_MEMORY_MIB" -smp 1 \
+	qemu_machine microvm,pcie=on,acpi=on
+	"${qemu_base[@]}" -m "$GUEST_MEMORY_MIB" -smp 1 \
 		-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
-		-append "$GUEST_CMDLINE_BASE vmmtest=blkperf" \
+		-append "$QEMU_CMDLINE_BASE vmmtest=blkperf" \
 		-drive "file=$w/perf.img,if=none,id=d0,format=raw,readonly=on,aio=io_uring" \
-		-device virtio-blk-pci,drive=d0 \
+		-device "$(qemu_dev virtio-blk)",drive=d0 \
 		-drive "file=$w/perfw.img,if=none,id=d1,format=raw,aio=io_uring" \
-		-device virtio-blk-pci,drive=d1 </dev/null >"$w/qemu.log" 2>&1 &
+		-device "$(qemu_dev virtio-blk)",drive=d1 </dev/null >"$w/qemu.log" 2>&1 &
 	wait_pid $! "$BOOT_TIMEOUT" || rc=$?
 	if q=$(rate "$w/qemu.log"); then
 		echo "METRIC qemu_blk_seq_read_mbps $q"

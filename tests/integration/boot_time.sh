@@ -1,7 +1,8 @@
 #!/bin/bash
 # boot_time: time from exec of the VMM to the guest's first /init line (VMMTEST-INIT),
 # and the VMM's memory at that moment without the guest RAM mapping, for vmm and, when
-# $QEMU is set, for QEMU's microvm machine with the same kernel, initramfs and cmdline.
+# $QEMU is set, for QEMU's microvm machine (arm64: virt; lib.sh's qemu_machine) with the
+# same kernel, initramfs and cmdline (but for the console's name on arm64).
 # Then the time from exec to the guest kernel's first console line ("Linux version",
 # with an early console and without quiet; the VMM is killed there). Medians over
 # BOOT_TIME_RUNS runs (default 3), vmm and QEMU alternating run by run. Nested guests in the test host run at emulation
@@ -10,7 +11,6 @@
 . "$(dirname "$0")/lib.sh"
 
 runs=${BOOT_TIME_RUNS:-3}
-cmdline="$GUEST_CMDLINE_BASE vmmtest=poweroff"
 # The first-line runs: every kernel message on an early console (arm64's base line
 # has earlycon already), so the first one comes out as soon as the kernel can print.
 early_cmdline=${GUEST_CMDLINE_BASE/ quiet/}
@@ -18,6 +18,9 @@ case $(uname -m) in
 x86_64) early_cmdline="$early_cmdline earlyprintk=serial,ttyS0,115200" ;;
 esac
 early_cmdline="$early_cmdline vmmtest=poweroff"
+# QEMU's: the same but for arm64's console (lib.sh).
+qemu_cmdline="$QEMU_CMDLINE_BASE vmmtest=poweroff"
+qemu_early_cmdline=${QEMU_CMDLINE_BASE/ quiet/}${early_cmdline#"${GUEST_CMDLINE_BASE/ quiet/}"}
 FIRST_LINE="Linux version"
 
 # Each test's runs, and its first failure ("" while none): keyed by test name.
@@ -122,7 +125,8 @@ else
 	make_config boot_time_first_line 1 >"$WORKDIR/first.toml"
 	sed -i "s|^cmdline = .*|cmdline = $(toml_string "$early_cmdline")|" "$WORKDIR/first.toml"
 fi
-qemu_cmd=("$QEMU" -M microvm -enable-kvm -cpu host -m "$GUEST_MEMORY_MIB" -smp 1 -nographic
+qemu_machine microvm
+qemu_cmd=("${qemu_base[@]}" -m "$GUEST_MEMORY_MIB" -smp 1 -nographic
 	-no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD")
 
 # vmm and QEMU take turns, run by run, so that a change in the test host's speed
@@ -131,20 +135,20 @@ for i in $(seq "$runs"); do
 	[ -z "$VMM" ] || [ -n "${failed[boot_time]-}" ] ||
 		init_run boot_time vmm "$i" "$VMM" --config "$WORKDIR/vm.toml"
 	[ -z "$QEMU" ] || [ -n "${failed[boot_time_qemu]-}" ] ||
-		init_run boot_time_qemu qemu_microvm "$i" "${qemu_cmd[@]}" -append "$cmdline"
+		init_run boot_time_qemu "$QEMU_PREFIX" "$i" "${qemu_cmd[@]}" -append "$qemu_cmdline"
 done
 for i in $(seq "$runs"); do
 	[ -z "$VMM" ] || [ -n "${failed[boot_time_first_line]-}" ] ||
 		first_run boot_time_first_line vmm "$i" "$VMM" --config "$WORKDIR/first.toml"
 	[ -z "$QEMU" ] || [ -n "${failed[boot_time_first_line_qemu]-}" ] ||
-		first_run boot_time_first_line_qemu qemu_microvm "$i" "${qemu_cmd[@]}" \
-			-append "$early_cmdline"
+		first_run boot_time_first_line_qemu "$QEMU_PREFIX" "$i" "${qemu_cmd[@]}" \
+			-append "$qemu_early_cmdline"
 done
 if [ -n "$VMM" ]; then
 	verdict boot_time vmm_exec_to_init_us
 	verdict boot_time_first_line vmm_exec_to_first_line_us
 fi
 if [ -n "$QEMU" ]; then
-	verdict boot_time_qemu qemu_microvm_exec_to_init_us
-	verdict boot_time_first_line_qemu qemu_microvm_exec_to_first_line_us
+	verdict boot_time_qemu "${QEMU_PREFIX}_exec_to_init_us"
+	verdict boot_time_first_line_qemu "${QEMU_PREFIX}_exec_to_first_line_us"
 fi

@@ -63,13 +63,14 @@ pass fs_perf
 if [ -n "$QEMU" ]; then
 	start_virtiofsd
 	rc=0
-	"$QEMU" -M microvm,pcie=on,acpi=on,memory-backend=mem -enable-kvm -cpu host \
+	qemu_machine microvm,pcie=on,acpi=on memory-backend=mem
+	"${qemu_base[@]}" \
 		-m "$GUEST_MEMORY_MIB" -smp 1 \
 		-object "memory-backend-memfd,id=mem,size=${GUEST_MEMORY_MIB}M,share=on" \
 		-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
-		-append "$GUEST_CMDLINE_BASE vmmtest=fsperf" \
+		-append "$QEMU_CMDLINE_BASE vmmtest=fsperf" \
 		-chardev "socket,id=vfs,path=$w/data.sock" \
-		-device vhost-user-fs-pci,chardev=vfs,tag=data </dev/null >"$w/qemu.log" 2>&1 &
+		-device "$(qemu_dev vhost-user-fs)",chardev=vfs,tag=data </dev/null >"$w/qemu.log" 2>&1 &
 	wait_pid $! "$BOOT_TIMEOUT" || rc=$?
 	stop_virtiofsd
 	if q=$(rate "$w/qemu.log"); then

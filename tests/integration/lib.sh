@@ -10,7 +10,8 @@
 #   GUEST_VMLINUX the same kernel as an ELF vmlinux, or empty
 #   BOOT_TIMEOUT  seconds one guest run may take (default 240)
 #   WORKDIR       scratch directory of this test, empty at start
-#   QEMU          qemu-system-x86_64 for comparisons, or empty (always empty on aarch64)
+#   QEMU          qemu-system-x86_64 or qemu-system-aarch64 for comparisons (the harness's
+#                 --with-qemu), or empty
 #   TIMESTAMP     tests/tools/timestamp, or empty
 #   PTYRUN        tests/tools/ptyrun (a command on a pseudo-terminal fed from stdin), or empty
 #   VSOCK_TEST    tests/tools/vsock-test (static; the guest has its own copy), or empty
@@ -48,6 +49,54 @@ esac
 if [ "${VMM_TEST_VERBOSE:-0}" != 1 ]; then
 	GUEST_CMDLINE_BASE="$GUEST_CMDLINE_BASE quiet"
 fi
+
+# --- QEMU, the benchmarks' baseline ($QEMU) -----------------------------------------------
+# x86_64: the microvm machine. arm64: the virt machine (arm64 has no microvm) with GICv3
+# (and its ITS, for virtio-pci's MSI-X), no default devices (its default NIC would want
+# an option ROM the test host has no copy of) and its PL011 on stdio; the guest's console
+# is then ttyAMA0, not vmm's 16550 ttyS0. QEMU_ARM64_VIRTIO picks the arm64 devices'
+# transport: pci (default: virtio-*-pci behind virt's PCIe host, MSI-X through the ITS
+# by irqfd) or mmio (virtio-*-device on virt's virtio-mmio slots, one wired interrupt
+# whose status QEMU answers in userspace); docs/performance.md compares the two.
+# shellcheck disable=SC2034 # used by the sourcing scripts
+case $(uname -m) in
+aarch64)
+	QEMU_CMDLINE_BASE="console=ttyAMA0 earlycon=pl011,0x9000000 panic=-1"
+	[ "${VMM_TEST_VERBOSE:-0}" = 1 ] || QEMU_CMDLINE_BASE="$QEMU_CMDLINE_BASE quiet"
+	QEMU_PREFIX=qemu_virt	# METRIC names: qemu_virt_exec_to_init_us, ...
+	;;
+*)
+	QEMU_CMDLINE_BASE=$GUEST_CMDLINE_BASE
+	QEMU_PREFIX=qemu_microvm
+	;;
+esac
+QEMU_ARM64_VIRTIO=${QEMU_ARM64_VIRTIO:-pci}
+case $QEMU_ARM64_VIRTIO in pci | mmio) ;; *)
+	echo "QEMU_ARM64_VIRTIO takes pci or mmio, not '$QEMU_ARM64_VIRTIO'" >&2
+	exit 1
+	;;
+esac
+
+# qemu_machine X86_MACHINE [OPTS]: sets qemu_base, QEMU's command line up to the guest's
+# size: -M X86_MACHINE[,OPTS] -enable-kvm -cpu host on x86_64, the virt machine above
+# (with OPTS) on arm64.
+qemu_machine() {
+	# shellcheck disable=SC2034 # used by the caller
+	case $(uname -m) in
+	aarch64)
+		qemu_base=("$QEMU" -M "virt,gic-version=3${2:+,$2}" -accel kvm -cpu host
+			-nodefaults -serial stdio) ;;
+	*) qemu_base=("$QEMU" -M "$1${2:+,$2}" -enable-kvm -cpu host) ;;
+	esac
+}
+
+# qemu_mmio: whether QEMU's virtio devices are virtio-mmio (arm64, QEMU_ARM64_VIRTIO=mmio).
+qemu_mmio() { [ "$(uname -m)" = aarch64 ] && [ "$QEMU_ARM64_VIRTIO" = mmio ]; }
+# qemu_dev MODEL: the QEMU device for the virtio MODEL (virtio-blk, virtio-net,
+# vhost-user-fs): MODEL-pci, or MODEL-device on virtio-mmio.
+qemu_dev() { if qemu_mmio; then echo "$1-device"; else echo "$1-pci"; fi; }
+# qemu_pci_opt OPT: OPT for a PCI device (",romfile=": no option ROM), nothing on mmio.
+qemu_pci_opt() { qemu_mmio || echo "$1"; }
 
 # vmm's exit codes (the tests use them by name).
 # shellcheck disable=SC2034

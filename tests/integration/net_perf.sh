@@ -303,11 +303,13 @@ for run in $(seq "$runs"); do
 	[ -n "$QEMU" ] || continue
 	# microvm with its PCIe host (ACPI, MCFG) so that the NIC is virtio-net-pci as ours
 	# is; romfile= : no option ROM (no firmware runs it).
-	"$QEMU" -M microvm,pcie=on -enable-kvm -cpu host -m "$GUEST_MEMORY_MIB" -smp 1 \
+	# arm64: virt (lib.sh's qemu_machine, qemu_dev).
+	qemu_machine microvm,pcie=on
+	"${qemu_base[@]}" -m "$GUEST_MEMORY_MIB" -smp 1 \
 		-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
-		-append "$GUEST_CMDLINE_BASE vmmtest=net net.ifnames=0 ip=10.201.0.2::10.201.0.1:255.255.255.0::eth0:off" \
+		-append "$QEMU_CMDLINE_BASE vmmtest=net net.ifnames=0 ip=10.201.0.2::10.201.0.1:255.255.255.0::eth0:off" \
 		-netdev tap,id=n0,ifname=vmmtap0,script=no,downscript=no,vhost=off \
-		-device virtio-net-pci,netdev=n0,mac=02:00:00:00:01:02,romfile= \
+		-device "$(qemu_dev virtio-net)",netdev=n0,mac=02:00:00:00:01:02"$(qemu_pci_opt ,romfile=)" \
 		</dev/null >"$w/qemu-$run.log" 2>&1 &
 	gpid=$!
 	perf net_perf_qemu "$w/qemu-$run.log"

@@ -61,9 +61,10 @@ start_one() {
 		start_vmm "$w/vms/$name.toml" "$log"
 		gpid=$VMM_PID
 	else
-		"$QEMU" -M microvm -enable-kvm -cpu host -m "$GUEST_MEMORY_MIB" -smp 1 \
+		qemu_machine microvm
+		"${qemu_base[@]}" -m "$GUEST_MEMORY_MIB" -smp 1 \
 			-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
-			-append "$GUEST_CMDLINE_BASE vmmtest=wait" </dev/null >"$log" 2>&1 &
+			-append "$QEMU_CMDLINE_BASE vmmtest=wait" </dev/null >"$log" 2>&1 &
 		gpid=$!
 	fi
 }
@@ -222,7 +223,7 @@ script_t0=$(now_ms)
 # run-tests kills a test after its --timeout (600 s by default), which the test cannot see.
 budget_s=${SCALE_BUDGET_S:-570}
 stop_reserve_s=40
-declare -A prefix_of=([vmm]=vmm [qemu]=qemu_microvm) test_of=([vmm]=scale_vmm [qemu]=scale_qemu)
+declare -A prefix_of=([vmm]=vmm [qemu]=$QEMU_PREFIX) test_of=([vmm]=scale_vmm [qemu]=scale_qemu)
 declare -A per_vm_kb=() last_ms=() last_n=() state=() reached=() why=()
 kinds=()
 if [ -z "$VMM" ]; then
