@@ -361,10 +361,15 @@ verdict() {
 	metric "$1" idle_rtt_us ${rtts[$1]-}
 }
 
-make_config netperf 1 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vm.toml"
-printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vm.toml"
-# NET_PERF_VMM_NET: more [[net]] keys for vmm's NIC (interrupt_hold_us = 0 to compare).
-[ -z "${NET_PERF_VMM_NET:-}" ] || printf '%s\n' "$NET_PERF_VMM_NET" >>"$w/vm.toml"
+make_config netperf 1 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm.toml"
+printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vmm.toml"
+# NET_PERF_HOLD_OFF=1: vmm also without interrupt moderation (interrupt_hold_us = 0,
+# net_perf_vmm_nohold), in the same turns.
+vmm_kinds=vmm
+if [ "${NET_PERF_HOLD_OFF:-0}" = 1 ]; then
+	vmm_kinds="vmm vmm_nohold"
+	{ cat "$w/vmm.toml"; echo "interrupt_hold_us = 0"; } >"$w/vmm_nohold.toml"
+fi
 
 # QEMU's virtio-net-pci with vhost=off, and with vhost=on where the test host has
 # /dev/vhost-net (the vhost_net module): the same guest and TAP.
@@ -389,9 +394,11 @@ qemu_start() { # KIND LOG
 # the figures are the medians of the runs that passed.
 runs=${NET_PERF_RUNS:-1}
 for run in $(seq "$runs"); do
-	start_vmm "$w/vm.toml" "$w/vmm-$run.log"
-	gpid=$VMM_PID
-	perf net_perf_vmm "$w/vmm-$run.log"
+	for k in $vmm_kinds; do
+		start_vmm "$w/$k.toml" "$w/$k-$run.log"
+		gpid=$VMM_PID
+		perf "net_perf_$k" "$w/$k-$run.log"
+	done
 	[ -n "$QEMU" ] || continue
 	for k in $qemu_kinds; do
 		qemu_start "$k" "$w/$k-$run.log"
@@ -399,6 +406,7 @@ for run in $(seq "$runs"); do
 	done
 done
 verdict net_perf_vmm
+[ "$vmm_kinds" = vmm ] || verdict net_perf_vmm_nohold
 if [ -z "$QEMU" ]; then
 	skip net_perf_qemu "no QEMU (run the harness with --with-qemu)"
 	exit 0

@@ -2,7 +2,7 @@
 # The benchmark knobs both test hosts pass on (sourced by tests/testhost/run and
 # run-arm64): each one set here is exported inside the test host by host-init's
 # sourcing of /etc/testhost.env. See each test for what it does.
-BENCH_KNOBS=(BOOT_TIME_RUNS NET_PERF_RUNS NET_PERF_MIB NET_PERF_PROFILE VMM_FS_PERF
+BENCH_KNOBS=(BOOT_TIME_RUNS NET_PERF_RUNS NET_PERF_MIB NET_PERF_PROFILE NET_PERF_RR NET_PERF_HOLD_OFF VMM_FS_PERF
 	VMM_NET_PERF SCALE_PERF SCALE_COUNTS SCALE_BUDGET_S VMM_TEST_HUGE_PAGES
 	SOAK_MINUTES SOAK_INTERVAL_S SOAK_VMS VMM_HOSTILE
 	VMM_FAULT_DISK_FULL VSOCK_PERF_MIB VSOCK_PERF_RUNS VMM_VSOCK_PERF)
