@@ -67,12 +67,25 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 # The test host's KVM counters (debugfs; only the guest under test runs): exits and
 # injected interrupts per MiB or per transaction, for every run.
 mountpoint -q /sys/kernel/debug 2>/dev/null || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
-kvm_counter() { cat "/sys/kernel/debug/kvm/$1" 2>/dev/null || echo 0; }
-kvm_mark() { echo "$(kvm_counter exits) $(kvm_counter irq_injections)"; }
-# kvm_per MARK0 MARK1 DIVISOR UNIT: "exits=X irq_injections=Y" per UNIT.
+# kvm_mark: every counter of /sys/kernel/debug/kvm as NAME=VALUE words.
+kvm_mark() {
+	local f
+	for f in /sys/kernel/debug/kvm/*; do
+		[ -f "$f" ] && printf '%s=%s ' "${f##*/}" "$(cat "$f" 2>/dev/null)"
+	done
+}
+# kvm_per MARK0 MARK1 DIVISOR UNIT: exits and injected interrupts per UNIT, then every
+# other counter that moved (the kinds of exits: io_exits, halt_exits, ...).
 kvm_per() {
-	awk -v a="$1" -v b="$2" -v d="$3" -v u="$4" 'BEGIN { split(a, x, " "); split(b, y, " ")
-		if (d <= 0) d = 1; printf "exits/%s=%.2f irq_injections/%s=%.2f", u, (y[1] - x[1]) / d, u, (y[2] - x[2]) / d }'
+	awk -v a="$1" -v b="$2" -v d="$3" -v u="$4" 'BEGIN {
+		n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); v0[kv[1]] = kv[2] }
+		n = split(b, y, " "); if (d <= 0) d = 1
+		printf "exits/%s=%.2f irq_injections/%s=%.2f", u, (v1("exits") - v0["exits"]) / d, u, (v1("irq_injections") - v0["irq_injections"]) / d
+		for (i = 1; i <= n; i++) { split(y[i], kv, "="); k = kv[1]
+			if (k != "exits" && k != "irq_injections" && k in v0 && kv[2] - v0[k] > 0 && kv[2] ~ /^[0-9]+$/)
+				printf " %s=%.2f", k, (kv[2] - v0[k]) / d }
+	}
+	function v1(k,   j, kv2) { for (j = 1; j <= n; j++) { split(y[j], kv2, "="); if (kv2[1] == k) return kv2[2] } return 0 }'
 }
 
 # --- profiling (NET_PERF_PROFILE) ---
@@ -290,6 +303,10 @@ perf() {
 		run_failed "$name" "run $run: the VMM exited ($(describe_exit "$rc")) while the guest was sending, after $(stat -c %s "$w/back" 2>/dev/null) bytes"
 		return 0
 	fi
+	# vmm's own count of the interrupts it decided, and how many of them it held.
+	case $name in net_perf_vmm*)
+		echo "net_perf: $name: run $run: vmm interrupts $("$VMM" ctl netperf queues 2>&1 | grep -o 'irq_sent=[0-9]* irq_held=[0-9]*' | head -n 1)" ;;
+	esac
 	# The guest listens on 9002 once its send has ended: knock until it answers.
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		nc -w 10 10.201.0.2 9002 </dev/null >/dev/null 2>&1 && break
