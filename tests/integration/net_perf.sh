@@ -5,7 +5,7 @@
 # on the same TAP, kernel and guest image, and QEMU with vhost=on where the test host has
 # /dev/vhost-net. The guest side is guest/init's `net` action; host to guest is timed
 # here, guest to host by the guest. Before the streams: the guest's idle ping round trip
-# to the host (20 pings, 0.2 s apart) and NET_PERF_RR (default 5000) 1-byte TCP
+# to the host (20 pings, 0.2 s apart) and NET_PERF_RR (default 2000) 1-byte TCP
 # request/response transactions (tests/tools/tcp-rr.c, as netperf's TCP_RR, the test
 # host asking). Each row gets the guest's interrupts and the test host's KVM exits per
 # MiB or per transaction. NET_PERF_RUNS (default 1) runs each, the VMMs alternating, give
@@ -31,7 +31,7 @@ if [ -z "$QEMU" ] && [ -z "${VMM_NET_PERF:-}" ]; then
 fi
 w=$WORKDIR
 MIB=${NET_PERF_MIB:-128}
-RR_N=${NET_PERF_RR:-5000}
+RR_N=${NET_PERF_RR:-2000}
 export LC_ALL=C
 
 skip_all() {
