@@ -103,7 +103,12 @@ struct net_config {
 	struct net_forward *forward;
 	size_t n_forward;
 	struct dev_slot pci_slot;	/* vmm side */
+	/* `interrupt_hold_us`: the most a used-buffer interrupt waits while the
+	 * NIC moves a bulk of data (devices/virtio/net_irq.c); 0: never. */
+	uint32_t irq_hold_us;
 };
+#define NET_IRQ_HOLD_US_DEFAULT	50
+#define NET_IRQ_HOLD_US_MAX	1000
 
 #define VM_DISKS_MAX 16
 #define DISK_SERIAL_MAX 20	/* virtio-blk GET_ID: 20 bytes */

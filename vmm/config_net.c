@@ -238,7 +238,7 @@ static void load_forward(struct ctx *c, const struct toml_value *fw, const char 
 const char *const cfg_net_keys[] = {
 	"tap", "mac", "tap_fd", "bridge", "subnet", "gateway", "guest_ip",
 	"uplink", "owner", "group", "forward", "pci_slot", "mode", "forward_address", "passt",
-	"vhost", NULL
+	"vhost", "interrupt_hold_us", NULL
 };
 
 /* ---- mode = "user": passt instead of a TAP ---- */
@@ -345,6 +345,9 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 	n->tap_fd = -1;
 	cfg_check_keys(c, tab, table, cfg_net_keys);
 	cfg_get_slot(c, tab, table, &n->pci_slot);
+	n->irq_hold_us = NET_IRQ_HOLD_US_DEFAULT;
+	if (cfg_get_int(c, tab, table, "interrupt_hold_us", 0, NET_IRQ_HOLD_US_MAX, &fd))
+		n->irq_hold_us = (uint32_t)fd;
 
 	if (toml_get(tab, "mode")) {
 		int m = cfg_get_enum(c, tab, table, "mode", net_modes);

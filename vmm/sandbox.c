@@ -151,6 +151,8 @@ static const struct rule device_rules[] = {
 	ANY("ppoll", "vhost-user reply timeout (aarch64 has no poll)"),
 	ANY("fcntl", "file flags of our own fds"),
 	ANY("wait4", "reaping virtiofsd"),
+	ANY("timerfd_settime", "virtio-vsock: deadlines of a CONNECT line and of the guest's answer; "
+			       "virtio-net: a held interrupt's deadline (interrupt_hold_us)"),
 };
 
 static const struct rule io_rules[] = {
@@ -159,7 +161,6 @@ static const struct rule io_rules[] = {
 	IOCTL(KVM_IRQ_LINE, A0_VM, "virtio-mmio and serial interrupts"),
 	ANY("accept4", "virtio-vsock: host clients on its socket"),
 	ANY("shutdown", "virtio-vsock: a guest's half-close passed on to the host client"),
-	ANY("timerfd_settime", "virtio-vsock: deadlines of a CONNECT line and of the guest's answer"),
 };
 
 /* KVM_IRQFD and KVM_IOEVENTFD are set up before the threads start. */

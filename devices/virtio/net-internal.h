@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include "net_stream.h"
+#include "virtio/virtio.h"
 #include "virtio/net.h"
 
 struct guest_mem;
@@ -35,6 +36,37 @@ struct rx_slot {
 };
 
 struct net;
+
+/* Interrupt moderation (net_irq.c): per queue, what moved since its last
+ * interrupt and when a held one is due. */
+#define NET_IRQ_QUEUES	2
+/* Bytes through the device, both ways, since a queue's last interrupt from
+ * which its next one is held: a bulk transfer's, not a ping's or a small
+ * request's (Intel's adaptive ITR draws its "bulk" line at about 8 KB). */
+#define NET_IRQ_BULK	8192
+struct net_irq {
+	int tfd;			/* timerfd of the earliest held interrupt; -1: no holds */
+	uint64_t hold_ns;
+	uint64_t armed;			/* the deadline tfd is set for (CLOCK_MONOTONIC ns); 0 none */
+	uint64_t bytes[NET_IRQ_QUEUES];
+	uint64_t due[NET_IRQ_QUEUES];	/* a held interrupt's deadline; 0 none */
+	uint64_t sent, held;		/* interrupts decided, and how many of them waited */
+};
+uint64_t net_irq_now(void);
+/* hold_us 0: every interrupt at once, no timer. 0 or -errno. */
+int net_irq_init(struct net_irq *m, uint32_t hold_us);
+void net_irq_free(struct net_irq *m);
+/* `bytes` of frames moved, either way. */
+void net_irq_moved(struct net_irq *m, uint64_t bytes);
+/* Queue q has used buffers to announce (virtio_dev_used): now, or at
+ * now + hold when it moved a bulk since its last interrupt. */
+void net_irq_used(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now);
+/* The interrupts due by `now` go; the timer is set for the next. */
+void net_irq_expire(struct net_irq *m, struct virtio_dev *vd, uint64_t now);
+/* The device was reset: nothing is owed. */
+void net_irq_reset(struct net_irq *m);
+/* tfd is readable (the I/O thread). */
+void net_irq_timer(struct net_irq *m, struct virtio_dev *vd);
 
 /* What the frames travel on: a TAP or a packet socket (one frame, header
  * first, per read and write), or a stream socket (length-prefixed frames
@@ -87,6 +119,8 @@ struct net {
 	uint8_t *txbuf;
 
 	struct virtio_net_stats st;
+	struct net_irq irq;
+	uint32_t irq_hold_us;		/* [[net]] interrupt_hold_us, before net_setup */
 };
 
 /* net_backend.c. A TAP: frames carry the header, offloads are set on it. */

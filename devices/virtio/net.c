@@ -187,6 +187,7 @@ static int rx_place(struct net *n)
 	}
 	n->st.rx_packets++;
 	n->st.rx_bytes += n->rx_len - NET_HDR_LEN;
+	net_irq_moved(&n->irq, n->rx_len - NET_HDR_LEN);
 	return 1;
 }
 
@@ -277,7 +278,7 @@ static void rx_run(struct net *n)
 	if (r > 0 || (r == 0 && !n->rx_held))
 		watch(n, true, n->tx_held);
 	if (pushed)
-		virtio_dev_used(&n->vd, NET_RXQ);
+		net_irq_used(&n->irq, &n->vd, NET_RXQ, net_irq_now());
 }
 
 /* ---- transmit ---- */
@@ -337,6 +338,7 @@ static int tx_send(struct net *n)
 	}
 	n->st.tx_packets++;
 	n->st.tx_bytes += frame;
+	net_irq_moved(&n->irq, frame);
 	return 1;
 }
 
@@ -398,7 +400,7 @@ out:
 	if (!n->tx_held)
 		watch(n, rx_watched(n), !tx_flushed(n));
 	if (pushed)
-		virtio_dev_used(&n->vd, NET_TXQ);
+		net_irq_used(&n->irq, &n->vd, NET_TXQ, net_irq_now());
 	return;
 broken:
 	virtio_dev_needs_reset(&n->vd);
@@ -479,6 +481,7 @@ static void net_reset(struct virtio_dev *vd)
 	n->tx_held = false;
 	n->nstash = n->stash_first = 0;
 	memset(n->stashed, 0, sizeof(n->stashed));
+	net_irq_reset(&n->irq);
 	watch(n, false, false);
 	set_offload(n, 0);
 }
@@ -501,13 +504,14 @@ static size_t net_describe(struct virtio_dev *vd, char *buf, size_t len)
 	if (n->vhost)
 		return net_vhost_describe(n, buf, len);
 	return fmt_into(buf, len, " %s=%s rx_held=%d rx_len=%zu rx_stashed=%u tx_held=%d "
-			"watch=%s%s%s rx_frames=%llu tx_frames=%llu",
+			"watch=%s%s%s rx_frames=%llu tx_frames=%llu irq_sent=%llu irq_held=%llu",
 			n->passt ? "stream" : "tap", n->passt ? "passt" : n->ifname, n->rx_held,
 			n->rx_held ? n->rx_len : 0, n->nstash,
 			n->tx_held, n->link_lost ? "lost" : n->ep_events ? "" : "none",
 			n->ep_events & EPOLLIN ? "in" : "", n->ep_events & EPOLLOUT ? "out" : "",
 			(unsigned long long)n->st.rx_packets,
-			(unsigned long long)n->st.tx_packets);
+			(unsigned long long)n->st.tx_packets, (unsigned long long)n->irq.sent,
+			(unsigned long long)n->irq.held);
 }
 
 static const struct virtio_dev_ops net_ops = {
@@ -557,6 +561,16 @@ static void tap_event(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&n->vd.lock);
 }
 
+/* The I/O thread: a held interrupt is due. */
+static void irq_event(void *opaque, uint32_t events)
+{
+	struct net *n = opaque;
+
+	pthread_mutex_lock(&n->vd.lock);
+	net_irq_timer(&n->irq, &n->vd);
+	pthread_mutex_unlock(&n->vd.lock);
+}
+
 void virtio_net_get_stats(struct virtio_dev *vd, struct virtio_net_stats *st)
 {
 	struct net *n = vd->priv;
@@ -571,6 +585,7 @@ void virtio_net_get_stats(struct virtio_dev *vd, struct virtio_net_stats *st)
 int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 {
 	struct epoll_event ev = { .events = 0, .data.ptr = n };
+	int ret;
 
 	n->rxbuf = malloc(RX_BUF_SIZE);
 	n->txbuf = malloc(NET_MAX_GSO_FRAME);
@@ -587,6 +602,14 @@ int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 	n->config.mtu = htole16(n->mtu);
 	if (!io)
 		return 0;
+	/* Holds need the I/O thread to end them. */
+	ret = net_irq_init(&n->irq, n->irq_hold_us);
+	if (ret == 0 && n->irq.tfd >= 0)
+		ret = iothread_add(io, n->irq.tfd, irq_event, n);
+	if (ret < 0) {
+		log_err("%s: interrupt timer: %s", n->name, strerror(-ret));
+		return ret;
+	}
 	/* An epoll of our own, so that the TAP can be left unwatched while
 	 * the guest has no buffers without touching the I/O thread's set. */
 	n->ep = epoll_create1(EPOLL_CLOEXEC);
@@ -603,7 +626,7 @@ struct net *net_alloc(int index)
 
 	if (!n)
 		return NULL;
-	n->fd = n->ep = -1;
+	n->fd = n->ep = n->irq.tfd = -1;
 	n->be = &net_tap_backend;
 	n->stream.fd = -1;
 	snprintf(n->name, sizeof(n->name), "virtio-net %d", index);
@@ -638,6 +661,7 @@ void virtio_net_free(void *p)
 	net_vhost_free(n);
 	if (n->ep >= 0)
 		close(n->ep);
+	net_irq_free(&n->irq);
 	if (n->fd >= 0)
 		close(n->fd);
 	passt_free(n->passt);	/* after the close: passt then exits by itself */

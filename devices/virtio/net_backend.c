@@ -193,6 +193,7 @@ static int new_user(const struct net_config *nc, unsigned index, struct iothread
 		ret = passt_new(nc, n->name, &n->passt, &n->fd);
 	if (ret == 0) {
 		net_stream_attach(&n->stream, n->fd);
+		n->irq_hold_us = nc->irq_hold_us;
 		ret = net_setup(n, nc->mac, io);
 	}
 	if (ret < 0) {
@@ -237,6 +238,7 @@ int virtio_net_new(const struct net_config *nc, unsigned index, const struct gue
 		goto fail;
 	}
 	n->mtu = tap_mtu(n->ifname);
+	n->irq_hold_us = nc->irq_hold_us;
 	/* With vhost the kernel reads and writes the TAP: vmm does not watch it. */
 	ret = nc->vhost ? net_vhost_new(n, table, mem, io) : 0;
 	if (ret == 0)

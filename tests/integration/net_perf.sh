@@ -2,10 +2,15 @@
 # net_perf: TCP throughput of one NIC, host to guest and guest to host, as a checksummed
 # nc transfer of NET_PERF_MIB (default 128) MiB each way, for vmm's virtio-net and, with
 # the harness's --with-qemu, for QEMU's userspace virtio-net-pci (-netdev tap,vhost=off)
-# on the same TAP, kernel and guest image. The guest side is guest/init's `net` action;
-# host to guest is timed here, guest to host by the guest. NET_PERF_RUNS (default 1) runs
-# each, vmm and QEMU alternating, give the medians. Numbers are those of the test
-# host (nested KVM under TCG): compare them as a ratio, not as absolute figures.
+# on the same TAP, kernel and guest image, and QEMU with vhost=on where the test host has
+# /dev/vhost-net. The guest side is guest/init's `net` action; host to guest is timed
+# here, guest to host by the guest. Before the streams: the guest's idle ping round trip
+# to the host (20 pings, 0.2 s apart) and NET_PERF_RR (default 2000) 1-byte TCP
+# request/response transactions (tests/tools/tcp-rr.c, as netperf's TCP_RR, the test
+# host asking). Each row gets the guest's interrupts and the test host's KVM exits per
+# MiB or per transaction. NET_PERF_RUNS (default 1) runs each, the VMMs alternating, give
+# the medians, printed with their spread (min-max). Numbers are those of the test host
+# (nested KVM under TCG): compare them as a ratio, not as absolute figures.
 #
 # NET_PERF_PROFILE=perf (and/or strace; needs the tools in the test host, see
 # VMM_TESTHOST_TOOLS in tests/testhost/run) counts, for each VMM and direction, its
@@ -26,6 +31,7 @@ if [ -z "$QEMU" ] && [ -z "${VMM_NET_PERF:-}" ]; then
 fi
 w=$WORKDIR
 MIB=${NET_PERF_MIB:-128}
+RR_N=${NET_PERF_RR:-2000}
 export LC_ALL=C
 
 skip_all() {
@@ -57,6 +63,30 @@ head -c 1048576 /dev/urandom >"$w/block"
 for i in $(seq "$MIB"); do cat "$w/block"; done >"$w/data"
 sum=$(md5sum <"$w/data" | cut -d' ' -f1)
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
+
+# The test host's KVM counters (debugfs; only the guest under test runs): exits and
+# injected interrupts per MiB or per transaction, for every run.
+mountpoint -q /sys/kernel/debug 2>/dev/null || mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+# kvm_mark: every counter of /sys/kernel/debug/kvm as NAME=VALUE words.
+kvm_mark() {
+	local f
+	for f in /sys/kernel/debug/kvm/*; do
+		[ -f "$f" ] && printf '%s=%s ' "${f##*/}" "$(cat "$f" 2>/dev/null)"
+	done
+}
+# kvm_per MARK0 MARK1 DIVISOR UNIT: exits and injected interrupts per UNIT, then every
+# other counter that moved (the kinds of exits: io_exits, halt_exits, ...).
+kvm_per() {
+	awk -v a="$1" -v b="$2" -v d="$3" -v u="$4" 'BEGIN {
+		n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, "="); v0[kv[1]] = kv[2] }
+		n = split(b, y, " "); if (d <= 0) d = 1
+		printf "exits/%s=%.2f irq_injections/%s=%.2f", u, (v1("exits") - v0["exits"]) / d, u, (v1("irq_injections") - v0["irq_injections"]) / d
+		for (i = 1; i <= n; i++) { split(y[i], kv, "="); k = kv[1]
+			if (k != "exits" && k != "irq_injections" && k in v0 && kv[2] - v0[k] > 0 && kv[2] ~ /^[0-9]+$/)
+				printf " %s=%.2f", k, (kv[2] - v0[k]) / d }
+	}
+	function v1(k,   j, kv2) { for (j = 1; j <= n; j++) { split(y[j], kv2, "="); if (kv2[1] == k) return kv2[2] } return 0 }'
+}
 
 # --- profiling (NET_PERF_PROFILE) ---
 PROFILE=${NET_PERF_PROFILE:-}
@@ -169,11 +199,12 @@ wait_g2h() {
 		i=$((i + 1))
 	done
 }
-# guest_costs NAME LOG PHASE DIRECTION: the guest's own costs per MiB of one stream, from
-# its VMMTEST-NET-COUNTERS lines PHASE0 and PHASE1 (guest/init): CPU in ms (USER_HZ
-# ticks), virtio-net interrupts, softirqs and TCP segments.
+# guest_costs NAME LOG PHASE DIRECTION [DIVISOR UNIT]: the guest's own costs per MiB of
+# one stream (or per UNIT, DIVISOR of them), from its VMMTEST-NET-COUNTERS lines PHASE0
+# and PHASE1 (guest/init): CPU in ms (USER_HZ ticks), virtio-net interrupts, softirqs
+# and TCP segments.
 guest_costs() {
-	tr -d '\r' <"$2" | awk -v p="$3" -v mib="$MIB" -v label="net_perf: $1: run $run: guest per MiB $4:" '
+	tr -d '\r' <"$2" | awk -v p="$3" -v mib="${5:-$MIB}" -v label="net_perf: $1: run $run: guest per ${6:-MiB} $4:" '
 		$1 == "VMMTEST-NET-COUNTERS" && ($2 == p "0" || $2 == p "1") {
 			for (i = 3; i <= NF; i++) {
 				split($i, kv, "=")
@@ -185,32 +216,58 @@ guest_costs() {
 			line = label
 			for (i = 1; i <= n; i++) {
 				k = keys[i]; d = b[k] - a[k]
-				if (k ~ /^cpu_/) line = line sprintf(" %s_ms=%.1f", k, d * 10 / mib)
-				else line = line sprintf(" %s=%.1f", k, d / mib)
+				if (k ~ /^cpu_/) line = line sprintf(" %s_ms=%.3g", k, d * 10 / mib)
+				else line = line sprintf(" %s=%.3g", k, d / mib)
 			}
 			print line
 		}'
 }
 rate() { awk "BEGIN { d = $1; if (d <= 0) d = 0.01; printf \"%.2f\", $MIB / d }"; }
 
+# rr NAME: the request/response row against the guest's tcp-rr server (port 9003): adds
+# this run's transactions/s and median latency to rrs[NAME] and rrlat[NAME].
+rr() {
+	local name=$1 out k0 k1 rate p50
+	if [ -z "${TCP_RR:-}" ] || [ ! -x "$TCP_RR" ]; then
+		run_failed "$name" "run $run: no tcp-rr in the test host (tests/tools/tcp-rr.c; TCP_RR)"
+		return 0
+	fi
+	k0=$(kvm_mark)
+	out=$("$TCP_RR" client 10.201.0.2 9003 "$RR_N" 2>&1)
+	k1=$(kvm_mark)
+	rate=$(echo "$out" | sed -n 's/^TCP-RR .* rate=\([0-9]*\) .*/\1/p')
+	p50=$(echo "$out" | sed -n 's/^TCP-RR .* p50_us=\([0-9]*\) .*/\1/p')
+	if [ -z "$rate" ] || [ -z "$p50" ]; then
+		run_failed "$name" "run $run: tcp-rr: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+		return 0
+	fi
+	echo "net_perf: $name: run $run: TCP_RR $out"
+	echo "net_perf: $name: run $run: host per transaction TCP_RR: $(kvm_per "$k0" "$k1" "$RR_N" transaction)"
+	rrs[$name]+=" $rate"
+	rrlat[$name]+=" $p50"
+}
+
 # perf NAME LOG: the transfers against the guest started as $gpid; adds this run's
 # MiB/s to h2gs[NAME] and g2hs[NAME], or adds the run's failure to failed[NAME].
-declare -A h2gs g2hs failed
+declare -A h2gs g2hs failed rrs rrlat rtts
 run_failed() { failed[$1]+="${failed[$1]:+; }$2"; }
 perf() {
-	local name=$1 log=$2 t0 t1 i rx secs h2g g2h
+	local name=$1 log=$2 t0 t1 i rx secs h2g g2h k0 k1 k2 rtt served
 	if ! wait_for_log "$log" "VMMTEST-NET-HTTPD ready" "$BOOT_TIMEOUT" "$gpid"; then
 		run_failed "$name" "run $run: the guest did not come up: $(tr -d '\r' <"$log" | grep -a -E 'VMMTEST|vmm:|qemu' | tail -n 5 | tr '\n' ';')"
 		kill -KILL "$gpid" 2>/dev/null || true
 		return 0
 	fi
 	# Progress on the console: the harness takes a silent test host as stuck.
-	echo "net_perf: $name: guest up, sending $MIB MiB"
+	echo "net_perf: $name: guest up, $RR_N request/response transactions"
+	rr "$name"
+	echo "net_perf: $name: sending $MIB MiB"
 	rm -f "$w/hold" "$w/back"
 	mkfifo "$w/hold"
 	nc -l -p 9001 >"$w/back" 0<>"$w/hold" &
 	lpid=$!
 	prof_start "$name" h2g "$gpid"
+	k0=$(kvm_mark)
 	t0=""
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		t0=$(uptime_s)
@@ -219,6 +276,7 @@ perf() {
 		sleep 1
 	done
 	t1=$(uptime_s)
+	k1=$(kvm_mark)
 	prof_stop "$name" h2g
 	prof_start "$name" g2h "$gpid"
 	echo "net_perf: $name: host to guest done, the guest sends it back"
@@ -232,6 +290,7 @@ perf() {
 	# (and run-tests would wait for it until the test's time limit).
 	kill "$lpid" 2>/dev/null || true
 	lpid=""
+	k2=$(kvm_mark)
 	prof_stop "$name" g2h
 	if ! kill -0 "$gpid" 2>/dev/null; then
 		# Gone before its send ended: nobody to knock at (a connect to a dead address
@@ -244,6 +303,10 @@ perf() {
 		run_failed "$name" "run $run: the VMM exited ($(describe_exit "$rc")) while the guest was sending, after $(stat -c %s "$w/back" 2>/dev/null) bytes"
 		return 0
 	fi
+	# vmm's own count of the interrupts it decided, and how many of them it held.
+	case $name in net_perf_vmm*)
+		echo "net_perf: $name: run $run: vmm interrupts $("$VMM" ctl netperf queues 2>&1 | grep -o 'irq_sent=[0-9]* irq_held=[0-9]*' | head -n 1)" ;;
+	esac
 	# The guest listens on 9002 once its send has ended: knock until it answers.
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		nc -w 10 10.201.0.2 9002 </dev/null >/dev/null 2>&1 && break
@@ -261,11 +324,33 @@ perf() {
 		echo "net_perf: $name: run $run: host to guest $h2g MiB/s, guest to host $g2h MiB/s"
 		guest_costs "$name" "$log" rx host_to_guest
 		guest_costs "$name" "$log" tx guest_to_host
+		echo "net_perf: $name: run $run: host per MiB host_to_guest: $(kvm_per "$k0" "$k1" "$MIB" MiB)"
+		echo "net_perf: $name: run $run: host per MiB guest_to_host: $(kvm_per "$k1" "$k2" "$MIB" MiB)"
 		h2gs[$name]+=" $h2g"
 		g2hs[$name]+=" $g2h"
 	else
 		run_failed "$name" "run $run: sent=${t0:+yes} guest got '$rx' (want '$((MIB * 1048576)) $sum'), back $(stat -c %s "$w/back" 2>/dev/null) bytes, guest send ${secs:-failed}"
 	fi
+	served=$(tr -d '\r' <"$log" | sed -n 's/.*TCP-RR served transactions=\([0-9]*\).*/\1/p' | head -n 1)
+	[ -z "$served" ] || guest_costs "$name" "$log" rr TCP_RR "$served" transaction
+	rtt=$(tr -d '\r' <"$log" | sed -n 's/.*VMMTEST-NET-RTT n=[0-9]* median_us=\([0-9]*\).*/\1/p')
+	if [ -n "$rtt" ]; then
+		echo "net_perf: $name: run $run: idle ping $(tr -d '\r' <"$log" | grep -a -o 'VMMTEST-NET-RTT.*')"
+		rtts[$name]+=" $rtt"
+	else
+		run_failed "$name" "run $run: no idle ping round trip: $(tr -d '\r' <"$log" | grep -a -o 'VMMTEST-NET-RTT.*')"
+	fi
+}
+
+# spread LIST: "min-max" of the numbers.
+spread() { printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
+# metric NAME KEY LIST: METRIC NAME_KEY MEDIAN, and the median beside its spread.
+metric() {
+	local n=$1 k=$2
+	shift 2
+	[ $# -gt 0 ] || return 0
+	echo "METRIC ${n}_$k $(median "$@")"
+	echo "net_perf: $n: $k median $(median "$@") (spread $(spread "$@"), $# runs)"
 }
 
 # verdict NAME: PASS with the medians, or FAIL; the medians of the runs that passed
@@ -282,47 +367,85 @@ verdict() {
 	[ "$ok" -gt 0 ] || return 0
 	echo "METRIC ${1}_runs $ok"
 	# shellcheck disable=SC2086 # the lists are words
-	echo "METRIC ${1}_host_to_guest_mib_s $(median ${h2gs[$1]})"
+	metric "$1" host_to_guest_mib_s ${h2gs[$1]}
 	# shellcheck disable=SC2086
-	echo "METRIC ${1}_guest_to_host_mib_s $(median ${g2hs[$1]})"
+	metric "$1" guest_to_host_mib_s ${g2hs[$1]}
+	# shellcheck disable=SC2086
+	metric "$1" tcp_rr_tps ${rrs[$1]-}
+	# shellcheck disable=SC2086
+	metric "$1" tcp_rr_p50_us ${rrlat[$1]-}
+	# shellcheck disable=SC2086
+	metric "$1" idle_rtt_us ${rtts[$1]-}
 }
 
-make_config netperf 1 "vmmtest=net net.ifnames=0" >"$w/vm.toml"
-printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vm.toml"
+make_config netperf 1 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm.toml"
+printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vmm.toml"
 # NET_PERF_VHOST=1: vmm's NIC with vhost = true, the kernel's vhost-net moving its frames
 # (compare with QEMU's vhost=on); the figures keep the net_perf_vmm names.
-[ "${NET_PERF_VHOST:-0}" = 0 ] || printf 'vhost = true\n' >>"$w/vm.toml"
+[ "${NET_PERF_VHOST:-0}" = 0 ] || printf 'vhost = true\n' >>"$w/vmm.toml"
+# NET_PERF_HOLD_OFF=1: vmm also without interrupt moderation (interrupt_hold_us = 0,
+# net_perf_vmm_nohold), in the same turns.
+vmm_kinds=vmm
+if [ "${NET_PERF_HOLD_OFF:-0}" = 1 ]; then
+	vmm_kinds="vmm vmm_nohold"
+	{ cat "$w/vmm.toml"; echo "interrupt_hold_us = 0"; } >"$w/vmm_nohold.toml"
+fi
 
-# vmm and QEMU take turns, NET_PERF_RUNS (default 1) runs each, a fresh guest per run;
-# the figures are the medians of the runs that passed.
-runs=${NET_PERF_RUNS:-1}
-for run in $(seq "$runs"); do
-	start_vmm "$w/vm.toml" "$w/vmm-$run.log"
-	gpid=$VMM_PID
-	perf net_perf_vmm "$w/vmm-$run.log"
-	[ -n "$QEMU" ] || continue
+# QEMU's virtio-net-pci with vhost=off, and with vhost=on where the test host has
+# /dev/vhost-net (the vhost_net module): the same guest and TAP.
+modprobe vhost_net 2>/dev/null || true
+qemu_kinds=qemu
+[ -z "$QEMU" ] || [ ! -c /dev/vhost-net ] || qemu_kinds="qemu qemu_vhost"
+qemu_start() { # KIND LOG
+	local vhost=off
+	[ "$1" = qemu ] || vhost=on
 	# microvm with its PCIe host (ACPI, MCFG) so that the NIC is virtio-net-pci as ours
 	# is; romfile= : no option ROM (no firmware runs it).
 	# arm64: virt (lib.sh's qemu_machine, qemu_dev).
 	qemu_machine microvm,pcie=on
 	"${qemu_base[@]}" -m "$GUEST_MEMORY_MIB" -smp 1 \
 		-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
-		-append "$QEMU_CMDLINE_BASE vmmtest=net net.ifnames=0 ip=10.201.0.2::10.201.0.1:255.255.255.0::eth0:off" \
-		-netdev tap,id=n0,ifname=vmmtap0,script=no,downscript=no,vhost=off \
+		-append "$QEMU_CMDLINE_BASE vmmtest=net vmmtest.rr=9003 net.ifnames=0 ip=10.201.0.2::10.201.0.1:255.255.255.0::eth0:off" \
+		-netdev tap,id=n0,ifname=vmmtap0,script=no,downscript=no,vhost=$vhost \
 		-device "$(qemu_dev virtio-net)",netdev=n0,mac=02:00:00:00:01:02"$(qemu_pci_opt ,romfile=)" \
-		</dev/null >"$w/qemu-$run.log" 2>&1 &
+		</dev/null >"$2" 2>&1 &
 	gpid=$!
-	perf net_perf_qemu "$w/qemu-$run.log"
+}
+
+# vmm and QEMU take turns, NET_PERF_RUNS (default 1) runs each, a fresh guest per run;
+# the figures are the medians of the runs that passed.
+runs=${NET_PERF_RUNS:-1}
+for run in $(seq "$runs"); do
+	for k in $vmm_kinds; do
+		start_vmm "$w/$k.toml" "$w/$k-$run.log"
+		gpid=$VMM_PID
+		perf "net_perf_$k" "$w/$k-$run.log"
+	done
+	[ -n "$QEMU" ] || continue
+	for k in $qemu_kinds; do
+		qemu_start "$k" "$w/$k-$run.log"
+		perf "net_perf_$k" "$w/$k-$run.log"
+	done
 done
 verdict net_perf_vmm
+[ "$vmm_kinds" = vmm ] || verdict net_perf_vmm_nohold
 if [ -z "$QEMU" ]; then
 	skip net_perf_qemu "no QEMU (run the harness with --with-qemu)"
 	exit 0
 fi
 verdict net_perf_qemu
-if [ -n "${h2gs[net_perf_vmm]-}" ] && [ -n "${h2gs[net_perf_qemu]-}" ]; then
-	# shellcheck disable=SC2086
-	echo "METRIC net_perf_ratio_host_to_guest $(awk -v a="$(median ${h2gs[net_perf_vmm]})" -v b="$(median ${h2gs[net_perf_qemu]})" 'BEGIN { printf "%.2f", a / b }')"
-	# shellcheck disable=SC2086
-	echo "METRIC net_perf_ratio_guest_to_host $(awk -v a="$(median ${g2hs[net_perf_vmm]})" -v b="$(median ${g2hs[net_perf_qemu]})" 'BEGIN { printf "%.2f", a / b }')"
+if [ "$qemu_kinds" = qemu ]; then
+	skip net_perf_qemu_vhost "no /dev/vhost-net in the test host (the vhost_net module)"
+else
+	verdict net_perf_qemu_vhost
 fi
+# ratio KEY LIST_VMM LIST_QEMU: METRIC net_perf_ratio_KEY, vmm's median over QEMU's.
+ratio() {
+	[ -n "$2" ] && [ -n "$3" ] || return 0
+	# shellcheck disable=SC2086 # the lists are words
+	echo "METRIC net_perf_ratio_$1 $(awk -v a="$(median $2)" -v b="$(median $3)" 'BEGIN { if (b > 0) printf "%.2f", a / b }')"
+}
+ratio host_to_guest "${h2gs[net_perf_vmm]-}" "${h2gs[net_perf_qemu]-}"
+ratio guest_to_host "${g2hs[net_perf_vmm]-}" "${g2hs[net_perf_qemu]-}"
+ratio tcp_rr "${rrs[net_perf_vmm]-}" "${rrs[net_perf_qemu]-}"
+ratio idle_rtt "${rtts[net_perf_vmm]-}" "${rtts[net_perf_qemu]-}"

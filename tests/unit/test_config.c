@@ -589,6 +589,24 @@ static void test_unknown(void **state __attribute__((unused)))
 	assert_logged(9, "cpu.flags: unknown key");
 }
 
+/* [[net]] interrupt_hold_us: 50 by default, 0 turns holds off, the range
+ * is bounded and a wrong value names its line. */
+static void test_net_interrupt_hold(void **state __attribute__((unused)))
+{
+	struct vm_config cfg;
+
+	parse_ok(BASE "[[net]]\ntap = 'tap0'\n[[net]]\ntap = 'tap1'\ninterrupt_hold_us = 0\n"
+		 "[[net]]\ntap = 'tap2'\ninterrupt_hold_us = 1000\n", &cfg);
+	assert_int_equal(cfg.net[0].irq_hold_us, 50);
+	assert_int_equal(cfg.net[1].irq_hold_us, 0);
+	assert_int_equal(cfg.net[2].irq_hold_us, 1000);
+	config_free(&cfg);
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\ninterrupt_hold_us = 1001\n", 1, 7,
+		  "net[0].interrupt_hold_us: ");
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\ninterrupt_hold_us = true\n", 1, 7,
+		  "net[0].interrupt_hold_us: ");
+}
+
 /* A comma in a share's path would end virtiofsd's `-o source=` option and
  * start another one (`xattr`, or one that defeats read_only). */
 static void test_fs_source_comma(void **state __attribute__((unused)))
@@ -1283,6 +1301,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_hide),
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_fs_source_comma),
+		cmocka_unit_test(test_net_interrupt_hold),
 		cmocka_unit_test(test_disk_format),
 		cmocka_unit_test(test_console_max_size),
 		cmocka_unit_test(test_missing_required),
