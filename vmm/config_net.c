@@ -368,6 +368,11 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 		if (cfg_get_int(c, tab, table, "tap_fd", 3, INT32_MAX, &fd))
 			n->tap_fd = (int)fd;
 		cfg_get_bool(c, tab, table, "vhost", &n->vhost);
+		/* vhost-net signals the guest itself: no hold of vmm's applies. */
+		if (n->vhost && (v = toml_get(tab, "interrupt_hold_us")))
+			cfg_err(c, v->line, table, "interrupt_hold_us",
+				"does not apply with vhost = true (the kernel's vhost-net "
+				"interrupts the guest itself)");
 		if (toml_get(tab, "tap"))
 			get_ifname(c, tab, table, "tap", n->tap);
 		else if (!toml_get(tab, "tap_fd"))

@@ -605,6 +605,9 @@ static void test_net_interrupt_hold(void **state __attribute__((unused)))
 		  "net[0].interrupt_hold_us: ");
 	parse_bad(BASE "[[net]]\ntap = 'tap0'\ninterrupt_hold_us = true\n", 1, 7,
 		  "net[0].interrupt_hold_us: ");
+	/* vhost-net interrupts the guest itself: a hold would be ignored. */
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\nvhost = true\ninterrupt_hold_us = 20\n", 1, 8,
+		  "net[0].interrupt_hold_us: does not apply with vhost = true");
 }
 
 /* A comma in a share's path would end virtiofsd's `-o source=` option and
