@@ -16,7 +16,8 @@
 # device works again under its driver (hostile_rebind).
 # Knobs: HOSTILE_SEED, HOSTILE_ITERATIONS (per device; default 2000, the guest's own
 # default when the harness packs none), HOSTILE_LOG_MAX (200), HOSTILE_TIMEOUT (s, 480;
-# 2000 iterations take about 4 minutes in the test host).
+# 2000 iterations take about 4 minutes in an idle test host), HOSTILE_TRACE (1 or
+# legacy: hostile.trace= on the guest's command line).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -82,6 +83,7 @@ extra="rdinit=/usr/bin/hostile-init printk.devkmsg=on"
 [ "$arch" != aarch64 ] || extra="$extra iomem=relaxed"
 [ -z "${HOSTILE_SEED-}" ] || extra="$extra hostile.seed=$HOSTILE_SEED"
 [ -z "${HOSTILE_ITERATIONS-}" ] || extra="$extra hostile.iterations=$HOSTILE_ITERATIONS"
+[ -z "${HOSTILE_TRACE-}" ] || extra="$extra hostile.trace=${HOSTILE_TRACE//[^a-z0-9]/}"
 make_config hostile 1 "$extra" >"$w/vm.toml"
 cat >>"$w/vm.toml" <<EOT
 
