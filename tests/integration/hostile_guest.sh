@@ -17,7 +17,8 @@
 # Knobs: HOSTILE_SEED, HOSTILE_ITERATIONS (per device; default 2000, the guest's own
 # default when the harness packs none), HOSTILE_LOG_MAX (200), HOSTILE_TIMEOUT (s, 480;
 # 2000 iterations take about 4 minutes in an idle test host), HOSTILE_TRACE (1 or
-# legacy: hostile.trace= on the guest's command line).
+# legacy: hostile.trace= on the guest's command line), HOSTILE_KVM_TRACE (1: the test
+# host's KVM trace of the guest's last exits, printed on failure).
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -100,6 +101,32 @@ if [ "$have_net" = 1 ]; then
 	printf '\n[[net]]\ntap = "vmmtaph0"\n' >>"$w/vm.toml"
 fi
 
+# HOSTILE_KVM_TRACE=1: the test host's KVM records the guest's VM exits (with its RIP),
+# port and MMIO accesses and the exceptions and interrupts it injects in a tracefs ring
+# (4 MiB a CPU); a failed run prints its last lines. vmm cannot log a triple fault's
+# registers where KVM runs on AMD: KVM resets the vCPU at the shutdown.
+kvm_trace=""
+if [ -n "${HOSTILE_KVM_TRACE-}" ]; then
+	for d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+		[ -e "$d/trace" ] || mount -t tracefs tracefs "$d" 2>/dev/null || true
+		if [ -w "$d/events/kvm/kvm_exit/enable" ]; then
+			kvm_trace=$d
+			break
+		fi
+	done
+	if [ -n "$kvm_trace" ]; then
+		echo 0 >"$kvm_trace/tracing_on"
+		echo >"$kvm_trace/trace"
+		echo 4096 >"$kvm_trace/buffer_size_kb"
+		for e in kvm_exit kvm_pio kvm_mmio kvm_inj_exception kvm_inj_virq kvm_page_fault; do
+			echo 1 >"$kvm_trace/events/kvm/$e/enable" 2>/dev/null || true
+		done
+		echo 1 >"$kvm_trace/tracing_on"
+	else
+		echo "hostile_guest: HOSTILE_KVM_TRACE: no tracefs with KVM's events here"
+	fi
+fi
+
 # vmm's own messages (stderr) apart from the console (stdout).
 export VMM_RUNTIME_DIR=$w/run
 mkdir -p "$VMM_RUNTIME_DIR"
@@ -163,6 +190,12 @@ fi
 rc=0
 wait_pid "$vmm_pid" "$limit" || rc=$?
 vmm_pid=""
+if [ -n "$kvm_trace" ]; then
+	echo 0 >"$kvm_trace/tracing_on"
+	tail -n 400 "$kvm_trace/trace" >"$w/kvm-trace.txt" 2>/dev/null || true
+	echo >"$kvm_trace/trace"
+	echo "hostile_guest: HOSTILE_KVM_TRACE: kept the last $(wc -l <"$w/kvm-trace.txt") events"
+fi
 log=$(tr -d '\r' <"$w/console.log")
 
 seed=$(sed -n 's/.*HOSTILE-START seed=\([0-9]*\) iterations=\([0-9]*\).*/\1/p' <<<"$log" | head -n 1 || true)
@@ -198,6 +231,10 @@ else
 	show_log
 	echo "--- vmm's stderr (last 20 lines)"
 	tail -n 20 "$w/vmm.log" | sed 's/^/| /'
+	if [ -s "$w/kvm-trace.txt" ]; then
+		echo "--- the test host's KVM trace, last 400 events (HOSTILE_KVM_TRACE)"
+		sed 's/^/| kvm: /' "$w/kvm-trace.txt"
+	fi
 fi
 
 if [ "$ctl_bad" = 0 ] && [ "$ctl_ok" -gt 0 ] && [ "$alive" = 1 ]; then
@@ -243,4 +280,5 @@ fi
 if [ "${VMM_TEST_VERBOSE:-0}" = 1 ]; then
 	show_log 200
 	sed 's/^/| vmm: /' "$w/vmm.log" | tail -n 100
+	[ ! -s "$w/kvm-trace.txt" ] || tail -n 30 "$w/kvm-trace.txt" | sed 's/^/| kvm: /'
 fi
