@@ -53,6 +53,12 @@ int arch_vcpu_init(struct vm *vm, struct vcpu *vcpu);
  * cannot be read. */
 uint64_t arch_vcpu_pc(struct vcpu *vcpu);
 
+/* Logs what a guest crash is read from, on KVM_EXIT_SHUTDOWN (a triple fault).
+ * x86_64: RIP, RSP, RFLAGS, the general registers, CS, CR0/2/3/4, EFER, IDT,
+ * GDT, TR and the exception state; where KVM has already reset the vCPU (AMD),
+ * it says so and gives the last exception KVM delivered. aarch64: the pc. */
+void arch_vcpu_log_crash(struct vcpu *vcpu);
+
 /* Asks the guest to shut down the way its OS understands best
  * (Ctrl-Alt-Del on x86). Returns 0 or -errno. */
 int arch_request_guest_shutdown(struct vm *vm);

@@ -168,6 +168,10 @@ static const struct rule vcpu_rules[] = {
 	IOCTL(KVM_RUN, A0_VCPU, "running the guest"),
 	IOCTL(KVM_GET_REGS, A0_VCPU, "the guest's pc in an error message (x86_64)"),
 	IOCTL(KVM_GET_ONE_REG, A0_VCPU, "the guest's pc in an error message (aarch64)"),
+#if defined(__x86_64__)
+	IOCTL(KVM_GET_SREGS, A0_VCPU, "control registers in the log of a guest triple fault"),
+	IOCTL(KVM_GET_VCPU_EVENTS, A0_VCPU, "the pending exception in the log of a triple fault"),
+#endif
 	IOCTL(KVM_IRQ_LINE, A0_VM, "interrupts of the devices a register access touches"),
 	IOCTL(KVM_SET_GSI_ROUTING, A0_VM, "MSI-X table writes by the driver"),
 	IOCTL(TUNSETOFFLOAD, A0_ANY, "virtio-net offloads the driver accepted (TAP fds)"),

@@ -75,6 +75,8 @@ static bool handle_exit(struct vcpu *v)
 		vm_request_exit(vm, VM_EXIT_POWEROFF, "guest halted its CPU");
 		return false;
 	case KVM_EXIT_SHUTDOWN:
+		log_err("vCPU %u: the guest triple-faulted; its registers then:", v->id);
+		arch_vcpu_log_crash(v);
 		vm_request_exit(vm, VM_EXIT_REBOOT, "guest triple-faulted (reset)");
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:

@@ -493,3 +493,8 @@ uint64_t arch_vcpu_pc(struct vcpu *v)
 
 	return get_reg(v, CORE_REG(regs.pc), &pc) < 0 ? 0 : pc;
 }
+
+void arch_vcpu_log_crash(struct vcpu *v)
+{
+	log_err("vCPU %u: pc 0x%llx", v->id, (unsigned long long)arch_vcpu_pc(v));
+}

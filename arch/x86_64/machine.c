@@ -521,3 +521,49 @@ uint64_t arch_vcpu_pc(struct vcpu *v)
 		return 0;
 	return regs.rip;
 }
+
+void arch_vcpu_log_crash(struct vcpu *v)
+{
+	struct kvm_regs r;
+	struct kvm_sregs s;
+	struct kvm_vcpu_events ev;
+	bool have_ev = ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) == 0;
+
+	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0) {
+		log_err("vCPU %u: its registers cannot be read: %m", v->id);
+		return;
+	}
+	if (r.rip == 0xfff0 && s.cs.selector == 0xf000) {
+		/* AMD: the VMCB is undefined after a shutdown intercept, and
+		 * KVM INITs the vCPU (arch/x86/kvm/svm/svm.c,
+		 * shutdown_interception). Its exception fields survive that:
+		 * the last exception KVM itself delivered or re-delivered. */
+		log_err("vCPU %u: its registers are lost: KVM reset it at the shutdown (as KVM "
+			"on AMD does); the last exception KVM delivered to it: vector %u, "
+			"error code 0x%x (not necessarily the one that faulted)", v->id,
+			have_ev ? ev.exception.nr : 0, have_ev ? ev.exception.error_code : 0);
+		return;
+	}
+	log_err("vCPU %u: rip 0x%llx rsp 0x%llx rflags 0x%llx rax 0x%llx rbx 0x%llx "
+		"rcx 0x%llx rdx 0x%llx rsi 0x%llx rdi 0x%llx rbp 0x%llx", v->id,
+		(unsigned long long)r.rip, (unsigned long long)r.rsp,
+		(unsigned long long)r.rflags, (unsigned long long)r.rax,
+		(unsigned long long)r.rbx, (unsigned long long)r.rcx,
+		(unsigned long long)r.rdx, (unsigned long long)r.rsi,
+		(unsigned long long)r.rdi, (unsigned long long)r.rbp);
+	log_err("vCPU %u: cs 0x%x ss 0x%x cr0 0x%llx cr2 0x%llx cr3 0x%llx cr4 0x%llx "
+		"efer 0x%llx idt 0x%llx/0x%x gdt 0x%llx/0x%x tr 0x%x base 0x%llx "
+		"gs base 0x%llx", v->id, s.cs.selector, s.ss.selector,
+		(unsigned long long)s.cr0, (unsigned long long)s.cr2,
+		(unsigned long long)s.cr3, (unsigned long long)s.cr4,
+		(unsigned long long)s.efer, (unsigned long long)s.idt.base, s.idt.limit,
+		(unsigned long long)s.gdt.base, s.gdt.limit, s.tr.selector,
+		(unsigned long long)s.tr.base, (unsigned long long)s.gs.base);
+	if (have_ev)
+		log_err("vCPU %u: exception injected %u pending %u vector %u error code %s0x%x; "
+			"interrupt injected %u vector %u; nmi injected %u pending %u masked %u",
+			v->id, ev.exception.injected, ev.exception.pending, ev.exception.nr,
+			ev.exception.has_error_code ? "" : "(none) ", ev.exception.error_code,
+			ev.interrupt.injected, ev.interrupt.nr, ev.nmi.injected, ev.nmi.pending,
+			ev.nmi.masked);
+}

@@ -8,6 +8,8 @@ BENCH_KNOBS=(BOOT_TIME_RUNS NET_PERF_RUNS NET_PERF_MIB NET_PERF_PROFILE NET_PERF
 	VMM_FAULT_DISK_FULL VSOCK_PERF_MIB VSOCK_PERF_RUNS VMM_VSOCK_PERF QEMU_ARM64_VIRTIO)
 # net_perf.sh: vmm's NIC on vhost-net.
 BENCH_KNOBS+=(NET_PERF_VHOST)
+# hostile_guest.sh: its time limit, its log limit, the guest's access trace.
+BENCH_KNOBS+=(HOSTILE_TIMEOUT HOSTILE_LOG_MAX HOSTILE_TRACE HOSTILE_KVM_TRACE)
 # run-tests: 0 runs a failed test script once only.
 BENCH_KNOBS+=(VMM_TEST_RETRY)
 
