@@ -351,9 +351,12 @@ passt_uplink_down() {
 # `nobody`, as user nobody, else as root (vmm then drops to nobody itself). VMM_PID is
 # vmm's pid: unshare, sh, chroot, su and the inner shell all exec.
 start_vmm_in_mountns() {
-	local config=$1 log=$2 user=${3:-root} root
+	local config=$1 log=$2 user=${3:-root} root script
 	root=$(mktemp -d "$WORKDIR/mountns-root.XXXXXX")
-	cat >"$WORKDIR/in-mountns.sh" <<'EOS'
+	# A script per call: a second VM's call rewriting a shared one truncated it under
+	# the first one's sh, which then ran nothing (seed000 on arm64, CI 2026-12-04).
+	script=$(mktemp "$WORKDIR/in-mountns.XXXXXX")
+	cat >"$script" <<'EOS'
 # in-mountns.sh NEWROOT USER CMD...: in a new mount namespace, / a moved bind mount of
 # itself; CMD runs as USER.
 set -e
@@ -366,7 +369,7 @@ shift 2
 # shellcheck disable=SC2016 # for the inner shell
 exec chroot . su -s /bin/sh -c 'exec "$0" "$@"' -- "$user" "$@"
 EOS
-	unshare -m sh "$WORKDIR/in-mountns.sh" "$root" "$user" "$VMM" --config "$config" \
+	unshare -m sh "$script" "$root" "$user" "$VMM" --config "$config" \
 		</dev/null >"$log" 2>&1 &
 	VMM_PID=$!
 }
