@@ -2,10 +2,15 @@
 #include "fuzz_host.h"
 
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "iothread.h"
+#include "virtio/blk.h"
+#include "virtio/rng.h"
 
 #define WATCHES_MAX	64
 
@@ -75,4 +80,32 @@ unsigned fuzz_io_run(unsigned rounds)
 		}
 	}
 	return ran;
+}
+
+struct virtio_dev *fuzz_dev_new(bool blk)
+{
+	static char img[64];	/* /proc/self/fd/N of a memfd: the image */
+	static int img_fd = -1;
+	struct disk_config dc = { .path = img };
+	struct virtio_dev *d = NULL;
+
+	if (!blk)
+		return virtio_rng_new();
+	if (img_fd < 0) {
+		img_fd = memfd_create("fuzz-img", MFD_CLOEXEC);
+		fuzz_trap_unless(img_fd >= 0);
+		snprintf(img, sizeof(img), "/proc/self/fd/%d", img_fd);
+	}
+	fuzz_trap_unless(ftruncate(img_fd, 0) == 0 && ftruncate(img_fd, 64 * 1024) == 0);
+	strcpy(dc.serial, "fuzz");
+	fuzz_trap_unless(virtio_blk_new(&dc, 0, NULL, &d) == 0);
+	return d;
+}
+
+void fuzz_dev_free(struct virtio_dev *vd, bool blk)
+{
+	if (blk)
+		virtio_blk_free(vd);
+	else
+		virtio_rng_free(vd);
 }

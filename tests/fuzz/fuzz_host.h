@@ -22,6 +22,14 @@ void fuzz_host_destroy(struct fake_host *f);
  * would, until none is (at most `rounds` passes). Returns how many ran. */
 unsigned fuzz_io_run(unsigned rounds);
 
+struct virtio_dev;
+/* The device a transport fuzzer drives: virtio-rng, or with `blk` a
+ * virtio-blk on a 64 KiB image (a memfd, zeroed for every input, so that
+ * what one input wrote does not reach the next). fuzz_dev_free frees
+ * either. */
+struct virtio_dev *fuzz_dev_new(bool blk);
+void fuzz_dev_free(struct virtio_dev *vd, bool blk);
+
 static inline void fuzz_trap_unless(bool ok)
 {
 	if (!ok)

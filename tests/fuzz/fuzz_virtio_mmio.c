@@ -52,8 +52,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define REC	12
 #define STEPS	7
 
-static char img[64];	/* /proc/self/fd/N of a memfd: the image */
-static int img_fd = -1;
 static struct fake_host fh;
 static struct virtio_dev *vd;
 
@@ -181,21 +179,6 @@ static void op(const uint8_t *r, unsigned *s)
 	check();
 }
 
-static struct virtio_dev *new_dev(bool blk)
-{
-	struct disk_config dc = { .path = img };
-	struct virtio_dev *d = NULL;
-
-	if (!blk)
-		return virtio_rng_new();
-	/* A zeroed image each time: what one input wrote does not reach the
-	 * next. */
-	fuzz_trap_unless(ftruncate(img_fd, 0) == 0 && ftruncate(img_fd, 64 * 1024) == 0);
-	strcpy(dc.serial, "fuzz");
-	fuzz_trap_unless(virtio_blk_new(&dc, 0, NULL, &d) == 0);
-	return d;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
@@ -203,9 +186,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned s = 0;
 
 	if (!ready) {
-		img_fd = memfd_create("fuzz-vmmio-img", MFD_CLOEXEC);
-		fuzz_trap_unless(img_fd >= 0);
-		snprintf(img, sizeof(img), "/proc/self/fd/%d", img_fd);
 		log_set_level((enum log_level)0);
 		ready = true;
 	}
@@ -213,14 +193,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	blk = data[0] & 1;
 	fuzz_trap_unless(fuzz_host_init(&fh, RAM) == 0);
-	vd = new_dev(blk);
+	vd = fuzz_dev_new(blk);
 	fuzz_trap_unless(vd && virtio_mmio_attach(&fh.host, BASE, IRQ, vd) == 0);
 	for (size_t i = 1; i + REC <= size; i += REC)
 		op(data + i, &s);
 	fuzz_host_destroy(&fh);		/* the transport's cleanup */
-	if (blk)
-		virtio_blk_free(vd);
-	else
-		virtio_rng_free(vd);
+	fuzz_dev_free(vd, blk);
 	return 0;
 }

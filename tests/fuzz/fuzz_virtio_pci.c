@@ -55,8 +55,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define REC	12
 #define STEPS	8
 
-static char img[64];	/* /proc/self/fd/N of a memfd: the image */
-static int img_fd = -1;
 static struct fake_host fh;
 static struct pci_bus bus;
 static struct virtio_dev *vd;
@@ -203,21 +201,6 @@ static void op(const uint8_t *r, unsigned *s)
 	check();
 }
 
-static struct virtio_dev *new_dev(bool blk)
-{
-	struct disk_config dc = { .path = img };
-	struct virtio_dev *d = NULL;
-
-	if (!blk)
-		return virtio_rng_new();
-	/* A zeroed image each time: what one input wrote does not reach the
-	 * next. */
-	fuzz_trap_unless(ftruncate(img_fd, 0) == 0 && ftruncate(img_fd, 64 * 1024) == 0);
-	strcpy(dc.serial, "fuzz");
-	fuzz_trap_unless(virtio_blk_new(&dc, 0, NULL, &d) == 0);
-	return d;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
@@ -225,9 +208,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned s = 0;
 
 	if (!ready) {
-		img_fd = memfd_create("fuzz-vpci-img", MFD_CLOEXEC);
-		fuzz_trap_unless(img_fd >= 0);
-		snprintf(img, sizeof(img), "/proc/self/fd/%d", img_fd);
 		log_set_level((enum log_level)0);
 		ready = true;
 	}
@@ -236,7 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	blk = data[0] & 1;
 	fuzz_trap_unless(fuzz_host_init(&fh, RAM) == 0);
 	pci_bus_init(&bus, WIN, 0x10000000);
-	vd = new_dev(blk);
+	vd = fuzz_dev_new(blk);
 	fuzz_trap_unless(vd && virtio_pci_attach(&fh.host, &bus, 1, vd) == 0);
 	slot = 1;
 	nvec = vd->nqueues + 1;
@@ -249,9 +229,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		op(data + i, &s);
 	fuzz_host_destroy(&fh);		/* the transport's cleanup */
 	pthread_mutex_destroy(&bus.lock);
-	if (blk)
-		virtio_blk_free(vd);
-	else
-		virtio_rng_free(vd);
+	fuzz_dev_free(vd, blk);
 	return 0;
 }
