@@ -162,46 +162,49 @@ static void stats(struct balloon *b)
 	b->info.stats_updates++;
 }
 
-static void balloon_notify(struct virtio_dev *vd, unsigned qi)
+/* One kick's state for balloon_one. */
+struct bkick {
+	struct balloon *b;
+	struct virtq *q;
+	enum bq_role rl;
+	bool used;
+};
+
+static int balloon_one(struct virtq_chain *c, void *opaque)
 {
-	struct balloon *b = vd->priv;
-	struct virtq *q = &vd->vq[qi];
-	enum bq_role rl = role(vd, qi);
-	bool used = false;
+	struct bkick *k = opaque;
+	struct balloon *b = k->b;
 	int r;
 
-	do {
-		while ((r = virtq_pop(q, &b->chain)) > 0) {
-			if (rl == BQ_STATS) {
-				/* Kept until the next tick asks for new numbers;
-				 * a second one means the driver lost track: give
-				 * the older back. */
-				stats(b);
-				if (b->stats_held && virtq_push(q, b->stats_head, 0) == 0)
-					used = true;
-				b->stats_held = true;
-				b->stats_head = b->chain.head;
-				continue;
-			}
-			if (rl == BQ_INFLATE || rl == BQ_DEFLATE)
-				pfns(b, rl == BQ_INFLATE);
-			else if (rl == BQ_REPORTING)
-				report(b);
-			r = virtq_push(q, b->chain.head, 0);
-			if (r < 0)
-				break;
-			used = true;
-		}
-		if (r < 0)
-			break;
-		virtq_set_avail_event(q);
-		r = virtq_pending(q);
-	} while (r > 0);
-	if (r < 0) {
+	if (k->rl == BQ_STATS) {
+		/* Kept until the next tick asks for new numbers; a second one
+		 * means the driver lost track: give the older back. */
+		stats(b);
+		if (b->stats_held && virtq_push(k->q, b->stats_head, 0) == 0)
+			k->used = true;
+		b->stats_held = true;
+		b->stats_head = c->head;
+		return 0;
+	}
+	if (k->rl == BQ_INFLATE || k->rl == BQ_DEFLATE)
+		pfns(b, k->rl == BQ_INFLATE);
+	else if (k->rl == BQ_REPORTING)
+		report(b);
+	r = virtq_push(k->q, c->head, 0);
+	if (r == 0)
+		k->used = true;
+	return r;
+}
+
+static void balloon_notify(struct virtio_dev *vd, unsigned qi)
+{
+	struct bkick k = { vd->priv, &vd->vq[qi], role(vd, qi), false };
+
+	if (virtq_drain(k.q, &k.b->chain, balloon_one, &k) < 0) {
 		virtio_dev_needs_reset(vd);
 		return;
 	}
-	if (used)
+	if (k.used)
 		virtio_dev_used(vd, qi);
 }
 

@@ -357,48 +357,50 @@ static void uring_event(void *opaque, uint32_t events)
 
 /* ---- virtio device ---- */
 
+/* One kick's state for blk_one. */
+struct bkick {
+	struct blk *b;
+	struct virtq *q;
+	bool done;		/* a request completed: the driver is told */
+};
+
+static int blk_one(struct virtq_chain *c, void *opaque)
+{
+	struct bkick *k = opaque;
+	struct blk *b = k->b;
+	struct blk_req *r = &b->req[c->head];
+
+	/* head < q->size <= BLK_QUEUE_SIZE: checked by virtq. */
+	if (r->busy) {
+		guest_error(b, "a chain in flight was made available again");
+		return -EIO;
+	}
+	if (!parse(b, c, r)) {
+		k->done = true;
+		return virtq_push(k->q, c->head, 0) < 0 ? -EIO : 0;
+	}
+	r->busy = true;
+	r->gen++;
+	if (r->result == VIRTIO_BLK_S_OK && r->pending && b->uring) {
+		if (queue_uring(b, r)) {
+			b->inflight++;
+			return 0;
+		}
+		r->result = VIRTIO_BLK_S_IOERR;
+	} else if (r->result == VIRTIO_BLK_S_OK && r->pending) {
+		exec_sync(b, r);
+	}
+	complete(b, r);
+	k->done = true;
+	return 0;
+}
+
 static void blk_notify(struct virtio_dev *vd, unsigned qi)
 {
-	struct blk *b = vd->priv;
-	struct virtq *q = &vd->vq[qi];
-	bool done = false;
-	int ret;
+	struct bkick k = { vd->priv, &vd->vq[qi], false };
+	struct blk *b = k.b;
+	int ret = virtq_drain(k.q, &b->chain, blk_one, &k);
 
-	do {
-		while ((ret = virtq_pop(q, &b->chain)) > 0) {
-			struct blk_req *r = &b->req[b->chain.head];
-
-			/* head < q->size <= BLK_QUEUE_SIZE: checked by virtq. */
-			if (r->busy) {
-				guest_error(b, "a chain in flight was made available again");
-				ret = -EIO;
-				break;
-			}
-			if (!parse(b, &b->chain, r)) {
-				if (virtq_push(q, b->chain.head, 0) < 0)
-					ret = -EIO;
-				done = true;
-				continue;
-			}
-			r->busy = true;
-			r->gen++;
-			if (r->result == VIRTIO_BLK_S_OK && r->pending && b->uring) {
-				if (queue_uring(b, r)) {
-					b->inflight++;
-					continue;
-				}
-				r->result = VIRTIO_BLK_S_IOERR;
-			} else if (r->result == VIRTIO_BLK_S_OK && r->pending) {
-				exec_sync(b, r);
-			}
-			complete(b, r);
-			done = true;
-		}
-		if (ret < 0)
-			break;
-		virtq_set_avail_event(q);
-		ret = virtq_pending(q);
-	} while (ret > 0);
 	/* The whole kick's requests in one system call. */
 	if (b->queued) {
 		io_uring_submit(&b->ring);
@@ -408,7 +410,7 @@ static void blk_notify(struct virtio_dev *vd, unsigned qi)
 		virtio_dev_needs_reset(vd);
 		return;
 	}
-	if (done)
+	if (k.done)
 		virtio_dev_used(vd, qi);
 }
 

@@ -58,24 +58,18 @@ static uint32_t fill(struct rng *rng)
 	return done;
 }
 
+static int rng_one(struct virtq_chain *c, void *opaque)
+{
+	struct rng *rng = opaque;
+
+	return virtq_push(&rng->vd.vq[0], c->head, fill(rng));
+}
+
 static void rng_notify(struct virtio_dev *vd, unsigned qi)
 {
 	struct rng *rng = vd->priv;
-	struct virtq *q = &vd->vq[qi];
-	int r;
 
-	do {
-		while ((r = virtq_pop(q, &rng->chain)) > 0) {
-			r = virtq_push(q, rng->chain.head, fill(rng));
-			if (r < 0)
-				break;
-		}
-		if (r < 0)
-			break;
-		virtq_set_avail_event(q);
-		r = virtq_pending(q);
-	} while (r > 0);
-	if (r < 0) {
+	if (virtq_drain(&vd->vq[qi], &rng->chain, rng_one, rng) < 0) {
 		virtio_dev_needs_reset(vd);
 		return;
 	}

@@ -334,6 +334,25 @@ int virtq_pending(struct virtq *q)
 	return q->shadow_avail != q->last_avail;
 }
 
+int virtq_drain(struct virtq *q, struct virtq_chain *c,
+		int (*each)(struct virtq_chain *c, void *opaque), void *opaque)
+{
+	int r;
+
+	do {
+		while ((r = virtq_pop(q, c)) > 0) {
+			r = each(c, opaque);
+			if (r != 0)
+				return r;
+		}
+		if (r < 0)
+			return r;
+		virtq_set_avail_event(q);
+		r = virtq_pending(q);
+	} while (r > 0);
+	return r;
+}
+
 size_t virtq_describe(const struct virtq *q, bool ours, char *buf, size_t len)
 {
 	if (!q->ready)

@@ -156,6 +156,18 @@ void virtq_set_avail_event(struct virtq *q);
 /* 1 when chains are waiting, 0 when not, -EIO when the avail index is bad. */
 int virtq_pending(struct virtq *q);
 
+/*
+ * A kick's whole work: pops every available chain into *c and hands it to
+ * `each`, which pushes it or keeps it, until the ring is empty with the
+ * next kick asked for (virtq_set_avail_event, then virtq_pending once more
+ * for chains added meanwhile). `each` returns 0 to go on, 1 to stop here
+ * (the device comes back later; no kick is asked for), or -errno to stop
+ * with that error. Returns 0 (drained), 1 (stopped by `each`) or -errno
+ * (virtq's -EIO on a broken ring, or each's).
+ */
+int virtq_drain(struct virtq *q, struct virtq_chain *c,
+		int (*each)(struct virtq_chain *c, void *opaque), void *opaque);
+
 /* The queue's state as "key=value,..." for a `queues` report: our indices
  * and the driver's as its rings hold them now (avail idx and flags,
  * used_event; the avail_event we published). With !ours (a vhost-user

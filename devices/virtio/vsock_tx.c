@@ -218,31 +218,40 @@ static void tx_packet(struct vsock *v)
 	}
 }
 
+/* One kick's state for tx_one. */
+struct txkick {
+	struct vsock *v;
+	bool any;		/* a chain given back: the driver is told */
+};
+
+/* One tx chain: its packet handled, the chain given back. 1 (stop) once
+ * the RST queue is full: vsock_tx_all runs again when it drains. */
+static int tx_one(struct virtq_chain *c, void *opaque)
+{
+	struct txkick *k = opaque;
+	struct vsock *v = k->v;
+
+	tx_packet(v);
+	if (virtq_push(&v->vd.vq[VSOCK_TXQ], c->head, 0) < 0)
+		return -EIO;
+	k->any = true;
+	v->tx_stalled = v->nrst >= VSOCK_RST_MAX;
+	return v->tx_stalled ? 1 : 0;
+}
+
 /* Reads the tx queue while RSTs can be queued. 0 or -EIO. */
 int vsock_tx_all(struct vsock *v)
 {
-	struct virtq *q = &v->vd.vq[VSOCK_TXQ];
-	bool any = false;
+	struct txkick k = { v, false };
 	int r = 0;
 
 	v->tx_stalled = false;
 	if (!virtio_dev_queue_live(&v->vd, VSOCK_TXQ))
 		return 0;
-	do {
-		while (!(v->tx_stalled = v->nrst >= VSOCK_RST_MAX) &&
-		       (r = virtq_pop(q, &v->txc)) > 0) {
-			tx_packet(v);
-			r = virtq_push(q, v->txc.head, 0);
-			if (r < 0)
-				break;
-			any = true;
-		}
-		if (r < 0 || v->tx_stalled)
-			break;
-		virtq_set_avail_event(q);
-		r = virtq_pending(q);
-	} while (r > 0);
-	if (any)
+	v->tx_stalled = v->nrst >= VSOCK_RST_MAX;
+	if (!v->tx_stalled)
+		r = virtq_drain(&v->vd.vq[VSOCK_TXQ], &v->txc, tx_one, &k);
+	if (k.any)
 		virtio_dev_used(&v->vd, VSOCK_TXQ);
 	return r < 0 ? -EIO : 0;
 }

@@ -785,6 +785,61 @@ static void test_avail_event(void **state)
 	assert_true(q.broken);
 }
 
+/* virtq_drain's `each`: pushes the chain, stops after `stop_after` chains
+ * (1) or fails at chain `fail_at` (-EIO); counts what it saw. */
+struct drain_probe { unsigned seen, stop_after, fail_at; struct virtq *q; };
+
+static int drain_each(struct virtq_chain *c, void *opaque)
+{
+	struct drain_probe *p = opaque;
+
+	p->seen++;
+	if (p->fail_at && p->seen == p->fail_at)
+		return -EIO;
+	assert_int_equal(virtq_push(p->q, c->head, 0), 0);
+	return p->stop_after && p->seen == p->stop_after ? 1 : 0;
+}
+
+static void test_drain(void **state)
+{
+	struct virtq q;
+	struct drv d;
+	struct buf b = { BUF_GPA, 4, false };
+	struct drain_probe p = { .q = &q };
+
+	drv_init(&d, &q, 8, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	for (int i = 0; i < 3; i++)
+		drv_offer(&d, drv_chain(&d, &b, 1));
+	drv_kick(&d);
+	/* Everything taken, the next kick asked for at the next slot. */
+	assert_int_equal(virtq_drain(&q, &chain, drain_each, &p), 0);
+	assert_int_equal(p.seen, 3);
+	assert_int_equal(used_idx(), 3);
+	assert_int_equal(avail_event(&d), 3);
+
+	/* `each` stops it: the rest stays available, no kick asked for. */
+	for (int i = 0; i < 3; i++)
+		drv_offer(&d, drv_chain(&d, &b, 1));
+	drv_kick(&d);
+	p = (struct drain_probe){ .q = &q, .stop_after = 1 };
+	assert_int_equal(virtq_drain(&q, &chain, drain_each, &p), 1);
+	assert_int_equal(p.seen, 1);
+	assert_int_equal(avail_event(&d), 3);
+	assert_int_equal(virtq_pending(&q), 1);
+
+	/* An error from `each` comes back as it is. */
+	p = (struct drain_probe){ .q = &q, .fail_at = 1 };
+	assert_int_equal(virtq_drain(&q, &chain, drain_each, &p), -EIO);
+
+	/* A broken ring: virtq's -EIO, `each` never called. */
+	drv_init(&d, &q, 8, 1ULL << VIRTIO_RING_F_EVENT_IDX);
+	w16(AVAIL_GPA + 2, 9);
+	p = (struct drain_probe){ .q = &q };
+	assert_int_equal(virtq_drain(&q, &chain, drain_each, &p), -EIO);
+	assert_int_equal(p.seen, 0);
+	assert_true(q.broken);
+}
+
 /* ---- malformed rings ---- */
 
 static uint8_t *snapshot;
@@ -1212,6 +1267,7 @@ int main(void)
 		T(test_event_idx_wrap),
 		T(test_no_interrupt_flag),
 		T(test_avail_event),
+		T(test_drain),
 		M(test_bad_loop),
 		M(test_bad_address),
 		M(test_bad_index),
