@@ -105,30 +105,12 @@ while :; do
 	sleep $((left < SOAK_INTERVAL_S ? left : SOAK_INTERVAL_S))
 done
 
-# reap PID LIMIT: PID's exit status once it ended (SIGKILL after LIMIT seconds: 124).
-# Not lib.sh's wait_pid: the VMs end together, and a watchdog started for one that ended
-# already can be told to stop before it set its trap, leaving its sleep to hold the
-# test's output open until LIMIT.
-reap() {
-	local pid=$1 limit=$2 t=0 st rc=0
-	while [ "$t" -lt $((limit * 5)) ]; do
-		st=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null || true)
-		case $st in "" | Z) break ;; esac
-		sleep 0.2
-		t=$((t + 1))
-	done
-	[ "$t" -lt $((limit * 5)) ] || kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" || rc=$?
-	[ "$t" -lt $((limit * 5)) ] || return 124
-	return "$rc"
-}
-
 for ((i = 0; i < SOAK_VMS; i++)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
 for ((i = 0; i < SOAK_VMS; i++)); do
 	n=soak_vm$i
 	d=$w/vm$i
 	rc=0
-	reap "${pids[i]}" 180 || rc=$?
+	wait_pid "${pids[i]}" 180 || rc=$?
 	pids[i]=""
 	# (No process substitution: the test host has no /dev/fd.)
 	read -r _ rss0 fds0 <<<"$(head -n 1 "$d/samples")"
