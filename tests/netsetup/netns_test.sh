@@ -384,7 +384,7 @@ if [ "$(stat -c %a /dev/net/tun 2>/dev/null)" != 666 ]; then
 	tapns() { unshare -m sh -c 'mount --bind "$1" /dev/net/tun && shift && exec "$@"' sh \
 		"$tmp/tun" ip netns exec "$H" "$@"; }
 fi
-check "the TAP's owner (nobody) attaches to it" tapns "$TAP_OPEN" vm-vm1 65534 65534
+check "the TAP's owner (nobody) attaches two queues to it and detaches one" tapns "$TAP_OPEN" vm-vm1 65534 65534
 check_not "another user cannot attach to it" tapns "$TAP_OPEN" vm-vm1 1 1
 
 # ---- idempotence and repair ----
