@@ -132,22 +132,27 @@ static const struct net_backend stream_backend = {
 
 /* ---- construction ---- */
 
-static int new_on_fd(int fd, bool stream, const uint8_t mac[6], uint16_t mtu,
-		     unsigned index, struct iothread *io, struct virtio_dev **out)
+static int new_on_fds(const int *fds, unsigned npairs, bool stream, const uint8_t mac[6],
+		      uint16_t mtu, unsigned index, struct iothread *io, struct virtio_dev **out)
 {
-	struct net *n = net_alloc((int)index, 1);
+	struct net *n = net_alloc((int)index, npairs);
+	int fd = fds[0];
 	int ret;
 
 	if (!n) {
-		close(fd);
+		for (unsigned i = 0; i < npairs; i++)
+			close(fds[i]);
 		return -ENOMEM;
 	}
-	n->pair[0].fd = fd;
 	n->mtu = mtu;
 	n->be = stream ? &stream_backend : &socket_backend;
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-		virtio_net_free(&n->vd);
-		return -errno;
+	for (unsigned i = 0; i < npairs; i++)
+		n->pair[i].fd = fds[i];
+	for (unsigned i = 0; i < npairs; i++) {
+		if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) < 0) {
+			virtio_net_free(&n->vd);
+			return -errno;
+		}
 	}
 	snprintf(n->ifname, sizeof(n->ifname), "fd %d", fd);
 	ret = stream ? net_stream_init(&n->stream, n->name) : 0;
@@ -166,13 +171,21 @@ static int new_on_fd(int fd, bool stream, const uint8_t mac[6], uint16_t mtu,
 int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
 		      struct iothread *io, struct virtio_dev **out)
 {
-	return new_on_fd(fd, false, mac, mtu, index, io, out);
+	return new_on_fds(&fd, 1, false, mac, mtu, index, io, out);
+}
+
+int virtio_net_new_fds(const int *fds, unsigned npairs, const uint8_t mac[6], uint16_t mtu,
+		       unsigned index, struct iothread *io, struct virtio_dev **out)
+{
+	if (npairs < 1 || npairs > NET_MAX_PAIRS)
+		return -EINVAL;
+	return new_on_fds(fds, npairs, false, mac, mtu, index, io, out);
 }
 
 int virtio_net_new_stream(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
 			  struct iothread *io, struct virtio_dev **out)
 {
-	return new_on_fd(fd, true, mac, mtu, index, io, out);
+	return new_on_fds(&fd, 1, true, mac, mtu, index, io, out);
 }
 
 /* mode = "user": passt, started now (vmm's child; the launcher restarts it
