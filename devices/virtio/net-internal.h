@@ -103,6 +103,7 @@ struct net_pair {
 	struct net *n;
 	unsigned index;
 	int fd;
+	bool in_ep;			/* fd is in n->ep (its TAP queue attached) */
 	uint32_t ep_events;		/* what n->ep asks of fd now */
 	uint64_t rx_frames, tx_frames;	/* for `vmm ctl NAME queues` */
 

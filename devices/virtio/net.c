@@ -45,7 +45,7 @@ void net_watch(struct net_pair *p, bool rx, bool tx)
 	uint32_t want = (rx ? EPOLLIN : 0) | (tx ? EPOLLOUT : 0);
 	struct epoll_event ev = { .events = want, .data.ptr = p };
 
-	if (n->ep < 0 || n->link_lost || want == p->ep_events)
+	if (n->ep < 0 || n->link_lost || !p->in_ep || want == p->ep_events)
 		return;
 	if (epoll_ctl(n->ep, EPOLL_CTL_MOD, p->fd, &ev) < 0)
 		log_warn("%s: epoll_ctl: %m", n->name);
@@ -64,8 +64,9 @@ void net_lose_link(struct net *n, int err)
 	log_warn("%s: %s %s: %s; the guest's link is down from now on", n->name,
 		 n->be->kind, n->ifname, strerror(err));
 	for (unsigned i = 0; i < n->npairs; i++) {
-		if (n->ep >= 0 && n->pair[i].fd >= 0)
+		if (n->ep >= 0 && n->pair[i].in_ep)
 			epoll_ctl(n->ep, EPOLL_CTL_DEL, n->pair[i].fd, NULL);
+		n->pair[i].in_ep = false;
 		n->pair[i].ep_events = 0;
 	}
 	n->link_lost = true;
@@ -258,29 +259,57 @@ static int set_offload(struct net *n, unsigned offloads)
 	return ret;
 }
 
+/* A pair's fd is in n->ep only while the pair is on (its TAP queue
+ * attached): nothing arrives on a detached queue, and no event of a pair
+ * that is off (EPOLLERR and EPOLLHUP come unasked) can take the link down. */
+static void pair_listen(struct net_pair *p, bool on)
+{
+	struct net *n = p->n;
+	struct epoll_event ev = { .events = 0, .data.ptr = p };
+
+	if (n->ep < 0 || n->link_lost || p->in_ep == on)
+		return;
+	if (epoll_ctl(n->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, p->fd, &ev) < 0) {
+		log_warn("%s: epoll_ctl: %m", n->name);
+		return;
+	}
+	p->in_ep = on;
+	p->ep_events = 0;
+}
+
 int net_set_active(struct net *n, unsigned k)
 {
+	bool tap = n->be == &net_tap_backend && !n->link_lost;
 	unsigned was = n->active;
+	int r;
 
 	if (k < 1 || k > n->npairs)
 		return -EINVAL;
 	/* The TAP steers each flow to one of its attached queues: a queue
-	 * nobody reads would swallow its flows. */
-	for (unsigned i = 1; n->be == &net_tap_backend && !n->link_lost && i < n->npairs; i++) {
-		int r = tap_set_queue(n->pair[i].fd, i < k);
-
-		if (r < 0 && r != -EINVAL)	/* EINVAL: already as asked */
-			log_warn_limited("%s: TUNSETQUEUE %s queue %u of %s: %s", n->name,
-					 i < k ? "attach" : "detach", i, n->ifname,
-					 strerror(-r));
+	 * nobody reads would swallow its flows. A pair whose queue cannot be
+	 * attached is not turned on (EINVAL: it already is). */
+	for (unsigned i = was; tap && i < k; i++) {
+		r = tap_set_queue(n->pair[i].fd, true);
+		if (r < 0 && r != -EINVAL) {
+			log_warn_limited("%s: TUNSETQUEUE attach queue %u of %s: %s", n->name, i,
+					 n->ifname, strerror(-r));
+			while (i-- > was)
+				tap_set_queue(n->pair[i].fd, false);
+			return -EIO;
+		}
+	}
+	for (unsigned i = k; tap && i < was; i++) {
+		r = tap_set_queue(n->pair[i].fd, false);
+		if (r < 0 && r != -EINVAL)
+			log_warn_limited("%s: TUNSETQUEUE detach queue %u of %s: %s", n->name, i,
+					 n->ifname, strerror(-r));
 	}
 	n->active = k;
 	for (unsigned i = 0; i < n->npairs; i++) {
 		struct net_pair *p = &n->pair[i];
 
-		if (i >= k) {
-			net_watch(p, false, false);
-		} else if (i >= was && (n->vd.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		pair_listen(p, i < k);
+		if (i >= was && i < k && (n->vd.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 			net_rx_run(p);
 			tx_run(p);
 		}
@@ -422,6 +451,8 @@ static void tap_event(void *opaque, uint32_t events)
 		struct net_pair *p = ev[i].data.ptr;
 		uint32_t got = ev[i].events;
 
+		if (!p->in_ep)
+			continue;	/* turned off since epoll_wait */
 		/* Reported even when not asked for: a TAP deleted, passt ended. */
 		if (got & (EPOLLERR | EPOLLHUP) && !(got & (EPOLLIN | EPOLLOUT)))
 			net_peer_gone(n, n->passt ? ECONNRESET : ENODEV);
@@ -494,13 +525,15 @@ int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 		log_err("%s: epoll: %m", n->name);
 		return -errno;
 	}
-	for (unsigned i = 0; i < n->npairs; i++) {
+	/* The pairs in use: the first. */
+	for (unsigned i = 0; i < n->active; i++) {
 		struct epoll_event ev = { .events = 0, .data.ptr = &n->pair[i] };
 
 		if (epoll_ctl(n->ep, EPOLL_CTL_ADD, n->pair[i].fd, &ev) < 0) {
 			log_err("%s: epoll: %m", n->name);
 			return -errno;
 		}
+		n->pair[i].in_ep = true;
 	}
 	return iothread_add(io, n->ep, tap_event, n);
 }

@@ -34,8 +34,9 @@ void net_peer_gone(struct net *n, int err)
 	}
 	log_warn("%s: the connection to passt failed (%s); restarting passt", n->name,
 		 err == ECONNRESET ? "passt closed it" : strerror(err));
-	if (n->ep >= 0)
+	if (p->in_ep)
 		epoll_ctl(n->ep, EPOLL_CTL_DEL, p->fd, NULL);
+	p->in_ep = false;
 	close(p->fd);
 	p->fd = -1;
 	net_stream_attach(&n->stream, -1);
@@ -53,6 +54,8 @@ void net_peer_gone(struct net *n, int err)
 			log_warn("%s: epoll_ctl: %m", n->name);
 			p->ep_events = 0;
 			net_lose_link(n, errno);
+		} else {
+			p->in_ep = true;
 		}
 	}
 }
