@@ -114,6 +114,14 @@ if grep -q " pairs=2 active=2 " <<<"$q" && [ "$(n rx_frames)" -gt 0 ] && [ "$(n 
 	pass net_mq_pairs
 else
 	fail net_mq_pairs "pair 0 rx=$(n rx_frames) tx=$(n tx_frames), pair 1 rx=$(n p1.rx_frames) tx=$(n p1.tx_frames): $q"
+	if ! kill -0 "$main_pid" 2>/dev/null; then
+		rc=0
+		wait "$main_pid" 2>/dev/null || rc=$?
+		echo "net_mq: vmm is gone: exit $(describe_exit "$rc")"
+		main_pid=""
+		dmesg 2>/dev/null | tail -n 8 | sed 's/^/| dmesg: /'
+	fi
+	show_log
 fi
 echo "METRIC net_mq_p0_rx_frames $(n rx_frames)"
 echo "METRIC net_mq_p1_rx_frames $(n p1.rx_frames)"
