@@ -91,8 +91,17 @@ for i in 1 2 3 4; do
 	http_get 10.203.0.2 8080 /blob "$w/blob$i" 2>"$w/get$i.err" &
 	pids+=($!)
 done
+# Up to 120 s for all four, polled: a fetch that hangs is killed and fails below.
+for _ in $(seq 600); do
+	live=0
+	for p in "${pids[@]}"; do
+		! kill -0 "$p" 2>/dev/null || live=1
+	done
+	[ "$live" = 1 ] || break
+	sleep 0.2
+done
 for p in "${pids[@]}"; do
-	wait_pid "$p" 120 || true	# a fetch that hangs is killed, and fails below
+	! kill -0 "$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
 done
 ok=0
 for i in 1 2 3 4; do
