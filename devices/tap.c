@@ -15,29 +15,67 @@
 
 #include "log.h"
 
-int tap_open(const char *who, const char *name)
+/* One TUNSETIFF on a fresh /dev/net/tun descriptor: the fd or -errno;
+ * /dev/net/tun's own failure is logged and sets *logged. */
+static int attach(const char *who, const char *name, unsigned flags, bool *logged)
 {
 	struct ifreq ifr = { 0 };
 	int fd, e;
 
-	if (if_nametoindex(name) == 0) {
-		log_err("%s: TAP %s does not exist (create it first: tools/netsetup, "
-			"or ip tuntap add %s mode tap)", who, name, name);
-		return -ENODEV;
-	}
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		e = errno;
 		log_err("%s: TAP %s: /dev/net/tun: %s%s", who, name, strerror(e),
 			e == ENOENT ? " (is the tun module loaded?)" : "");
+		*logged = true;
 		return -e;
 	}
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+	ifr.ifr_flags = (short)(IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | flags);
 	if (ioctl(fd, TUNSETIFF, &ifr) == 0)
 		return fd;
 	e = errno;
 	close(fd);
+	return -e;
+}
+
+int tap_open(const char *who, const char *name, unsigned queue, unsigned nqueues,
+	     bool *single)
+{
+	bool logged = false;
+	int fd, e;
+
+	if (if_nametoindex(name) == 0) {
+		log_err("%s: TAP %s does not exist (create it first: tools/netsetup, "
+			"or ip tuntap add %s mode tap multi_queue)", who, name, name);
+		return -ENODEV;
+	}
+	/* The kernel refuses (EINVAL) an attach whose IFF_MULTI_QUEUE differs
+	 * from the TAP's own: one queue works on either kind. */
+	fd = attach(who, name, IFF_MULTI_QUEUE, &logged);
+	if (fd >= 0 || fd != -EINVAL)
+		goto out;
+	if (nqueues == 1) {
+		fd = attach(who, name, 0, &logged);
+		goto out;
+	}
+	if (queue == 0 && (fd = attach(who, name, 0, &logged)) >= 0) {
+		if (single) {
+			*single = true;
+			return fd;
+		}
+		close(fd);
+		log_err("%s: TAP %s was made without multi_queue, so it has one queue and "
+			"queues = %u needs %u: make it anew with tools/netsetup (which makes "
+			"multi-queue TAPs) or ip tuntap add %s mode tap multi_queue, or set "
+			"queues = 1", who, name, nqueues, nqueues, name);
+		return -EINVAL;
+	}
+	fd = -EINVAL;
+out:
+	if (fd >= 0 || logged)
+		return fd;
+	e = -fd;
 	switch (e) {
 	case EBUSY:
 		log_err("%s: TAP %s is busy: another process is attached to it", who, name);
@@ -94,6 +132,13 @@ int tap_set_vnet_hdr(int fd, int hdr_len)
 	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_len) < 0 || ioctl(fd, TUNSETOFFLOAD, 0) < 0)
 		return -errno;
 	return 0;
+}
+
+int tap_set_queue(int fd, bool on)
+{
+	struct ifreq ifr = { .ifr_flags = on ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE };
+
+	return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
 }
 
 int tap_set_offload(int fd, unsigned offloads)

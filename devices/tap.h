@@ -11,14 +11,24 @@
 #include <stdint.h>
 
 /*
- * Attaches to the existing TAP `name` with IFF_TAP | IFF_NO_PI |
- * IFF_VNET_HDR, non-blocking and close-on-exec. Never creates one:
+ * Attaches queue `queue` of `nqueues` to the existing TAP `name` with
+ * IFF_TAP | IFF_NO_PI | IFF_VNET_HDR (and IFF_MULTI_QUEUE where the TAP
+ * was made with it: more than one queue needs that), non-blocking and
+ * close-on-exec. A single-queue TAP asked for more queues is an error,
+ * or with `single` (queue 0 only) its one queue attached and *single set.
+ * Never creates one:
  * TUNSETIFF would make a fresh, unconnected TAP for a privileged caller,
  * which is never what the config meant. Returns the fd, or -errno after
- * logging why (EBUSY, EPERM and EINVAL get their own hints), prefixed with
- * `who` (the config table, "net[0]").
+ * logging why (EBUSY, EPERM, EINVAL and a TAP without multi_queue get their
+ * own hints), prefixed with `who` (the config table, "net[0]").
  */
-int tap_open(const char *who, const char *name);
+int tap_open(const char *who, const char *name, unsigned queue, unsigned nqueues,
+	     bool *single);
+
+/* TUNSETQUEUE: a multi-queue TAP's queue `fd` attached (on) or detached,
+ * so that the TAP steers no flow to a queue nobody reads. 0 or -errno
+ * (EINVAL: already so). */
+int tap_set_queue(int fd, bool on);
 
 /*
  * Checks an inherited descriptor: open, an attached TAP (TUNGETIFF) with

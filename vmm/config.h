@@ -106,7 +106,16 @@ struct net_config {
 	/* `interrupt_hold_us`: the most a used-buffer interrupt waits while the
 	 * NIC moves a bulk of data (devices/virtio/net_irq.c); 0: never. */
 	uint32_t irq_hold_us;
+	/* `queues`: receive/transmit queue pairs, each on its own queue of a
+	 * multi-queue TAP; default one per vCPU up to NET_QUEUES_MAX on a TAP
+	 * by name, 1 on anything else. */
+	unsigned queues;
+	bool queues_given;		/* set explicitly: a single-queue TAP is an error */
 };
+/* One I/O thread serves every queue, so more pairs than this add guest-side
+ * spreading (a TX queue and an interrupt per vCPU) but no host parallelism;
+ * each pair is one more TAP fd and two more MSI-X vectors. */
+#define NET_QUEUES_MAX		4
 #define NET_IRQ_HOLD_US_DEFAULT	50
 #define NET_IRQ_HOLD_US_MAX	1000
 

@@ -238,7 +238,7 @@ static void load_forward(struct ctx *c, const struct toml_value *fw, const char 
 const char *const cfg_net_keys[] = {
 	"tap", "mac", "tap_fd", "bridge", "subnet", "gateway", "guest_ip",
 	"uplink", "owner", "group", "forward", "pci_slot", "mode", "forward_address", "passt",
-	"vhost", "interrupt_hold_us", NULL
+	"vhost", "interrupt_hold_us", "queues", NULL
 };
 
 /* ---- mode = "user": passt instead of a TAP ---- */
@@ -317,6 +317,40 @@ static void load_user_entry(struct ctx *c, const struct toml_value *tab, const c
 		cfg_err(c, line, table, "passt", "%s: %s", n->passt, strerror(errno));
 }
 
+/* `queues`: more than one pair needs a queue of its own per pair, which only
+ * a multi-queue TAP opened by name gives. Unset, one pair per vCPU there (as
+ * Linux's driver then uses one per CPU) up to NET_QUEUES_MAX, else 1. */
+static void load_queues(struct ctx *c, const struct toml_value *tab, const char *table,
+			unsigned vcpus, struct net_config *n)
+{
+	const struct toml_value *v = toml_get(tab, "queues");
+	bool by_name = n->mode == NET_MODE_TAP && !toml_get(tab, "tap_fd");
+	int64_t q;
+
+	n->queues = 1;
+	if (!v) {
+		if (by_name && !n->vhost)
+			n->queues = vcpus < NET_QUEUES_MAX ? vcpus : NET_QUEUES_MAX;
+		return;
+	}
+	n->queues_given = true;
+	if (!cfg_get_int(c, tab, table, "queues", 1, NET_QUEUES_MAX, &q) || q == 1)
+		return;
+	if (n->mode == NET_MODE_USER)
+		cfg_err(c, v->line, table, "queues", "must be 1 with mode = \"user\": the "
+			"frames go through passt's one socket");
+	else if (!by_name)
+		cfg_err(c, v->line, table, "queues", "must be 1 with tap_fd: an inherited "
+			"descriptor is one queue of the TAP; give the TAP by name (tap = ...) "
+			"for more");
+	else if (n->vhost)
+		cfg_err(c, v->line, table, "queues", "more than one with vhost = true is not "
+			"supported yet (one vhost-net instance per pair): set queues = 1 or "
+			"vhost = false");
+	else
+		n->queues = (unsigned)q;
+}
+
 static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t index,
 			   struct vm_config *cfg)
 {
@@ -378,6 +412,7 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 		else if (!toml_get(tab, "tap_fd"))
 			cfg_err(c, tab->line, table, "tap", "missing required key (or give tap_fd)");
 	}
+	load_queues(c, tab, table, cfg->vcpus, n);
 
 	if ((s = cfg_get_str(c, tab, table, "mac", &line))) {
 		if (parse_mac(s, n->mac) < 0)

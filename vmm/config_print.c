@@ -76,6 +76,8 @@ static void print_net(const struct vm_config *cfg, FILE *f)
 			fprintf(f, "tap_fd = %d\n", n->tap_fd);
 		if (n->vhost)
 			fprintf(f, "vhost = true\n");
+		if (n->queues > 1)
+			fprintf(f, "queues = %u\n", n->queues);
 		fprintf(f, "mac = \"%02x:%02x:%02x:%02x:%02x:%02x\"%s\n", n->mac[0], n->mac[1],
 			n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 			n->mac_given ? "" : "  # derived from the VM name");

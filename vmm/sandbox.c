@@ -153,6 +153,10 @@ static const struct rule device_rules[] = {
 	ANY("wait4", "reaping virtiofsd"),
 	ANY("timerfd_settime", "virtio-vsock: deadlines of a CONNECT line and of the guest's answer; "
 			       "virtio-net: a held interrupt's deadline (interrupt_hold_us)"),
+	/* The control queue (I/O thread) and a device reset (vCPU thread)
+	 * change the pairs in use: the TAP must steer no flow to a queue of
+	 * a pair the driver turned off. Only on the TAP fds vmm opened. */
+	IOCTL(TUNSETQUEUE, A0_ANY, "virtio-net queues = N: a TAP queue attached or detached as the driver turns its pair on or off"),
 };
 
 static const struct rule io_rules[] = {

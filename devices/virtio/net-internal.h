@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <net/if.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -36,10 +37,20 @@ struct rx_slot {
 };
 
 struct net;
+struct net_pair;
 
-/* Interrupt moderation (net_irq.c): per queue, what moved since its last
- * interrupt and when a held one is due. */
-#define NET_IRQ_QUEUES	2
+/* Queue pairs a device may have ([[net]] queues): rx0, tx0, rx1, tx1, ...,
+ * then the control queue when there is more than one pair. The cap and why
+ * are in docs/config.md (NET_QUEUES_MAX, config.h). */
+#define NET_MAX_PAIRS	NET_QUEUES_MAX
+#define NET_RXQ_OF(p)	(2 * (p))
+#define NET_TXQ_OF(p)	(2 * (p) + 1)
+_Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the control queue");
+
+/* Interrupt moderation (net_irq.c): per data queue, what moved since its
+ * last interrupt and when a held one is due. The control queue interrupts
+ * at once. */
+#define NET_IRQ_QUEUES	(2 * NET_MAX_PAIRS)
 /* Bytes through the device, both ways, since a queue's last interrupt from
  * which its next one is held: a bulk transfer's, not a ping's or a small
  * request's (Intel's adaptive ITR draws its "bulk" line at about 8 KB). */
@@ -56,8 +67,8 @@ uint64_t net_irq_now(void);
 /* hold_us 0: every interrupt at once, no timer. 0 or -errno. */
 int net_irq_init(struct net_irq *m, uint32_t hold_us);
 void net_irq_free(struct net_irq *m);
-/* `bytes` of frames moved, either way. */
-void net_irq_moved(struct net_irq *m, uint64_t bytes);
+/* `bytes` of frames moved, either way, through queue pair `pair`. */
+void net_irq_moved(struct net_irq *m, unsigned pair, uint64_t bytes);
 /* Queue q has used buffers to announce (virtio_dev_used): now, or at
  * now + hold when it moved a bulk since its last interrupt. */
 void net_irq_used(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now);
@@ -76,31 +87,25 @@ struct net_backend {
 	bool vnet_hdr;			/* frames carry the header: offloads possible */
 	/* The next frame into rxbuf, header first: its length; 0 for none
 	 * waiting; -errno. */
-	ssize_t (*recv)(struct net *n);
+	ssize_t (*recv)(struct net_pair *p);
 	/* Frame `len` bytes long at iov[1..cnt), with its header at iov[0]:
 	 * 0 taken, -EAGAIN not now, -errno. */
-	int (*send)(struct net *n, const struct iovec *iov, int cnt, size_t len);
+	int (*send)(struct net_pair *p, const struct iovec *iov, int cnt, size_t len);
 	/* Errors that mean the other end is gone, not a frame refused. */
 	bool (*gone)(int err);
 	/* Stream only: sends a frame's kept tail (net_stream_flush). */
-	int (*flush)(struct net *n);
+	int (*flush)(struct net_pair *p);
 };
 
-struct net {
-	struct virtio_dev vd;
-	char name[48];
-	char ifname[IFNAMSIZ];
+/* One receive and transmit queue pair and its own descriptor (a queue of
+ * a multi-queue TAP, IFF_MULTI_QUEUE; the only one of other backends). */
+struct net_pair {
+	struct net *n;
+	unsigned index;
 	int fd;
-	const struct net_backend *be;
-	struct net_stream stream;	/* stream backends */
-	struct passt *passt;		/* mode = "user": restarted when it ends */
-	struct net_vhost *vhost;	/* vhost = true: the kernel serves the queues */
-	int ep;				/* epoll over fd, watched by the I/O thread; -1 without */
-	uint32_t ep_events;		/* what ep asks of fd now */
-	uint16_t mtu;
-	struct virtio_net_config config;	/* little-endian; NET_CFG_SIZE bytes used */
-	bool link_lost;
-	bool warned_guest, warned_tap;
+	bool in_ep;			/* fd is in n->ep (its TAP queue attached) */
+	uint32_t ep_events;		/* what n->ep asks of fd now */
+	uint64_t rx_frames, tx_frames;	/* for `vmm ctl NAME queues` */
 
 	/* Receive: a frame read from the TAP waits in rxbuf until the guest
 	 * has room for it (back-pressure: the TAP is not read meanwhile). */
@@ -117,6 +122,27 @@ struct net {
 	struct virtq_chain txc;
 	bool tx_held;
 	uint8_t *txbuf;
+};
+
+struct net {
+	struct virtio_dev vd;
+	char name[48];
+	char ifname[IFNAMSIZ];
+	const struct net_backend *be;
+	struct net_stream stream;	/* stream backends */
+	struct passt *passt;		/* mode = "user": restarted when it ends */
+	struct net_vhost *vhost;	/* vhost = true: the kernel serves the queues */
+	int ep;				/* epoll over every pair's fd, watched by the I/O thread; -1 without */
+	uint16_t mtu;
+	struct virtio_net_config config;	/* little-endian; NET_CFG_SIZE bytes used */
+	bool link_lost;
+	bool warned_guest, warned_tap;
+	unsigned npairs;		/* 1..NET_MAX_PAIRS, fixed at construction */
+	unsigned active;		/* pairs the driver uses (VQ_PAIRS_SET); 1 after reset */
+	struct net_pair *pair;		/* npairs of them */
+
+	struct virtq_chain ctrlc;	/* the control command being answered */
+	uint64_t ctrl_cmds, ctrl_errors;	/* for `vmm ctl NAME queues` */
 
 	struct virtio_net_stats st;
 	struct net_irq irq;
@@ -129,15 +155,39 @@ extern const struct net_backend net_tap_backend;
 /* The other end is gone: passt restarted, or the link lost. */
 void net_peer_gone(struct net *n, int err);
 
+/* net.c. What n->ep asks of the pair's fd: readable (rx), writable (tx). */
+void net_watch(struct net_pair *p, bool rx, bool tx);
+/* net_rx.c. Moves frames from the pair's fd to its receive queue until
+ * the fd is empty, the guest is out of buffers or the budget is spent. */
+void net_rx_run(struct net_pair *p);
+
 /* net.c. The TAP went away: stop watching it, tell the guest its link is
  * down. */
 void net_lose_link(struct net *n, int err);
-/* A device with no descriptor yet, on the TAP backend until the caller
- * says otherwise; NULL without memory. */
-struct net *net_alloc(int index);
-/* Buffers, the virtio_dev and its config; with `io`, the epoll over n->fd
- * that the I/O thread watches. 0 or -errno; the caller frees n on error. */
+/* A device of `npairs` queue pairs (1..NET_MAX_PAIRS) with no descriptor
+ * yet, on the TAP backend until the caller says otherwise; NULL without
+ * memory. */
+struct net *net_alloc(int index, unsigned npairs);
+/* Buffers, the virtio_dev and its config; with `io`, the epoll over the
+ * pairs' fds that the I/O thread watches. 0 or -errno; the caller frees n on error. */
 int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io);
+
+/* The driver uses pairs 0..k-1 (1 <= k <= npairs, else -EINVAL): the
+ * TAP's queues of the others are detached (TUNSETQUEUE), so that the TAP
+ * steers no flow to them, and they are no longer served. */
+int net_set_active(struct net *n, unsigned k);
+
+/* net_ctrl.c. The control queue (queue 2 * npairs) was kicked. */
+void net_ctrl_run(struct net *n);
+/* The longest command read, header included: a VQ_PAIRS_SET is 4 bytes, a
+ * MAC table with 64 unicast and 64 multicast entries 782. */
+#define NET_CTRL_MAX	1024
+/* Pure, for the tests and the fuzzer: the command in buf (class, command,
+ * data; len bytes) on a device of `npairs` pairs. VIRTIO_NET_OK, with
+ * *pairs set for a valid VQ_PAIRS_SET (else left alone), or
+ * VIRTIO_NET_ERR for anything unknown, short, overlong or out of range. */
+uint8_t virtio_net_ctrl_parse(const uint8_t *buf, size_t len, unsigned npairs,
+			      unsigned *pairs);
 
 /* net_vhost.c: `vhost = true`. Opens /dev/vhost-net (path), logging why
  * not, naming `table`: an fd or -errno. */

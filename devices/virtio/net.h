@@ -1,5 +1,6 @@
 /* virtio-net (virtio 1.2, 5.1) on a host TAP device (tap.h), or on passt
- * (passt.h) for mode = "user": one receive and one transmit queue, checksum
+ * (passt.h) for mode = "user": one receive and transmit queue pair, or on a
+ * multi-queue TAP up to NET_QUEUES_MAX pairs and a control queue, checksum
  * and TSO/UFO offloads mirrored to the TAP (none on passt), merged receive
  * buffers. Receive is driven by the TAP's readability in the I/O
  * thread, transmit by the queue's kick. */
@@ -75,6 +76,12 @@ int virtio_net_new(const struct net_config *nc, unsigned index, const struct gue
  */
 int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
 		      struct iothread *io, struct virtio_dev **out);
+
+/* The same with `npairs` queue pairs (1..NET_QUEUES_MAX), pair i on
+ * fds[i], and the control queue when npairs > 1. Takes ownership of every
+ * fd; -EINVAL for a count out of range (none taken). */
+int virtio_net_new_fds(const int *fds, unsigned npairs, const uint8_t mac[6], uint16_t mtu,
+		       unsigned index, struct iothread *io, struct virtio_dev **out);
 
 /*
  * The same on a connected stream socket `fd` that carries plain Ethernet

@@ -25,6 +25,7 @@
  * wire); any other backend loses the link. */
 void net_peer_gone(struct net *n, int err)
 {
+	struct net_pair *p = &n->pair[0];	/* passt's is the only pair */
 	int fd;
 
 	if (!n->passt || n->link_lost) {
@@ -33,54 +34,57 @@ void net_peer_gone(struct net *n, int err)
 	}
 	log_warn("%s: the connection to passt failed (%s); restarting passt", n->name,
 		 err == ECONNRESET ? "passt closed it" : strerror(err));
-	if (n->ep >= 0)
-		epoll_ctl(n->ep, EPOLL_CTL_DEL, n->fd, NULL);
-	close(n->fd);
-	n->fd = -1;
+	if (p->in_ep)
+		epoll_ctl(n->ep, EPOLL_CTL_DEL, p->fd, NULL);
+	p->in_ep = false;
+	close(p->fd);
+	p->fd = -1;
 	net_stream_attach(&n->stream, -1);
 	if (passt_restart(n->passt, &fd) < 0) {
-		n->ep_events = 0;
+		p->ep_events = 0;
 		net_lose_link(n, err);
 		return;
 	}
-	n->fd = fd;
+	p->fd = fd;
 	net_stream_attach(&n->stream, fd);
 	if (n->ep >= 0) {
-		struct epoll_event ev = { .events = n->ep_events, .data.ptr = n };
+		struct epoll_event ev = { .events = p->ep_events, .data.ptr = p };
 
 		if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			log_warn("%s: epoll_ctl: %m", n->name);
-			n->ep_events = 0;
+			p->ep_events = 0;
 			net_lose_link(n, errno);
+		} else {
+			p->in_ep = true;
 		}
 	}
 }
 
 /* ---- the backends ---- */
 
-static ssize_t fd_recv(struct net *n)
+static ssize_t fd_recv(struct net_pair *p)
 {
 	ssize_t r;
 
 	do
-		r = read(n->fd, n->rxbuf, RX_BUF_SIZE);
+		r = read(p->fd, p->rxbuf, RX_BUF_SIZE);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	if (r == 0)	/* a TAP may read empty; a socket's peer closed */
-		return n->be == &net_tap_backend ? 0 : -ECONNRESET;
+		return p->n->be == &net_tap_backend ? 0 : -ECONNRESET;
 	if ((size_t)r == RX_BUF_SIZE)
 		return -EMSGSIZE;	/* truncated: larger than any frame */
 	return r;
 }
 
-static int fd_send(struct net *n, const struct iovec *iov, int cnt, size_t len)
+static int fd_send(struct net_pair *p, const struct iovec *iov, int cnt, size_t len)
 {
 	ssize_t w;
 
 	(void)len;
 	do
-		w = writev(n->fd, iov, cnt);
+		w = writev(p->fd, iov, cnt);
 	while (w < 0 && errno == EINTR);
 	return w < 0 ? -errno : 0;
 }
@@ -90,21 +94,21 @@ static bool socket_gone(int err)
 	return err == ECONNRESET || err == EPIPE || tap_gone(err);
 }
 
-static ssize_t stream_recv(struct net *n)
+static ssize_t stream_recv(struct net_pair *p)
 {
-	ssize_t r = net_stream_recv(&n->stream, n->rxbuf + NET_HDR_LEN,
+	ssize_t r = net_stream_recv(&p->n->stream, p->rxbuf + NET_HDR_LEN,
 				    RX_BUF_SIZE - NET_HDR_LEN - 1);
 
 	if (r <= 0)
 		return r;
 	/* Plain frames: no offload, checksums complete. */
-	memset(n->rxbuf, 0, NET_HDR_LEN);
+	memset(p->rxbuf, 0, NET_HDR_LEN);
 	return r + NET_HDR_LEN;
 }
 
-static int stream_send(struct net *n, const struct iovec *iov, int cnt, size_t len)
+static int stream_send(struct net_pair *p, const struct iovec *iov, int cnt, size_t len)
 {
-	return net_stream_send(&n->stream, iov + 1, cnt - 1, len);
+	return net_stream_send(&p->n->stream, iov + 1, cnt - 1, len);
 }
 
 static bool stream_gone(int err)
@@ -112,9 +116,9 @@ static bool stream_gone(int err)
 	return err != EAGAIN && err != EMSGSIZE && err != EINVAL;
 }
 
-static int stream_flush(struct net *n)
+static int stream_flush(struct net_pair *p)
 {
-	return net_stream_flush(&n->stream);
+	return net_stream_flush(&p->n->stream);
 }
 
 const struct net_backend net_tap_backend = {
@@ -131,22 +135,27 @@ static const struct net_backend stream_backend = {
 
 /* ---- construction ---- */
 
-static int new_on_fd(int fd, bool stream, const uint8_t mac[6], uint16_t mtu,
-		     unsigned index, struct iothread *io, struct virtio_dev **out)
+static int new_on_fds(const int *fds, unsigned npairs, bool stream, const uint8_t mac[6],
+		      uint16_t mtu, unsigned index, struct iothread *io, struct virtio_dev **out)
 {
-	struct net *n = net_alloc((int)index);
+	struct net *n = net_alloc((int)index, npairs);
+	int fd = fds[0];
 	int ret;
 
 	if (!n) {
-		close(fd);
+		for (unsigned i = 0; i < npairs; i++)
+			close(fds[i]);
 		return -ENOMEM;
 	}
-	n->fd = fd;
 	n->mtu = mtu;
 	n->be = stream ? &stream_backend : &socket_backend;
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
-		virtio_net_free(&n->vd);
-		return -errno;
+	for (unsigned i = 0; i < npairs; i++)
+		n->pair[i].fd = fds[i];
+	for (unsigned i = 0; i < npairs; i++) {
+		if (fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) < 0) {
+			virtio_net_free(&n->vd);
+			return -errno;
+		}
 	}
 	snprintf(n->ifname, sizeof(n->ifname), "fd %d", fd);
 	ret = stream ? net_stream_init(&n->stream, n->name) : 0;
@@ -165,13 +174,21 @@ static int new_on_fd(int fd, bool stream, const uint8_t mac[6], uint16_t mtu,
 int virtio_net_new_fd(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
 		      struct iothread *io, struct virtio_dev **out)
 {
-	return new_on_fd(fd, false, mac, mtu, index, io, out);
+	return new_on_fds(&fd, 1, false, mac, mtu, index, io, out);
+}
+
+int virtio_net_new_fds(const int *fds, unsigned npairs, const uint8_t mac[6], uint16_t mtu,
+		       unsigned index, struct iothread *io, struct virtio_dev **out)
+{
+	if (npairs < 1 || npairs > NET_MAX_PAIRS)
+		return -EINVAL;
+	return new_on_fds(fds, npairs, false, mac, mtu, index, io, out);
 }
 
 int virtio_net_new_stream(int fd, const uint8_t mac[6], uint16_t mtu, unsigned index,
 			  struct iothread *io, struct virtio_dev **out)
 {
-	return new_on_fd(fd, true, mac, mtu, index, io, out);
+	return new_on_fds(&fd, 1, true, mac, mtu, index, io, out);
 }
 
 /* mode = "user": passt, started now (vmm's child; the launcher restarts it
@@ -179,7 +196,7 @@ int virtio_net_new_stream(int fd, const uint8_t mac[6], uint16_t mtu, unsigned i
 static int new_user(const struct net_config *nc, unsigned index, struct iothread *io,
 		    struct virtio_dev **out)
 {
-	struct net *n = net_alloc((int)index);
+	struct net *n = net_alloc((int)index, 1);
 	int ret;
 
 	if (!n)
@@ -190,9 +207,9 @@ static int new_user(const struct net_config *nc, unsigned index, struct iothread
 	snprintf(n->name, sizeof(n->name), "virtio-net %u (passt)", index);
 	ret = net_stream_init(&n->stream, n->name);
 	if (ret == 0)
-		ret = passt_new(nc, n->name, &n->passt, &n->fd);
+		ret = passt_new(nc, n->name, &n->passt, &n->pair[0].fd);
 	if (ret == 0) {
-		net_stream_attach(&n->stream, n->fd);
+		net_stream_attach(&n->stream, n->pair[0].fd);
 		n->irq_hold_us = nc->irq_hold_us;
 		ret = net_setup(n, nc->mac, io);
 	}
@@ -213,7 +230,8 @@ int virtio_net_new(const struct net_config *nc, unsigned index, const struct gue
 
 	if (nc->mode == NET_MODE_USER)
 		return new_user(nc, index, io, out);
-	n = net_alloc((int)index);
+	/* The loader allows more than one queue only on a TAP by name. */
+	n = net_alloc((int)index, nc->tap_fd >= 0 || nc->queues < 1 ? 1 : nc->queues);
 	if (!n)
 		return -ENOMEM;
 	snprintf(table, sizeof(table), "net[%u]", index);
@@ -221,22 +239,36 @@ int virtio_net_new(const struct net_config *nc, unsigned index, const struct gue
 		ret = tap_check_fd(table, nc->tap_fd, n->ifname);
 		if (ret < 0)
 			goto fail;
-		n->fd = nc->tap_fd;
+		n->pair[0].fd = nc->tap_fd;
 	} else {
 		snprintf(n->ifname, sizeof(n->ifname), "%s", nc->tap);
-		n->fd = tap_open(table, nc->tap);
-		if (n->fd < 0) {
-			ret = n->fd;
+	}
+	for (unsigned i = 0; i < n->npairs; i++) {
+		struct net_pair *p = &n->pair[i];
+
+		bool single = false;
+
+		if (p->fd < 0 && (p->fd = tap_open(table, nc->tap, i, n->npairs,
+						   nc->queues_given ? NULL : &single)) < 0) {
+			ret = p->fd;
+			goto fail;
+		}
+		if (single) {
+			/* The default, not the user's word: fall back, said. */
+			log_notice("%s: TAP %s is single-queue (made without multi_queue): "
+				   "1 queue pair instead of %u; make it with tools/netsetup or "
+				   "ip tuntap add %s mode tap multi_queue for more", table,
+				   nc->tap, n->npairs, nc->tap);
+			n->npairs = 1;
+		}
+		ret = tap_set_vnet_hdr(p->fd, NET_HDR_LEN);
+		if (ret < 0) {
+			log_err("%s: TAP %s: setting the virtio-net header: %s", table,
+				n->ifname, strerror(-ret));
 			goto fail;
 		}
 	}
 	snprintf(n->name, sizeof(n->name), "virtio-net %u (%s)", index, n->ifname);
-	ret = tap_set_vnet_hdr(n->fd, NET_HDR_LEN);
-	if (ret < 0) {
-		log_err("%s: TAP %s: setting the virtio-net header: %s", table, n->ifname,
-			strerror(-ret));
-		goto fail;
-	}
 	n->mtu = tap_mtu(n->ifname);
 	n->irq_hold_us = nc->irq_hold_us;
 	/* With vhost the kernel reads and writes the TAP: vmm does not watch it. */
@@ -245,9 +277,9 @@ int virtio_net_new(const struct net_config *nc, unsigned index, const struct gue
 		ret = net_setup(n, nc->mac, nc->vhost ? NULL : io);
 	if (ret < 0)
 		goto fail;
-	log_debug("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u%s", n->name, nc->mac[0],
-		  nc->mac[1], nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5], n->mtu,
-		  nc->vhost ? ", vhost-net" : "");
+	log_debug("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, MTU %u, %u queue pairs%s", n->name,
+		  nc->mac[0], nc->mac[1], nc->mac[2], nc->mac[3], nc->mac[4], nc->mac[5],
+		  n->mtu, n->npairs, nc->vhost ? ", vhost-net" : "");
 	*out = &n->vd;
 	return 0;
 fail:

@@ -150,7 +150,7 @@ static int start_queue(struct net *n, unsigned q)
 		.avail_user_addr = (uintptr_t)vq->avail_hva,
 	};
 	struct vhost_vring_file kick = { .index = q }, call = { .index = q };
-	struct vhost_vring_file be = { .index = q, .fd = n->fd };
+	struct vhost_vring_file be = { .index = q, .fd = n->pair[0].fd };
 	int ret;
 
 	n->vd.tops->queue_fds(&n->vd, q, &kick.fd, &call.fd);

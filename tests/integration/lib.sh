@@ -14,6 +14,7 @@
 #                 --with-qemu), or empty
 #   TIMESTAMP     tests/tools/timestamp, or empty
 #   PTYRUN        tests/tools/ptyrun (a command on a pseudo-terminal fed from stdin), or empty
+#   MQTAP         tests/tools/mqtap (makes and removes multi-queue TAPs), or empty
 #   VSOCK_TEST    tests/tools/vsock-test (static; the guest has its own copy), or empty
 #   VMM_TEST_VERBOSE=1  guest kernel logs to the console (no "quiet")
 #
@@ -31,6 +32,7 @@ VMM=${VMM-}
 QEMU=${QEMU-}
 TIMESTAMP=${TIMESTAMP-}
 PTYRUN=${PTYRUN-}
+MQTAP=${MQTAP-}
 VSOCK_TEST=${VSOCK_TEST-}
 
 # Guest memory of every test, in MiB (boot_time's RSS figure excludes this mapping).

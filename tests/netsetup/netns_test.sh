@@ -384,7 +384,7 @@ if [ "$(stat -c %a /dev/net/tun 2>/dev/null)" != 666 ]; then
 	tapns() { unshare -m sh -c 'mount --bind "$1" /dev/net/tun && shift && exec "$@"' sh \
 		"$tmp/tun" ip netns exec "$H" "$@"; }
 fi
-check "the TAP's owner (nobody) attaches to it" tapns "$TAP_OPEN" vm-vm1 65534 65534
+check "the TAP's owner (nobody) attaches two queues to it and detaches one" tapns "$TAP_OPEN" vm-vm1 65534 65534
 check_not "another user cannot attach to it" tapns "$TAP_OPEN" vm-vm1 1 1
 
 # ---- idempotence and repair ----
@@ -402,6 +402,24 @@ grep -q "MISSING  vm2: TAP vm-vm2 does not exist" "$tmp/out" &&
 	pass "status names the missing TAP and table" || { fail "status output"; cat "$tmp/out"; }
 check "up repairs it" netsetup up "$tmp/vms"
 check "status is clean again" netsetup status "$tmp/vms"
+# A single-queue TAP of netsetup's own (as an older netsetup made them), same owner and
+# mark, unused: up makes it anew, multi-queue, for [[net]] queues = N.
+al=$(inh cat /sys/class/net/vm-vm2/ifalias)
+own=$(inh cat /sys/class/net/vm-vm2/owner)
+grp=$(inh cat /sys/class/net/vm-vm2/group)
+ip -n "$H" link del vm-vm2
+args=()
+[ "$own" = -1 ] || args+=(user "$own")
+[ "$grp" = -1 ] || args+=(group "$grp")
+ip -n "$H" tuntap add vm-vm2 mode tap "${args[@]}"
+ip -n "$H" link set vm-vm2 alias "$al"
+ip -n "$H" -d link show vm-vm2 | grep -q multi_queue && fail "ip tuntap made a multi-queue TAP"
+check "up again after a single-queue TAP" netsetup up "$tmp/vms"
+grep -q "TAP vm-vm2 was single-queue; making it anew, multi-queue" "$tmp/out" &&
+	ip -n "$H" -d link show vm-vm2 | grep -q multi_queue &&
+	pass "up makes a single-queue TAP of its own anew, multi-queue" ||
+	{ fail "single-queue TAP not remade"; cat "$tmp/out"; ip -n "$H" -d link show vm-vm2; }
+check "status is clean after that" netsetup status "$tmp/vms"
 check_not "vm1 still cannot ping vm2 after the repair" ip netns exec "$V1" ping -c1 -W1 10.2.0.2
 
 # ---- down ----

@@ -610,6 +610,42 @@ static void test_net_interrupt_hold(void **state __attribute__((unused)))
 		  "net[0].interrupt_hold_us: does not apply with vhost = true");
 }
 
+/* [[net]] queues: one pair per vCPU up to NET_QUEUES_MAX on a TAP by name,
+ * 1 elsewhere; more than 1 set explicitly only on a TAP by name, without
+ * vhost; each refusal names its line and says why. */
+static void test_net_queues(void **state __attribute__((unused)))
+{
+	struct vm_config cfg;
+
+	parse_ok("[vm]\nname = \"t\"\nvcpus = 2\n" BOOT "[[net]]\ntap = 'tap0'\n"
+		 "[[net]]\ntap = 'tap1'\nqueues = 1\n[[net]]\ntap_fd = 3\n"
+		 "[[net]]\ntap = 'tap3'\nvhost = true\n", &cfg);
+	assert_int_equal(cfg.net[0].queues, 2);
+	assert_false(cfg.net[0].queues_given);
+	assert_int_equal(cfg.net[1].queues, 1);
+	assert_true(cfg.net[1].queues_given);
+	assert_int_equal(cfg.net[2].queues, 1);
+	assert_int_equal(cfg.net[3].queues, 1);
+	config_free(&cfg);
+	parse_ok("[vm]\nname = \"t\"\nvcpus = 16\n" BOOT "[[net]]\ntap = 'tap0'\n"
+		 "[[net]]\ntap = 'tap1'\nqueues = 3\n", &cfg);
+	assert_int_equal(cfg.net[0].queues, NET_QUEUES_MAX);
+	assert_int_equal(cfg.net[1].queues, 3);
+	config_free(&cfg);
+	parse_ok(BASE "[[net]]\ntap = 'tap0'\n", &cfg);
+	assert_int_equal(cfg.net[0].queues, 1);	/* one vCPU */
+	config_free(&cfg);
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\nqueues = 5\n", 1, 7, "net[0].queues: ");
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\nqueues = 0\n", 1, 7, "net[0].queues: ");
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\nqueues = '2'\n", 1, 7, "net[0].queues: ");
+	parse_bad(BASE "[[net]]\ntap_fd = 3\nqueues = 2\n", 1, 7,
+		  "net[0].queues: must be 1 with tap_fd: an inherited descriptor is one queue");
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\nvhost = true\nqueues = 2\n", 1, 8,
+		  "net[0].queues: more than one with vhost = true is not supported yet");
+	parse_bad(BASE "[[net]]\nmode = 'user'\npasst = '/bin/true'\nqueues = 2\n", 1, 8,
+		  "net[0].queues: must be 1 with mode = \"user\"");
+}
+
 /* A comma in a share's path would end virtiofsd's `-o source=` option and
  * start another one (`xattr`, or one that defeats read_only). */
 static void test_fs_source_comma(void **state __attribute__((unused)))
@@ -1305,6 +1341,7 @@ int main(void)
 		cmocka_unit_test(test_unknown),
 		cmocka_unit_test(test_fs_source_comma),
 		cmocka_unit_test(test_net_interrupt_hold),
+		cmocka_unit_test(test_net_queues),
 		cmocka_unit_test(test_disk_format),
 		cmocka_unit_test(test_console_max_size),
 		cmocka_unit_test(test_missing_required),

@@ -281,12 +281,12 @@ static struct iothread io;
 static struct net *vhost_dev(void)
 {
 	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
-	struct net *n = net_alloc(0);
+	struct net *n = net_alloc(0, 1);
 	uint64_t err;
 
 	assert_non_null(n);
-	n->fd = fake_tap = open("/dev/null", O_RDWR);
-	assert_true(n->fd >= 0);
+	n->pair[0].fd = fake_tap = open("/dev/null", O_RDWR);
+	assert_true(n->pair[0].fd >= 0);
 	snprintf(n->ifname, sizeof(n->ifname), "vmmtap0");
 	ncalls = at = 0;
 	assert_int_equal(net_vhost_new(n, "net[0]", &gm, &io), 0);
@@ -322,7 +322,7 @@ static void expect_queue_started(struct net *n, unsigned q)
 	assert_int_equal(expect(VHOST_SET_VRING_ADDR, q), (uintptr_t)n->vd.vq[q].desc_hva);
 	assert_int_equal(expect(VHOST_SET_VRING_CALL, q), 200 + q);
 	assert_int_equal(expect(VHOST_SET_VRING_KICK, q), 100 + q);
-	assert_int_equal(expect(VHOST_NET_SET_BACKEND, q), n->fd);
+	assert_int_equal(expect(VHOST_NET_SET_BACKEND, q), n->pair[0].fd);
 }
 
 static void expect_queue_stopped(unsigned q)
@@ -404,7 +404,7 @@ static void test_start_fails(void **state __attribute__((unused)))
 /* A kernel without VERSION_1 would want a 10-byte header: refused. */
 static void test_old_kernel(void **state __attribute__((unused)))
 {
-	struct net *n = net_alloc(0);
+	struct net *n = net_alloc(0, 1);
 
 	assert_non_null(n);
 	kernel_features = RING_BITS & ~F(VIRTIO_F_VERSION_1);

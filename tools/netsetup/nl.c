@@ -119,6 +119,12 @@ static int tun_attr_cb(const struct nlattr *a, void *data)
 	case IFLA_TUN_PERSIST:
 		l->persist = mnl_attr_get_u8(a);
 		break;
+	case IFLA_TUN_MULTI_QUEUE:
+		l->multi_queue = mnl_attr_get_u8(a);
+		break;
+	case IFLA_TUN_NUM_QUEUES:
+		l->tun_queues = mnl_attr_get_u32(a);
+		break;
 	}
 	return MNL_CB_OK;
 }
@@ -419,10 +425,11 @@ int tap_make(const char *name, uint32_t owner, uint32_t group)
 		log_err("%s: cannot open /dev/net/tun: %m", name);
 		return ret;
 	}
-	/* No IFF_VNET_HDR or multiqueue here: vmm sets the offload flags it
-	 * wants when it attaches, and a persistent TAP keeps the queue mode it
-	 * was made with. */
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	/* No IFF_VNET_HDR here: vmm sets the offload flags it wants when it
+	 * attaches. Multi-queue, since a persistent TAP keeps the queue mode
+	 * it was made with, and vmm's [[net]] queues = N attaches N queues
+	 * (one queue attaches to either kind). */
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		ret = -errno;

@@ -23,6 +23,8 @@ struct nl_link {
 	/* kind "tun" only */
 	bool tap;		/* IFF_TAP rather than IFF_TUN */
 	bool persist;
+	bool multi_queue;	/* IFF_MULTI_QUEUE: vmm's queues = N needs it */
+	uint32_t tun_queues;	/* queues attached now: a VM uses it */
 	uint32_t tun_owner, tun_group;	/* NL_NO_ID when unset */
 };
 

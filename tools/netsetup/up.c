@@ -359,6 +359,18 @@ static int up_tap(struct run *r, const struct vm *vm, size_t i)
 		l = NULL;
 		log_notice("%s: TAP %s had another owner; making it anew", vm->cfg.name, n->tap);
 	}
+	if (l && !l->multi_queue && l->tun_queues) {
+		log_warn("%s: TAP %s is single-queue (made by an older netsetup) and in use: "
+			 "it is made multi-queue by netsetup up while its VM is stopped",
+			 vm->cfg.name, n->tap);
+	} else if (l && !l->multi_queue) {
+		/* A TAP keeps its queue mode: make it anew for queues = N. */
+		if (nl_del_link(r->nl, l->index) < 0)
+			log_warn("%s: cannot remove it to make it multi-queue", n->tap);
+		l = NULL;
+		log_notice("%s: TAP %s was single-queue; making it anew, multi-queue",
+			   vm->cfg.name, n->tap);
+	}
 	if (!l) {
 		if (tap_make(n->tap, vm->owner[i], vm->group[i]) < 0 || read_state(r) < 0)
 			return -1;
