@@ -104,7 +104,8 @@ fi
 
 # HOSTILE_KVM_TRACE=1: the test host's KVM records the guest's VM exits (with its RIP),
 # port and MMIO accesses and the exceptions and interrupts it injects in a tracefs ring
-# (4 MiB a CPU); a failed run prints its last lines. vmm cannot log a triple fault's
+# (4 MiB a CPU), with the test host's own events beside them; a failed run prints its
+# last lines and the test host's CPU count. vmm cannot log a triple fault's
 # registers where KVM runs on AMD: KVM resets the vCPU at the shutdown.
 kvm_trace=""
 if [ -n "${HOSTILE_KVM_TRACE-}" ]; then
@@ -119,8 +120,15 @@ if [ -n "${HOSTILE_KVM_TRACE-}" ]; then
 		echo 0 >"$kvm_trace/tracing_on"
 		echo >"$kvm_trace/trace"
 		echo 4096 >"$kvm_trace/buffer_size_kb"
-		for e in kvm_exit kvm_pio kvm_mmio kvm_inj_exception kvm_inj_virq kvm_page_fault; do
-			echo 1 >"$kvm_trace/events/kvm/$e/enable" 2>/dev/null || true
+		# Besides the guest's exits: its entries and exits to vmm, KVM's zaps of nested
+		# page table ranges (the test host's memory management moving guest RAM), and
+		# what else the test host's CPUs did meanwhile (IPIs, TLB flushes, task switches
+		# and migrations), to tell a race between its CPUs from one CPU's fault.
+		for e in kvm/kvm_exit kvm/kvm_entry kvm/kvm_userspace_exit kvm/kvm_pio kvm/kvm_mmio \
+			kvm/kvm_inj_exception kvm/kvm_inj_virq kvm/kvm_page_fault kvm/kvm_unmap_hva_range \
+			irq_vectors/call_function_entry irq_vectors/call_function_single_entry \
+			irq_vectors/reschedule_entry tlb/tlb_flush sched/sched_switch sched/sched_migrate_task; do
+			echo 1 >"$kvm_trace/events/$e/enable" 2>/dev/null || true
 		done
 		echo 1 >"$kvm_trace/tracing_on"
 	else
@@ -193,9 +201,9 @@ wait_pid "$vmm_pid" "$limit" || rc=$?
 vmm_pid=""
 if [ -n "$kvm_trace" ]; then
 	echo 0 >"$kvm_trace/tracing_on"
-	tail -n 400 "$kvm_trace/trace" >"$w/kvm-trace.txt" 2>/dev/null || true
+	tail -n 1000 "$kvm_trace/trace" >"$w/kvm-trace.txt" 2>/dev/null || true
 	echo >"$kvm_trace/trace"
-	echo "hostile_guest: HOSTILE_KVM_TRACE: kept the last $(wc -l <"$w/kvm-trace.txt") events"
+	echo "hostile_guest: HOSTILE_KVM_TRACE: kept the last $(wc -l <"$w/kvm-trace.txt") events of $(grep -c "^processor" /proc/cpuinfo) CPUs"
 fi
 log=$(tr -d '\r' <"$w/console.log")
 
@@ -233,7 +241,7 @@ else
 	echo "--- vmm's stderr (last 20 lines)"
 	tail -n 20 "$w/vmm.log" | sed 's/^/| /'
 	if [ -s "$w/kvm-trace.txt" ]; then
-		echo "--- the test host's KVM trace, last 400 events (HOSTILE_KVM_TRACE)"
+		echo "--- the test host's KVM trace, last 1000 events (HOSTILE_KVM_TRACE)"
 		sed 's/^/| kvm: /' "$w/kvm-trace.txt"
 	fi
 fi
