@@ -7,6 +7,7 @@
  * of it is believed, a malformed one gets VIRTIO_NET_ERR, a chain with no
  * room for the status is returned unwritten and counted. */
 #include <endian.h>
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -106,31 +107,35 @@ static int ctrl_one(struct net *n, struct virtq *q)
 	return virtq_push(q, c->head, 1);
 }
 
+/* One kick's state for ctrl_each. */
+struct ctrl_kick {
+	struct net *n;
+	struct virtq *q;
+	bool pushed;
+};
+
+static int ctrl_each(struct virtq_chain *c, void *opaque)
+{
+	struct ctrl_kick *k = opaque;
+
+	(void)c;	/* n->ctrlc, which ctrl_one reads */
+	if (ctrl_one(k->n, k->q) < 0)
+		return -EIO;
+	k->pushed = true;
+	return 0;
+}
+
 void net_ctrl_run(struct net *n)
 {
 	unsigned qi = 2 * n->npairs;
-	struct virtq *q = &n->vd.vq[qi];
-	bool pushed = false;
-	int r;
+	struct ctrl_kick k = { n, &n->vd.vq[qi], false };
 
 	if (!virtio_dev_queue_live(&n->vd, qi))
 		return;
-	do {
-		while ((r = virtq_pop(q, &n->ctrlc)) > 0) {
-			if (ctrl_one(n, q) < 0)
-				goto broken;
-			pushed = true;
-		}
-		if (r < 0)
-			goto broken;
-		virtq_set_avail_event(q);
-		r = virtq_pending(q);
-	} while (r > 0);
-	if (r < 0)
-		goto broken;
-	if (pushed)
+	if (virtq_drain(k.q, &n->ctrlc, ctrl_each, &k) < 0) {
+		virtio_dev_needs_reset(&n->vd);
+		return;
+	}
+	if (k.pushed)
 		virtio_dev_used(&n->vd, qi);	/* the driver spins on it: never held */
-	return;
-broken:
-	virtio_dev_needs_reset(&n->vd);
 }
