@@ -1,16 +1,32 @@
 #!/bin/bash
 # net_perf: TCP throughput of one NIC, host to guest and guest to host, as a checksummed
 # nc transfer of NET_PERF_MIB (default 128) MiB each way, for vmm's virtio-net and, with
-# the harness's --with-qemu, for QEMU's userspace virtio-net-pci (-netdev tap,vhost=off)
-# on the same TAP, kernel and guest image, and QEMU with vhost=on where the test host has
-# /dev/vhost-net. The guest side is guest/init's `net` action; host to guest is timed
-# here, guest to host by the guest. Before the streams: the guest's idle ping round trip
-# to the host (20 pings, 0.2 s apart) and NET_PERF_RR (default 2000) 1-byte TCP
-# request/response transactions (tests/tools/tcp-rr.c, as netperf's TCP_RR, the test
-# host asking). Each row gets the guest's interrupts and the test host's KVM exits per
-# MiB or per transaction. NET_PERF_RUNS (default 1) runs each, the VMMs alternating, give
-# the medians, printed with their spread (min-max). Numbers are those of the test host
-# (nested KVM under TCG): compare them as a ratio, not as absolute figures.
+# the harness's --with-qemu, QEMU's virtio-net-pci on the same TAP, kernel and guest
+# image. The guest side is guest/init's `net` action; host to guest is timed here, guest
+# to host by the guest. Before the streams: the guest's idle ping round trip to the host
+# (20 pings, 0.2 s apart) and NET_PERF_RR (default 2000) 1-byte TCP request/response
+# transactions (tests/tools/tcp-rr.c, as netperf's TCP_RR, the test host asking). Each
+# row gets the guest's interrupts and the test host's KVM exits per MiB or per
+# transaction.
+#
+# The rows ("kinds"), each a fresh guest per run, taking turns run by run so that a
+# change of the test host's speed falls on all of them:
+#   vmm            vmm's userspace virtio-net, 1 vCPU, one queue pair
+#   vmm_vhost      the same with vhost = true (the kernel's vhost-net moves the frames)
+#   vmm_nohold     vmm without interrupt moderation (interrupt_hold_us = 0)
+#   vmm_mq2        2 vCPUs, queues = 2, on a multi-queue TAP (tests/tools/mqtap)
+#   qemu           QEMU, -netdev tap,vhost=off (its userspace virtio-net)
+#   qemu_vhost     QEMU, vhost=on
+#   qemu_mq2       QEMU, 2 vCPUs, queues=2, mq=on, vhost=off
+#   qemu_vhost_mq2 QEMU, 2 vCPUs, queues=2, mq=on, vhost=on
+# Default: vmm vmm_vhost vmm_mq2, and with --with-qemu qemu qemu_vhost qemu_mq2; the
+# vhost rows where the test host has /dev/vhost-net (vhost_net), the mq2 rows where it
+# has mqtap. NET_PERF_KINDS="..." chooses the rows (NET_PERF_HOLD_OFF=1 adds
+# vmm_nohold). In the 2-queue rows one TCP stream still rides one queue pair: they show
+# what the second vCPU and queue cost or give a single flow, not a parallel load.
+# NET_PERF_RUNS (default 1) runs of each give the medians, printed with their spread
+# (min-max). Numbers are those of the test host (nested KVM under TCG): compare them as
+# a ratio, not as absolute figures.
 #
 # NET_PERF_PROFILE=perf (and/or strace; needs the tools in the test host, see
 # VMM_TESTHOST_TOOLS in tests/testhost/run) counts, for each VMM and direction, its
@@ -48,7 +64,7 @@ done
 cleanup() {
 	[ -z "${gpid-}" ] || kill -KILL "$gpid" 2>/dev/null || true
 	[ -z "${lpid-}" ] || kill "$lpid" 2>/dev/null || true
-	tunctl -d vmmtap0 >/dev/null 2>&1 || true
+	tunctl -d vmmtap0 >/dev/null 2>&1 || [ -z "$MQTAP" ] || "$MQTAP" del vmmtap0 >/dev/null 2>&1 || true
 	ip link set vmmbr0 down 2>/dev/null || true
 	brctl delbr vmmbr0 2>/dev/null || true
 }
@@ -56,6 +72,19 @@ trap cleanup EXIT
 { brctl addbr vmmbr0 && ip addr add 10.201.0.1/24 dev vmmbr0 && ip link set vmmbr0 up &&
 	tunctl -t vmmtap0 >/dev/null && brctl addif vmmbr0 vmmtap0 && ip link set vmmtap0 up; } ||
 	skip_all "cannot make bridge vmmbr0 and TAP vmmtap0"
+# use_tap sq|mq: vmmtap0 single-queue (busybox tunctl) or multi-queue (mqtap, as netsetup
+# makes them). A TAP is one or the other, and QEMU with one queue cannot open a
+# multi-queue TAP (TUNSETIFF without IFF_MULTI_QUEUE: EINVAL), so the 2-queue rows get
+# their own, remade in their turn under the same name (all the counters read vmmtap0).
+tap_kind=sq
+use_tap() {
+	[ "$1" != "$tap_kind" ] || return 0
+	ip link set vmmtap0 down 2>/dev/null || true
+	if [ "$tap_kind" = sq ]; then tunctl -d vmmtap0 >/dev/null; else "$MQTAP" del vmmtap0 >/dev/null; fi
+	if [ "$1" = mq ]; then "$MQTAP" add vmmtap0 >/dev/null; else tunctl -t vmmtap0 >/dev/null; fi
+	brctl addif vmmbr0 vmmtap0 && ip link set vmmtap0 up
+	tap_kind=$1
+}
 
 # 1 MiB of random bytes, repeated: as good as MIB MiB of them for TCP and md5, and
 # cheap on the test host's emulated CPU.
@@ -165,7 +194,7 @@ prof_stop() {
 stall_report() {
 	local t st
 	echo "net_perf: $1: no progress for 20 s; back $(stat -c %s "$w/back" 2>/dev/null) bytes"
-	if [ "$1" = net_perf_vmm ]; then
+	if [[ $1 == net_perf_vmm* ]]; then
 		"$VMM" ctl netperf queues 2>&1 | tr ' ' '\n' | sed "s/^/net_perf: $1: queues /"
 	fi
 	for st in rx_packets tx_packets rx_dropped tx_dropped; do
@@ -349,8 +378,12 @@ metric() {
 	local n=$1 k=$2
 	shift 2
 	[ $# -gt 0 ] || return 0
+	local sp
+	sp=$(spread "$@")
 	echo "METRIC ${n}_$k $(median "$@")"
-	echo "net_perf: $n: $k median $(median "$@") (spread $(spread "$@"), $# runs)"
+	echo "METRIC ${n}_${k}_min ${sp%-*}"
+	echo "METRIC ${n}_${k}_max ${sp#*-}"
+	echo "net_perf: $n: $k median $(median "$@") (spread $sp, $# runs)"
 }
 
 # verdict NAME: PASS with the medians, or FAIL; the medians of the runs that passed
@@ -378,74 +411,127 @@ verdict() {
 	metric "$1" idle_rtt_us ${rtts[$1]-}
 }
 
+# vmm's configurations, one per kind.
 make_config netperf 1 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm.toml"
 printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vmm.toml"
-# NET_PERF_VHOST=1: vmm's NIC with vhost = true, the kernel's vhost-net moving its frames
-# (compare with QEMU's vhost=on); the figures keep the net_perf_vmm names.
-[ "${NET_PERF_VHOST:-0}" = 0 ] || printf 'vhost = true\n' >>"$w/vmm.toml"
-# NET_PERF_HOLD_OFF=1: vmm also without interrupt moderation (interrupt_hold_us = 0,
-# net_perf_vmm_nohold), in the same turns.
-vmm_kinds=vmm
-if [ "${NET_PERF_HOLD_OFF:-0}" = 1 ]; then
-	vmm_kinds="vmm vmm_nohold"
-	{ cat "$w/vmm.toml"; echo "interrupt_hold_us = 0"; } >"$w/vmm_nohold.toml"
-fi
+{ cat "$w/vmm.toml"; echo "vhost = true"; } >"$w/vmm_vhost.toml"
+{ cat "$w/vmm.toml"; echo "interrupt_hold_us = 0"; } >"$w/vmm_nohold.toml"
+make_config netperf 2 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm_mq2.toml"
+printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\nqueues = 2\n' >>"$w/vmm_mq2.toml"
 
-# QEMU's virtio-net-pci with vhost=off, and with vhost=on where the test host has
-# /dev/vhost-net (the vhost_net module): the same guest and TAP.
 modprobe vhost_net 2>/dev/null || true
-qemu_kinds=qemu
-[ -z "$QEMU" ] || [ ! -c /dev/vhost-net ] || qemu_kinds="qemu qemu_vhost"
-qemu_start() { # KIND LOG
-	local vhost=off
-	[ "$1" = qemu ] || vhost=on
+# The rows to run (see the top): NET_PERF_KINDS, or those this test host can run.
+# NET_PERF_VHOST=1 (before the vmm_vhost row existed: vmm's only row on vhost-net)
+# is the vmm_vhost row alone.
+if [ -n "${NET_PERF_KINDS:-}" ]; then
+	kinds=${NET_PERF_KINDS//,/ }
+elif [ "${NET_PERF_VHOST:-0}" = 1 ]; then
+	kinds="vmm_vhost${QEMU:+ qemu_vhost}"
+else
+	kinds="vmm vmm_vhost vmm_mq2${QEMU:+ qemu qemu_vhost qemu_mq2}"
+	[ "${NET_PERF_HOLD_OFF:-0}" = 0 ] || kinds="$kinds vmm_nohold"
+fi
+declare -A why_not
+for k in $kinds; do
+	case $k in
+	vmm | vmm_vhost | vmm_nohold | vmm_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
+	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
+		exit 0 ;;
+	esac
+	case $k in qemu*) [ -n "$QEMU" ] || why_not[$k]="no QEMU (run the harness with --with-qemu)" ;; esac
+	case $k in *vhost*) [ -c /dev/vhost-net ] || why_not[$k]="no /dev/vhost-net in the test host (the vhost_net module)" ;; esac
+	case $k in *mq2) [ -n "$MQTAP" ] || why_not[$k]="no tests/tools/mqtap in the test host for a multi-queue TAP" ;; esac
+done
+run_kinds=""
+for k in $kinds; do [ -n "${why_not[$k]-}" ] || run_kinds="$run_kinds $k"; done
+echo "net_perf: rows:$run_kinds; $MIB MiB each way, $RR_N transactions, ${NET_PERF_RUNS:-1} runs each"
+
+# QEMU's virtio-net-pci on the same TAP and guest: KIND LOG.
+qemu_start() {
+	local vhost=off smp=1 netq="" devq=""
+	case $1 in *vhost*) vhost=on ;; esac
+	case $1 in *mq2)
+		# Two pairs and their vectors (2 per pair, 1 config, 1 control), as
+		# docs/multiqueue in QEMU's tree asks.
+		smp=2 netq=,queues=2 devq=,mq=on$(qemu_pci_opt ,vectors=6) ;;
+	esac
 	# microvm with its PCIe host (ACPI, MCFG) so that the NIC is virtio-net-pci as ours
 	# is; romfile= : no option ROM (no firmware runs it).
 	# arm64: virt (lib.sh's qemu_machine, qemu_dev).
 	qemu_machine microvm,pcie=on
-	"${qemu_base[@]}" -m "$GUEST_MEMORY_MIB" -smp 1 \
+	"${qemu_base[@]}" -m "$GUEST_MEMORY_MIB" -smp "$smp" \
 		-nographic -no-reboot -kernel "$GUEST_KERNEL" -initrd "$GUEST_INITRD" \
 		-append "$QEMU_CMDLINE_BASE vmmtest=net vmmtest.rr=9003 net.ifnames=0 ip=10.201.0.2::10.201.0.1:255.255.255.0::eth0:off" \
-		-netdev tap,id=n0,ifname=vmmtap0,script=no,downscript=no,vhost=$vhost \
-		-device "$(qemu_dev virtio-net)",netdev=n0,mac=02:00:00:00:01:02"$(qemu_pci_opt ,romfile=)" \
+		-netdev tap,id=n0,ifname=vmmtap0,script=no,downscript=no,"vhost=$vhost$netq" \
+		-device "$(qemu_dev virtio-net),netdev=n0,mac=02:00:00:00:01:02$(qemu_pci_opt ,romfile=)$devq" \
 		</dev/null >"$2" 2>&1 &
 	gpid=$!
 }
 
-# vmm and QEMU take turns, NET_PERF_RUNS (default 1) runs each, a fresh guest per run;
-# the figures are the medians of the runs that passed.
+# The rows take turns, NET_PERF_RUNS (default 1) runs each, a fresh guest per run; the
+# figures are the medians of the runs that passed.
 runs=${NET_PERF_RUNS:-1}
 for run in $(seq "$runs"); do
-	for k in $vmm_kinds; do
-		start_vmm "$w/$k.toml" "$w/$k-$run.log"
-		gpid=$VMM_PID
-		perf "net_perf_$k" "$w/$k-$run.log"
-	done
-	[ -n "$QEMU" ] || continue
-	for k in $qemu_kinds; do
-		qemu_start "$k" "$w/$k-$run.log"
+	for k in $run_kinds; do
+		case $k in *mq2) use_tap mq ;; *) use_tap sq ;; esac
+		case $k in
+		vmm*)
+			start_vmm "$w/$k.toml" "$w/$k-$run.log"
+			gpid=$VMM_PID ;;
+		*) qemu_start "$k" "$w/$k-$run.log" ;;
+		esac
 		perf "net_perf_$k" "$w/$k-$run.log"
 	done
 done
-verdict net_perf_vmm
-[ "$vmm_kinds" = vmm ] || verdict net_perf_vmm_nohold
-if [ -z "$QEMU" ]; then
-	skip net_perf_qemu "no QEMU (run the harness with --with-qemu)"
-	exit 0
-fi
-verdict net_perf_qemu
-if [ "$qemu_kinds" = qemu ]; then
-	skip net_perf_qemu_vhost "no /dev/vhost-net in the test host (the vhost_net module)"
-else
-	verdict net_perf_qemu_vhost
-fi
-# ratio KEY LIST_VMM LIST_QEMU: METRIC net_perf_ratio_KEY, vmm's median over QEMU's.
+for k in $kinds; do
+	if [ -n "${why_not[$k]-}" ]; then
+		skip "net_perf_$k" "${why_not[$k]}"
+	else
+		verdict "net_perf_$k"
+	fi
+done
+# ratio KEY A B LIST_A LIST_B: METRIC net_perf_ratio_KEY, A's median over B's.
 ratio() {
-	[ -n "$2" ] && [ -n "$3" ] || return 0
+	[ -n "$4" ] && [ -n "$5" ] || return 0
+	local r
 	# shellcheck disable=SC2086 # the lists are words
-	echo "METRIC net_perf_ratio_$1 $(awk -v a="$(median $2)" -v b="$(median $3)" 'BEGIN { if (b > 0) printf "%.2f", a / b }')"
+	r=$(awk -v a="$(median $4)" -v b="$(median $5)" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+	echo "METRIC net_perf_ratio_$1 $r"
+	echo "net_perf: ratio $1: $2 / $3 = $r"
 }
-ratio host_to_guest "${h2gs[net_perf_vmm]-}" "${h2gs[net_perf_qemu]-}"
-ratio guest_to_host "${g2hs[net_perf_vmm]-}" "${g2hs[net_perf_qemu]-}"
-ratio tcp_rr "${rrs[net_perf_vmm]-}" "${rrs[net_perf_qemu]-}"
-ratio idle_rtt "${rtts[net_perf_vmm]-}" "${rtts[net_perf_qemu]-}"
+# best KEY max|min KIND...: the list of the kind whose median is best.
+best() {
+	local key=$1 how=$2 k l m bl="" bm=""
+	shift 2
+	for k in "$@"; do
+		case $key in
+		rr) l=${rrs[net_perf_$k]-} ;;
+		rtt) l=${rtts[net_perf_$k]-} ;;
+		esac
+		[ -n "$l" ] || continue
+		# shellcheck disable=SC2086
+		m=$(median $l)
+		if [ -z "$bm" ] || awk -v a="$m" -v b="$bm" -v h="$how" 'BEGIN { exit !(h == "max" ? a > b : a < b) }'; then
+			bl=$l bm=$m
+		fi
+	done
+	echo "$bl"
+}
+# Each vmm row against QEMU's like row, then request/response and idle latency of each
+# VMM's best row against the other's best.
+for pair in "vmm qemu" "vmm_vhost qemu_vhost" "vmm_mq2 qemu_mq2" "vmm_mq2 qemu_vhost_mq2"; do
+	read -r a b <<<"$pair"
+	pre=""
+	[ "$a" = vmm ] || pre=${a#vmm_}_
+	[ "$b" != qemu_vhost_mq2 ] || pre=mq2_vs_vhost_
+	ratio "${pre}host_to_guest" "$a" "$b" "${h2gs[net_perf_$a]-}" "${h2gs[net_perf_$b]-}"
+	ratio "${pre}guest_to_host" "$a" "$b" "${g2hs[net_perf_$a]-}" "${g2hs[net_perf_$b]-}"
+	ratio "${pre}tcp_rr" "$a" "$b" "${rrs[net_perf_$a]-}" "${rrs[net_perf_$b]-}"
+	ratio "${pre}idle_rtt" "$a" "$b" "${rtts[net_perf_$a]-}" "${rtts[net_perf_$b]-}"
+done
+vmm_rows=$(for k in $run_kinds; do case $k in vmm*) echo "$k" ;; esac; done)
+qemu_rows=$(for k in $run_kinds; do case $k in qemu*) echo "$k" ;; esac; done)
+# shellcheck disable=SC2086 # the rows are words
+ratio best_tcp_rr "vmm's best" "QEMU's best" "$(best rr max $vmm_rows)" "$(best rr max $qemu_rows)"
+# shellcheck disable=SC2086
+ratio best_idle_rtt "vmm's best" "QEMU's best" "$(best rtt min $vmm_rows)" "$(best rtt min $qemu_rows)"
