@@ -4,15 +4,19 @@
  * and the Image header place the initrd and the tree), the vCPUs' MPIDRs
  * are the values KVM resets them to, and the virtio-mmio slots are the
  * ones config_devices gives vm_add_virtio_devices (pci_slot, else the lowest
- * free). One thing KVM alone could say: the GIC.
- * The dump names a GICv3; a host whose KVM has only a GICv2 gives its
- * guests a GICv2 node instead (vmm logs "trying GICv2" then). */
+ * free). One thing KVM alone can say: the GIC. Where /dev/kvm opens, a
+ * throwaway VM asks it as the real start does (GICv3, else GICv2); without
+ * it the dump names a GICv3, and says so. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <libfdt.h>
+#include <linux/kvm.h>
 
 #include "arch.h"
 #include "config.h"
@@ -23,8 +27,39 @@
 const char *const arch_dump_option = "dump-dtb";
 const char *const arch_dump_arg = "FILE";
 
+/* The GIC this host's KVM gives a guest, asked of a VM made for the
+ * question (KVM_CREATE_DEVICE_TEST creates nothing): 3, 2, or 0 when there
+ * is no /dev/kvm to ask or it offers neither. */
+static unsigned host_gic_version(void)
+{
+	static const struct { uint32_t type; unsigned version; } gics[] = {
+		{ KVM_DEV_TYPE_ARM_VGIC_V3, 3 }, { KVM_DEV_TYPE_ARM_VGIC_V2, 2 },
+	};
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm_fd;
+	unsigned version = 0;
+
+	if (kvm < 0)
+		return 0;
+	do
+		vm_fd = ioctl(kvm, KVM_CREATE_VM, 0);
+	while (vm_fd < 0 && errno == EINTR);
+	for (size_t i = 0; vm_fd >= 0 && !version && i < sizeof(gics) / sizeof(gics[0]); i++) {
+		struct kvm_create_device d = {
+			.type = gics[i].type, .flags = KVM_CREATE_DEVICE_TEST,
+		};
+
+		if (ioctl(vm_fd, KVM_CREATE_DEVICE, &d) == 0)
+			version = gics[i].version;
+	}
+	if (vm_fd >= 0)
+		close(vm_fd);
+	close(kvm);
+	return version;
+}
+
 int arch_dump_firmware(const struct vm_config *cfg, const char *path)
 {
+	unsigned gic = host_gic_version();
 	uint64_t base, hole_start, hole_end, size = cfg->memory_mib << 20;
 	struct vm_dev_ref dev[VM_DEVICES_MAX];
 	int ndev = config_devices(cfg, dev), ret = 0;
@@ -46,7 +81,13 @@ int arch_dump_firmware(const struct vm_config *cfg, const char *path)
 	}
 	vm->cfg = cfg;
 	vm->nvcpus = cfg->vcpus;
-	vm->arch.gic_version = 3;
+	vm->arch.gic_version = gic ? gic : 3;
+	if (gic == 2 && cfg->vcpus > ARM64_GICV2_MAX_CPUS) {
+		log_err("this host's KVM offers only a GICv2, which serves at most %u vCPUs; "
+			"lower [vm] vcpus", ARM64_GICV2_MAX_CPUS);
+		free(vm);
+		return -EINVAL;
+	}
 	vm->arch.mpidr = calloc(vm->nvcpus, sizeof(*vm->arch.mpidr));
 	for (unsigned i = 0; vm->arch.mpidr && i < vm->nvcpus; i++)
 		vm->arch.mpidr[i] = arm64_kvm_reset_mpidr(i);
@@ -69,8 +110,10 @@ int arch_dump_firmware(const struct vm_config *cfg, const char *path)
 	if (ret == 0)
 		ret = dump_write(path, fdt, fdt_totalsize(fdt));
 	if (ret == 0)
-		printf("%s: device tree, %u bytes (GICv3; see vmm(1))\n", path,
-		       fdt_totalsize(fdt));
+		printf("%s: device tree, %u bytes (%s)\n", path, fdt_totalsize(fdt),
+		       gic == 3 ? "GICv3, as this host's KVM gives" :
+		       gic == 2 ? "GICv2: this host's KVM has no GICv3" :
+		       "GICv3; no KVM here to ask: a host with only a GICv2 gives a GICv2 node");
 	gm_destroy(&vm->mem);
 	free(vm->arch.mpidr);
 	free(vm);
