@@ -20,15 +20,18 @@ struct net_vhost;
 struct passt;
 struct vhost_memory;
 
-/* A received frame, header included, is read whole into a bounce buffer
- * before it is placed: a TAP frame is at most a 64 KiB GSO packet. */
+/* The room a received frame is read into, header included: a TAP frame is
+ * at most a 64 KiB GSO packet, and one that fills all of this room was
+ * truncated. It is the guest's buffers when the stashed chains have this
+ * much room (zero-copy, net_rx.c), else the bounce buffer rxbuf. */
 #define RX_BUF_SIZE	(NET_HDR_LEN + NET_MAX_GSO_FRAME + 1)
 /* Writable buffers kept per RX chain: Linux uses 1 (mergeable) or 19 (big
  * packets); a longer chain just offers less room. */
 #define RX_SLOT_IOV	32
 
 /* An RX chain taken from the ring and not yet used: with merged buffers a
- * frame may need more chains than the ring had when it arrived. */
+ * frame may need more chains than the ring had when it arrived, and
+ * zero-copy receive takes chains for the largest frame before it reads. */
 struct rx_slot {
 	uint16_t head;
 	unsigned niov;
@@ -86,8 +89,13 @@ struct net_backend {
 	const char *kind;		/* for messages and `vmm ctl queues` */
 	bool vnet_hdr;			/* frames carry the header: offloads possible */
 	/* The next frame into rxbuf, header first: its length; 0 for none
-	 * waiting; -errno. */
+	 * waiting; -EMSGSIZE for one truncated; -errno. */
 	ssize_t (*recv)(struct net_pair *p);
+	/* The same into iov[0..cnt) (the header into iov[0], a local buffer
+	 * of NET_HDR_LEN bytes; the frame into the guest's buffers), one read:
+	 * -EMSGSIZE when it filled them all. NULL where a frame does not come
+	 * in one read (the stream): the bounce buffer only. */
+	ssize_t (*recv_iov)(struct net_pair *p, const struct iovec *iov, int cnt);
 	/* Frame `len` bytes long at iov[1..cnt), with its header at iov[0]:
 	 * 0 taken, -EAGAIN not now, -errno. */
 	int (*send)(struct net_pair *p, const struct iovec *iov, int cnt, size_t len);
@@ -106,9 +114,12 @@ struct net_pair {
 	bool in_ep;			/* fd is in n->ep (its TAP queue attached) */
 	uint32_t ep_events;		/* what n->ep asks of fd now */
 	uint64_t rx_frames, tx_frames;	/* for `vmm ctl NAME queues` */
+	uint64_t rx_zerocopy;		/* of rx_frames, read straight into the guest's buffers */
 
-	/* Receive: a frame read from the TAP waits in rxbuf until the guest
-	 * has room for it (back-pressure: the TAP is not read meanwhile). */
+	/* Receive: a frame is read straight into the stashed chains when they
+	 * have room for the largest (RX_BUF_SIZE); else into rxbuf, where it
+	 * waits until the guest has room for it (back-pressure: the TAP is
+	 * not read meanwhile). */
 	uint8_t *rxbuf;
 	size_t rx_len;
 	bool rx_held;

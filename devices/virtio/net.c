@@ -377,13 +377,14 @@ static size_t describe_pair(const struct net_pair *p, char *buf, size_t len)
 	if (p->index)
 		snprintf(pre, sizeof(pre), "p%u.", p->index);
 	return fmt_into(buf, len, " %srx_held=%d %srx_len=%zu %srx_stashed=%u %stx_held=%d "
-			"%swatch=%s%s%s %srx_frames=%llu %stx_frames=%llu",
+			"%swatch=%s%s%s %srx_frames=%llu %stx_frames=%llu %srx_zerocopy=%llu",
 			pre, p->rx_held, pre, p->rx_held ? p->rx_len : 0, pre, p->nstash,
 			pre, p->tx_held, pre,
 			p->n->link_lost ? "lost" : p->ep_events ? "" : "none",
 			p->ep_events & EPOLLIN ? "in" : "", p->ep_events & EPOLLOUT ? "out" : "",
 			pre, (unsigned long long)p->rx_frames,
-			pre, (unsigned long long)p->tx_frames);
+			pre, (unsigned long long)p->tx_frames,
+			pre, (unsigned long long)p->rx_zerocopy);
 }
 
 /* What receive and transmit wait for, for `vmm ctl NAME queues`: pair 0's
@@ -575,8 +576,9 @@ void virtio_net_free(void *p)
 		return;
 	n = (struct net *)vd;	/* vd is the first member; priv may be unset */
 	if (n->st.tx_packets || n->st.rx_packets)
-		log_debug("%s: rx %llu frames, %llu bytes; tx %llu frames, %llu bytes",
-			  n->name, (unsigned long long)n->st.rx_packets,
+		log_debug("%s: rx %llu frames (%llu zero-copy), %llu bytes; tx %llu frames, "
+			  "%llu bytes", n->name, (unsigned long long)n->st.rx_packets,
+			  (unsigned long long)n->st.rx_zerocopy,
 			  (unsigned long long)n->st.rx_bytes,
 			  (unsigned long long)n->st.tx_packets,
 			  (unsigned long long)n->st.tx_bytes);

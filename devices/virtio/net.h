@@ -50,6 +50,7 @@ struct virtio_net_stats {
 	uint64_t tx_bad_hdr;		/* guest header invalid or short */
 	uint64_t tx_errors;		/* the TAP refused the frame (down, EINVAL...) */
 	uint64_t rx_bad_buffers;	/* RX chains without writable bytes */
+	uint64_t rx_zerocopy;		/* of rx_packets, read straight into the guest's buffers */
 };
 
 struct guest_mem;

@@ -1,6 +1,6 @@
 /* virtio-net's backends, what the frames travel on (struct net_backend):
  * a TAP (it speaks the same 12-byte virtio-net header, IFF_VNET_HDR, so
- * frames cross with one read or writev), a packet socket, or for mode =
+ * frames cross with one readv or writev), a packet socket, or for mode =
  * "user" passt's stream socket (plain Ethernet frames, length-prefixed,
  * net_stream.c, no offloads); passt restarted when its connection fails;
  * and the constructors that open each. Attaching the TAP and its ioctls
@@ -62,20 +62,31 @@ void net_peer_gone(struct net *n, int err)
 
 /* ---- the backends ---- */
 
-static ssize_t fd_recv(struct net_pair *p)
+/* One frame per read: the header, then the frame, wherever iov says. */
+static ssize_t fd_recv_iov(struct net_pair *p, const struct iovec *iov, int cnt)
 {
+	size_t room = 0;
 	ssize_t r;
 
+	for (int i = 0; i < cnt; i++)
+		room += iov[i].iov_len;
 	do
-		r = read(p->fd, p->rxbuf, RX_BUF_SIZE);
+		r = readv(p->fd, iov, cnt);
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return errno == EAGAIN ? 0 : -errno;
 	if (r == 0)	/* a TAP may read empty; a socket's peer closed */
 		return p->n->be == &net_tap_backend ? 0 : -ECONNRESET;
-	if ((size_t)r == RX_BUF_SIZE)
+	if ((size_t)r == room)
 		return -EMSGSIZE;	/* truncated: larger than any frame */
 	return r;
+}
+
+static ssize_t fd_recv(struct net_pair *p)
+{
+	struct iovec iov = { .iov_base = p->rxbuf, .iov_len = RX_BUF_SIZE };
+
+	return fd_recv_iov(p, &iov, 1);
 }
 
 static int fd_send(struct net_pair *p, const struct iovec *iov, int cnt, size_t len)
@@ -122,11 +133,12 @@ static int stream_flush(struct net_pair *p)
 }
 
 const struct net_backend net_tap_backend = {
-	.kind = "TAP", .vnet_hdr = true, .recv = fd_recv, .send = fd_send, .gone = tap_gone,
+	.kind = "TAP", .vnet_hdr = true, .recv = fd_recv, .recv_iov = fd_recv_iov,
+	.send = fd_send, .gone = tap_gone,
 };
 static const struct net_backend socket_backend = {
-	.kind = "socket", .vnet_hdr = true, .recv = fd_recv, .send = fd_send,
-	.gone = socket_gone,
+	.kind = "socket", .vnet_hdr = true, .recv = fd_recv, .recv_iov = fd_recv_iov,
+	.send = fd_send, .gone = socket_gone,
 };
 static const struct net_backend stream_backend = {
 	.kind = "stream", .vnet_hdr = false, .recv = stream_recv, .send = stream_send,

@@ -7,7 +7,11 @@
  * undefined behaviour (UBSan); every used element names a head inside the
  * ring and a length no larger than the writable bytes of that chain; with
  * merged buffers off, no frame larger than one chain; no more packets
- * delivered than frames sent.
+ * delivered than frames sent, no more of them zero-copy than delivered.
+ * The input may ask for chains with room for the largest frame (byte 5),
+ * so that frames are read straight into the guest's buffers (net_rx.c's
+ * zero-copy path): 32 KiB buffers that overlap one another, a short first
+ * buffer or a first chain shorter than the header.
  *
  * Built by meson in a clang build directory set up with -Dfuzz=true
  * (docs/testing.md, "Fuzzing"); from the repository root:
@@ -19,12 +23,18 @@
  * Guest RAM is two heap buffers (gpa [0, 32K) and [48K, 80K)) so that ASan's
  * redzones catch any access that leaves a region.
  *
- * Input: a 5-byte header, the frames, then the guest RAM image from gpa 0.
+ * Input: a 6-byte header, the frames, then the guest RAM image from gpa 0.
  *   0  u8   log2 of the queue size (mod 9: up to 256)
  *   1  u8   features: bit 0 MRG_RXBUF, 1 INDIRECT_DESC, 2 EVENT_IDX,
  *           3 GUEST_CSUM, 4 GUEST_TSO4, 5 GUEST_TSO6, 6 GUEST_UFO, 7 GUEST_ECN
  *   2  le16 avail index the "driver" publishes
  *   4  u8   number of frames (mod 8)
+ *   5  u8   room chains (queue size 32 and up): bits 0-2, how many the
+ *           harness makes available after the input's, each one writable
+ *           descriptor over the whole high region, from the top of the
+ *           descriptor table down; bits 4-7, s: the first of them starts
+ *           with an s-byte buffer (at the high region's start, so it
+ *           overlaps the next), bit 3: and is that buffer alone
  * Each frame: le16 length (header included; bit 15 set: times 4, for
  * frames past 32 KiB; 0: none sent), then its bytes, as many as the input has, the rest
  * zero. Rings at fixed places: desc 0x0, avail 0x1000, used 0x2000.
@@ -46,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define REGION		(32 * 1024)
 #define HI_GPA		(48 * 1024)
-#define HDR		5
+#define HDR		6
 #define DESC		0x0
 #define AVAIL		0x1000
 #define USED		0x2000
@@ -129,6 +139,41 @@ static uint64_t writable(uint8_t *const img[2], unsigned qsize, unsigned head)
 	return sum;
 }
 
+/* Descriptor i of a queue of qsize: one buffer, continued at i - 1 when
+ * `next` (the room chains are built from the top of the table down). */
+static void put_desc(unsigned i, uint64_t addr, uint32_t len, bool next)
+{
+	struct virtq_desc d = { addr, len,
+				(uint16_t)(VRING_DESC_F_WRITE | (next ? VRING_DESC_F_NEXT : 0)),
+				(uint16_t)(i - 1) };
+
+	memcpy(gm.regions[0].hva + DESC + 16 * i, &d, 16);
+}
+
+/* The room chains byte 5 asks for, made available after the input's
+ * `idx`: the avail index to publish. */
+static uint16_t add_room(uint8_t spec, unsigned qsize, uint16_t idx)
+{
+	unsigned n = spec & 7, s = spec >> 4, top = qsize - 1;
+
+	if (qsize < 32)
+		return idx;
+	for (unsigned k = 0; k < n; k++) {
+		uint16_t head = (uint16_t)top;
+
+		if (k == 0 && s) {
+			put_desc(top--, HI_GPA, s, !(spec & 8));
+			if (!(spec & 8))
+				put_desc(top--, HI_GPA, REGION, false);
+		} else {
+			put_desc(top--, HI_GPA, REGION, false);
+		}
+		memcpy(gm.regions[0].hva + AVAIL + 4 + 2 * (idx % qsize), &head, 2);
+		idx++;
+	}
+	return idx;
+}
+
 /* Sends the input's frames; returns the rest of the input (guest RAM). */
 static const uint8_t *send_frames(const uint8_t *p, const uint8_t *end, unsigned n,
 				  unsigned *sent)
@@ -200,6 +245,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (virtq_enable(q) < 0)
 		goto out;
 	memcpy(&idx, data + 2, 2);
+	idx = add_room(data[5], qsize, idx);
 	memcpy(gm.regions[0].hva + AVAIL + 2, &idx, 2);
 	memset(gm.regions[0].hva + USED, 0, 4);
 	memcpy(snap[0], gm.regions[0].hva, REGION);
@@ -210,6 +256,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dev->ops->queue_notify(dev, NET_RXQ);
 	virtio_net_get_stats(dev, &after);
 	trap_unless(after.rx_packets - before.rx_packets <= sent);
+	trap_unless(after.rx_zerocopy - before.rx_zerocopy <=
+		    after.rx_packets - before.rx_packets);
 	now[0] = gm.regions[0].hva;
 	now[1] = gm.regions[1].hva;
 	memcpy(&used, gm.regions[0].hva + USED + 2, 2);

@@ -332,9 +332,14 @@ perf() {
 		run_failed "$name" "run $run: the VMM exited ($(describe_exit "$rc")) while the guest was sending, after $(stat -c %s "$w/back" 2>/dev/null) bytes"
 		return 0
 	fi
-	# vmm's own count of the interrupts it decided, and how many of them it held.
+	# vmm's own count of the interrupts it decided, and how many of them it held;
+	# and of the frames it received, how many went straight into the guest's
+	# buffers (rx_zerocopy) rather than through its bounce buffer.
 	case $name in net_perf_vmm*)
-		echo "net_perf: $name: run $run: vmm interrupts $("$VMM" ctl netperf queues 2>&1 | grep -o 'irq_sent=[0-9]* irq_held=[0-9]*' | head -n 1)" ;;
+		local qs
+		qs=$("$VMM" ctl netperf queues 2>&1 || true)
+		echo "net_perf: $name: run $run: vmm interrupts $(grep -o 'irq_sent=[0-9]* irq_held=[0-9]*' <<<"$qs" | head -n 1)"
+		echo "net_perf: $name: run $run: vmm frames $(grep -o 'rx_frames=[0-9]* tx_frames=[0-9]* rx_zerocopy=[0-9]*' <<<"$qs" | head -n 1)" ;;
 	esac
 	# The guest listens on 9002 once its send has ended: knock until it answers.
 	for i in 1 2 3 4 5 6 7 8 9 10; do

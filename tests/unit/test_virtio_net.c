@@ -3,7 +3,8 @@
  * guest memory) with a SOCK_SEQPACKET socket standing in for the TAP: one
  * frame per message, header first, as a TAP with IFF_VNET_HDR gives them.
  * Receive: merged buffers, back-pressure without drops, frames too large for
- * the guest's buffers. Transmit: scattered frames, oversized and hostile
+ * the guest's buffers, frames read straight into the guest's buffers
+ * (zero-copy) and the bounce buffer when they have too little room. Transmit: scattered frames, oversized and hostile
  * ones dropped and counted. Also the TAP errors that need no privileges,
  * and the device on a stream socket as passt drives it (mode = "user"):
  * length-prefixed plain frames, no offloads, the peer closing. */
@@ -589,6 +590,208 @@ static void test_rx_offload_mismatch(void **state)
 	assert_rx_frame(0, 4096, 60, 1);
 }
 
+/* ---- receive straight into the guest's buffers (zero-copy) ---- */
+
+/* `vmm ctl NAME queues` names `word`. */
+static bool described(const char *word)
+{
+	char report[1024];
+
+	virtio_dev_describe(vd, "net0", report, sizeof(report));
+	return strstr(report, word) != NULL;
+}
+
+/* Merged buffers with room for the largest frame (20 x 4 KiB): frames go
+ * straight into the buffers, one or several, num_buffers and the header's
+ * offload fields right; the chains a frame does not use serve the next.
+ * Once less than the largest frame's room is left (16 x 4 KiB) the next
+ * frame goes through the bounce buffer, as before. */
+static void test_rx_zc_merge(void **state)
+{
+	struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .gso_size = 1448, .hdr_len = 54,
+		.csum_start = 34, .csum_offset = 16, .num_buffers = 0x5555 }, got;
+
+	for (unsigned i = 0; i < QSIZE; i++)
+		post_rx(i, 8192);	/* 128 KiB of room */
+	tap_send(&h, 3000);
+	tap_send(&h, 20000);	/* 20012 bytes: three buffers */
+	virtio_net_rx_ready(vd);
+	assert_int_equal(used_idx(NET_RXQ), 4);
+	assert_rx_frame(0, 8192, 3000, 1);
+	assert_rx_frame(1, 8192, 20000, 3);
+	assert_int_equal(gm_read(&gm, BUF_GPA + 0x10000, &got, NET_HDR_LEN), 0);
+	assert_int_equal(got.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(got.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(got.gso_size, 1448);
+	assert_int_equal(got.csum_start, 34);
+	assert_int_equal(got.csum_offset, 16);
+	assert_int_equal(stats().rx_zerocopy, 2);
+	assert_true(described(" rx_frames=2 tx_frames=0 rx_zerocopy=2"));
+
+	/* 12 buffers left, 96 KiB: a 64 KiB frame still goes straight in,
+	 * eight of them; then 4 (32 KiB) are too little: bounced. */
+	tap_send(&h, 65000);
+	tap_send(&h, 1000);
+	virtio_net_rx_ready(vd);
+	assert_int_equal(used_idx(NET_RXQ), 4 + 8 + 1);
+	assert_rx_frame(4, 8192, 65000, 8);
+	assert_rx_frame(12, 8192, 1000, 1);
+	assert_int_equal(stats().rx_packets, 4);
+	assert_int_equal(stats().rx_bytes, 3000 + 20000 + 65000 + 1000);
+	assert_int_equal(stats().rx_zerocopy, 3);
+	assert_int_equal(stats().rx_too_big + stats().rx_bad_hdr, 0);
+	assert_true(described(" rx_stashed=3 "));
+}
+
+/* Buffers in guest RAM at gpa, len bytes, as one chain (no kick). */
+static void post_rx_chain(const uint64_t *gpa, const uint32_t *len, unsigned n)
+{
+	struct d ds[8];
+
+	for (unsigned i = 0; i < n; i++)
+		ds[i] = (struct d){ gpa[i], len[i], true };
+	post(NET_RXQ, ds, n);
+}
+
+/* A first buffer shorter than the header: the header is written across
+ * buffers (4 + 6 + 2 bytes), the frame after it. A first chain shorter
+ * than the header: that frame is bounced (rx_place writes the header
+ * across chains), the next goes straight in. */
+static void test_rx_zc_short_first(void **state)
+{
+	static const uint64_t gpa[3] = { BUF_GPA, BUF_GPA + 0x100, BUF_GPA + 0x10000 };
+	static const uint32_t len[3] = { 4, 6, 0x10000 };
+	struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_DATA_VALID }, got;
+	struct virtq_used_elem e;
+	const uint8_t *b;
+
+	post_rx_chain(gpa, len, 3);
+	post_rx(2, 0x10000);
+	tap_send(&h, 5000);
+	virtio_net_rx_ready(vd);
+	e = next_used(NET_RXQ);
+	assert_int_equal(e.len, NET_HDR_LEN + 5000);
+	assert_int_equal(gm_read(&gm, BUF_GPA, &got, 4), 0);
+	assert_int_equal(gm_read(&gm, BUF_GPA + 0x100, (uint8_t *)&got + 4, 6), 0);
+	assert_int_equal(gm_read(&gm, BUF_GPA + 0x10000, (uint8_t *)&got + 10, 2), 0);
+	assert_int_equal(got.flags, VIRTIO_NET_HDR_F_DATA_VALID);
+	assert_int_equal(got.num_buffers, 1);
+	b = gm_ptr(&gm, BUF_GPA + 0x10000 + 2, 5000);
+	for (size_t i = 0; i < 5000; i++)
+		assert_int_equal(b[i], frame_byte(i));
+	assert_int_equal(stats().rx_zerocopy, 1);
+
+	/* Chains of 8 bytes, then 64 KiB and 64 KiB. */
+	post_rx(3, 8);
+	post_rx(4, 0x10000);
+	tap_send(&h, 100);
+	tap_send(&h, 200);
+	virtio_net_rx_ready(vd);
+	/* Slot 2's chain, stashed since, is first in line and with the two
+	 * new ones has room for any frame: the 100 bytes go straight in. */
+	assert_rx_frame(2, 0x10000, 100, 1);
+	/* Then the 8-byte chain first: bounced, its header across two chains. */
+	e = next_used(NET_RXQ);
+	assert_int_equal(e.len, 8);
+	e = next_used(NET_RXQ);
+	assert_int_equal(e.len, NET_HDR_LEN + 200 - 8);
+	assert_int_equal(gm_read(&gm, BUF_GPA + 0x30000, &got, 8), 0);
+	assert_int_equal(gm_read(&gm, BUF_GPA + 0x40000, (uint8_t *)&got + 8, 4), 0);
+	assert_int_equal(got.num_buffers, 2);
+	b = gm_ptr(&gm, BUF_GPA + 0x40000 + 4, 200);
+	for (size_t i = 0; i < 200; i++)
+		assert_int_equal(b[i], frame_byte(i));
+	assert_int_equal(stats().rx_packets, 3);
+	assert_int_equal(stats().rx_zerocopy, 2);
+}
+
+/* Too little room: the frame is bounced and held, later ones wait in the
+ * "TAP"; the buffers the driver adds take the held frame first, then the
+ * next goes straight in: each frame once, in order. */
+static void test_rx_zc_fallback(void **state)
+{
+	struct virtio_net_hdr_v1 h = { 0 };
+
+	post_rx(0, 8192);
+	post_rx(1, 8192);
+	tap_send(&h, 1000);
+	tap_send(&h, 20000);	/* three buffers */
+	tap_send(&h, 3000);
+	virtio_net_rx_ready(vd);
+	assert_int_equal(used_idx(NET_RXQ), 1);
+	assert_rx_frame(0, 8192, 1000, 1);
+	assert_true(described(" rx_held=1 rx_len=20012 rx_stashed=1 "));
+	for (unsigned i = 2; i < 14; i++)
+		post_rx(i, 8192);
+	vd->ops->queue_notify(vd, NET_RXQ);
+	assert_int_equal(used_idx(NET_RXQ), 1 + 3 + 1);
+	assert_rx_frame(1, 8192, 20000, 3);
+	assert_rx_frame(4, 8192, 3000, 1);
+	assert_int_equal(stats().rx_packets, 3);
+	assert_int_equal(stats().rx_zerocopy, 1);
+	assert_int_equal(stats().rx_too_big + stats().rx_bad_hdr + stats().rx_reset, 0);
+	virtio_net_rx_ready(vd);
+	assert_int_equal(used_idx(NET_RXQ), 5);
+}
+
+/* Read straight into the buffers, then dropped: a runt, a frame longer
+ * than any (it fills the room: truncated), one with an offload the guest
+ * did not take (UFO). No chain is used for them; the next frames take the
+ * same buffers, the largest one exactly fitting the room it is given. */
+static void test_rx_zc_drops(void **state)
+{
+	struct virtio_net_hdr_v1 h = { 0 };
+
+	for (unsigned i = 0; i < 10; i++)
+		post_rx(i, 8192);
+	tap_send(&h, 10);
+	tap_send(&h, NET_MAX_GSO_FRAME + 1);
+	h.gso_type = VIRTIO_NET_HDR_GSO_UDP;
+	h.gso_size = 1400;
+	tap_send(&h, 3000);
+	h = (struct virtio_net_hdr_v1){ 0 };
+	tap_send(&h, 500);
+	tap_send(&h, NET_MAX_GSO_FRAME);	/* the room of nine */
+	virtio_net_rx_ready(vd);
+	assert_int_equal(stats().rx_bad_hdr, 2);
+	assert_int_equal(stats().rx_too_big, 1);
+	assert_int_equal(used_idx(NET_RXQ), 1 + 9);
+	assert_rx_frame(0, 8192, 500, 1);
+	assert_rx_frame(1, 8192, NET_MAX_GSO_FRAME, 9);
+	assert_int_equal(stats().rx_zerocopy, 2);
+	assert_false(vd->status & VIRTIO_CONFIG_S_NEEDS_RESET);
+}
+
+/* Without merged buffers: one chain with room for the largest frame (a
+ * 12-byte header buffer and 5 x 16 KiB, as Linux's big packets) takes a
+ * frame straight in; a small chain gets the bounce buffer. */
+static void test_rx_zc_plain(void **state)
+{
+	uint64_t gpa[6];
+	uint32_t len[6];
+	struct virtio_net_hdr_v1 h = { .num_buffers = 7 };
+
+	gpa[0] = BUF_GPA;
+	len[0] = NET_HDR_LEN;
+	for (unsigned i = 1; i < 6; i++) {
+		gpa[i] = BUF_GPA + NET_HDR_LEN + 0x4000ULL * (i - 1);
+		len[i] = 0x4000;
+	}
+	post_rx_chain(gpa, len, 6);
+	tap_send(&h, 30000);
+	tap_send(&h, 100);
+	virtio_net_rx_ready(vd);
+	assert_int_equal(used_idx(NET_RXQ), 1);
+	assert_rx_frame(0, 0x20000, 30000, 1);	/* contiguous, num_buffers 1 */
+	assert_int_equal(stats().rx_zerocopy, 1);
+	post_rx(4, 2048);
+	vd->ops->queue_notify(vd, NET_RXQ);
+	assert_rx_frame(4, 2048, 100, 1);
+	assert_int_equal(stats().rx_packets, 2);
+	assert_int_equal(stats().rx_zerocopy, 1);
+}
+
 /* ---- transmit ---- */
 
 /* TX chain in buffer slot k (128 KiB each): the header, then the frame of
@@ -964,6 +1167,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_too_big_ring, setup_small_ring, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_hostile, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_offload_mismatch, setup_plain, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_zc_merge, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_zc_short_first, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_zc_fallback, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_zc_drops, setup_mrg, teardown),
+		cmocka_unit_test_setup_teardown(test_rx_zc_plain, setup_plain, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_frame, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_bad, setup_mrg, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_many_segments, setup_mrg, teardown),
