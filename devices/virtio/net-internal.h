@@ -54,15 +54,15 @@ _Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the c
  * last interrupt and when a held one is due. The control queue interrupts
  * at once. */
 #define NET_IRQ_QUEUES	(2 * NET_MAX_PAIRS)
-/* Bytes through the device, both ways, since a queue's last interrupt from
- * which its next one is held: a bulk transfer's, not a ping's or a small
- * request's (Intel's adaptive ITR draws its "bulk" line at about 8 KB). */
+/* Bytes the guest sent, since a queue's last interrupt, from which that
+ * interrupt is held: a bulk transfer's, not a ping's or a small request's
+ * (Intel's adaptive ITR draws its "bulk" line at about 8 KB). */
 #define NET_IRQ_BULK	8192
 struct net_irq {
 	int tfd;			/* timerfd of the earliest held interrupt; -1: no holds */
 	uint64_t hold_ns;
 	uint64_t armed;			/* the deadline tfd is set for (CLOCK_MONOTONIC ns); 0 none */
-	uint64_t bytes[NET_IRQ_QUEUES];
+	uint64_t sent_bytes[NET_IRQ_QUEUES];	/* the guest's frames (TX) since the queue's interrupt */
 	uint64_t due[NET_IRQ_QUEUES];	/* a held interrupt's deadline; 0 none */
 	uint64_t sent, held;		/* interrupts decided, and how many of them waited */
 };
@@ -70,10 +70,12 @@ uint64_t net_irq_now(void);
 /* hold_us 0: every interrupt at once, no timer. 0 or -errno. */
 int net_irq_init(struct net_irq *m, uint32_t hold_us);
 void net_irq_free(struct net_irq *m);
-/* `bytes` of frames moved, either way, through queue pair `pair`. */
-void net_irq_moved(struct net_irq *m, unsigned pair, uint64_t bytes);
+/* `bytes` of frames moved through queue pair `pair`: the guest's (tx) or
+ * to it. */
+void net_irq_moved(struct net_irq *m, unsigned pair, uint64_t bytes, bool tx);
 /* Queue q has used buffers to announce (virtio_dev_used): now, or at
- * now + hold when it moved a bulk since its last interrupt. */
+ * now + hold when the guest sent a bulk on its pair since q's last
+ * interrupt. */
 void net_irq_used(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now);
 /* The interrupts due by `now` go; the timer is set for the next. */
 void net_irq_expire(struct net_irq *m, struct virtio_dev *vd, uint64_t now);

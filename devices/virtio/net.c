@@ -135,7 +135,7 @@ static int tx_send(struct net_pair *p)
 	n->st.tx_packets++;
 	n->st.tx_bytes += frame;
 	p->tx_frames++;
-	net_irq_moved(&n->irq, p->index, frame);
+	net_irq_moved(&n->irq, p->index, frame, true);
 	return 1;
 }
 

@@ -1,14 +1,16 @@
 /* virtio-net's interrupt moderation ([[net]] interrupt_hold_us): when a
- * used-buffer interrupt of a queue goes to the guest. A queue that moved
- * little since its last interrupt (a ping, a request/response exchange: less
- * than NET_IRQ_BULK bytes through the device, both directions together)
- * interrupts at once, as it always did. One that moved a bulk of data holds
- * the interrupt for up to hold_us, so that what arrives meanwhile (the
- * host's ACKs of a guest's stream, more frames of one) is announced by one
- * interrupt: as NICs classify their interrupt rate by the bytes per
- * interrupt (Intel's adaptive ITR). The hold is a timerfd the I/O thread
- * watches; the queue's EVENT_IDX suppression still decides at the end
- * whether the guest wants the interrupt. */
+ * used-buffer interrupt of a queue goes to the guest. While the guest sends
+ * a bulk of data (NET_IRQ_BULK bytes or more on the queue pair since the
+ * queue's last interrupt), the interrupt waits up to hold_us, so that what
+ * completes meanwhile (the host's ACKs of the stream, its own sent frames)
+ * is announced by one interrupt, as NICs classify their interrupt rate by
+ * the bytes per interrupt (Intel's adaptive ITR). Otherwise it goes at
+ * once: a ping, a request/response exchange, and a guest that receives a
+ * stream, whose ACKs the sender is waiting for (holding those interrupts
+ * cost host->guest streams up to a third of their rate in the test host:
+ * docs/performance.md). The hold is a timerfd the I/O thread watches; the
+ * queue's EVENT_IDX suppression still decides at the end whether the guest
+ * wants the interrupt. */
 #include <errno.h>
 #include <net/if.h>
 #include <stdint.h>
@@ -67,24 +69,26 @@ static void arm(struct net_irq *m)
 static void flush(struct net_irq *m, struct virtio_dev *vd, unsigned q)
 {
 	m->due[q] = 0;
-	m->bytes[q] = 0;
+	m->sent_bytes[q] = 0;
 	m->sent++;
 	virtio_dev_used(vd, q);
 }
 
 /* A pair's frames decide its own two queues' interrupts: another pair's
- * bulk does not hold this one's ping. */
-void net_irq_moved(struct net_irq *m, unsigned pair, uint64_t bytes)
+ * bulk does not hold this one's ping. Only what the guest sends counts. */
+void net_irq_moved(struct net_irq *m, unsigned pair, uint64_t bytes, bool tx)
 {
-	m->bytes[2 * pair] += bytes;
-	m->bytes[2 * pair + 1] += bytes;
+	if (!tx)
+		return;
+	m->sent_bytes[2 * pair] += bytes;
+	m->sent_bytes[2 * pair + 1] += bytes;
 }
 
 void net_irq_used(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now)
 {
 	if (m->due[q])
 		return;		/* already owed: goes at its time */
-	if (m->tfd < 0 || m->bytes[q] < NET_IRQ_BULK) {
+	if (m->tfd < 0 || m->sent_bytes[q] < NET_IRQ_BULK) {
 		flush(m, vd, q);
 		return;
 	}
@@ -104,7 +108,7 @@ void net_irq_expire(struct net_irq *m, struct virtio_dev *vd, uint64_t now)
 void net_irq_reset(struct net_irq *m)
 {
 	memset(m->due, 0, sizeof(m->due));
-	memset(m->bytes, 0, sizeof(m->bytes));
+	memset(m->sent_bytes, 0, sizeof(m->sent_bytes));
 	if (m->tfd >= 0)
 		arm(m);
 }

@@ -106,7 +106,7 @@ static int rx_push(struct net_pair *p, unsigned need, size_t len)
 	n->st.rx_packets++;
 	n->st.rx_bytes += len - NET_HDR_LEN;
 	p->rx_frames++;
-	net_irq_moved(&n->irq, p->index, len - NET_HDR_LEN);
+	net_irq_moved(&n->irq, p->index, len - NET_HDR_LEN, false);
 	return 1;
 }
 

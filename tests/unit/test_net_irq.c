@@ -1,8 +1,9 @@
 /* Unit tests for devices/virtio/net_irq.c, virtio-net's interrupt
  * moderation, on two queues over fake guest memory with a transport that
  * counts interrupts: small exchanges interrupt at once; after a bulk the
- * interrupt waits hold_us (its timer set for then) and every completion
- * meanwhile shares it; interrupt_hold_us = 0 never waits; a reset forgets
+ * guest sent the interrupt waits hold_us (its timer set for then) and every
+ * completion meanwhile shares it; a bulk the guest receives, with its small
+ * answers, interrupts at once; interrupt_hold_us = 0 never waits; a reset forgets
  * what was owed; the driver's suppression still has the last word; the
  * timerfd, when it fires, delivers. */
 #include <setjmp.h>
@@ -86,9 +87,9 @@ static uint64_t timer_left(void)
 static void test_small_at_once(void **state)
 {
 	for (unsigned i = 0; i < 10; i++) {
-		net_irq_moved(&m, 0, 60);
+		net_irq_moved(&m, 0, 60, true);
 		net_irq_used(&m, &vd, NET_RXQ, T0 + i * 1000);
-		net_irq_moved(&m, 0, 60);
+		net_irq_moved(&m, 0, 60, true);
 		net_irq_used(&m, &vd, NET_TXQ, T0 + i * 1000 + 500);
 	}
 	assert_int_equal(signals[NET_RXQ], 10);
@@ -102,7 +103,7 @@ static void test_small_at_once(void **state)
  * meanwhile; then the queue starts over. */
 static void test_bulk_held(void **state)
 {
-	net_irq_moved(&m, 0, 65536);
+	net_irq_moved(&m, 0, 65536, true);
 	net_irq_used(&m, &vd, NET_RXQ, T0);
 	assert_int_equal(signals[NET_RXQ], 0);
 	assert_int_equal(m.held, 1);
@@ -110,7 +111,7 @@ static void test_bulk_held(void **state)
 	/* the timer is set (T0 is long past on CLOCK_MONOTONIC: it is due) */
 	assert_true(m.armed == T0 + HOLD_US * 1000ULL);
 	for (unsigned i = 1; i < 5; i++) {
-		net_irq_moved(&m, 0, 65536);
+		net_irq_moved(&m, 0, 65536, true);
 		net_irq_used(&m, &vd, NET_RXQ, T0 + i * 10000);
 	}
 	net_irq_expire(&m, &vd, T0 + HOLD_US * 1000ULL - 1);
@@ -120,16 +121,37 @@ static void test_bulk_held(void **state)
 	assert_int_equal(m.held, 1);
 	assert_true(m.armed == 0);
 	/* counted afresh: a small frame now goes at once */
-	net_irq_moved(&m, 0, 100);
+	net_irq_moved(&m, 0, 100, true);
 	net_irq_used(&m, &vd, NET_RXQ, T0 + 200000);
 	assert_int_equal(signals[NET_RXQ], 2);
 	assert_int_equal(signals[NET_TXQ], 0);
 }
 
+/* A stream the guest receives: its frames and its ACKs interrupt at once,
+ * so that the ACKs the sender waits for leave without a hold. Once the
+ * guest sends a bulk too, the hold applies. */
+static void test_receiving_at_once(void **state)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		net_irq_moved(&m, 0, 65536, false);
+		net_irq_used(&m, &vd, NET_RXQ, T0 + i * 1000);
+		net_irq_moved(&m, 0, 66, true);
+		net_irq_used(&m, &vd, NET_TXQ, T0 + i * 1000 + 500);
+	}
+	assert_int_equal(signals[NET_RXQ], 8);
+	assert_int_equal(signals[NET_TXQ], 8);
+	assert_int_equal(m.held, 0);
+	net_irq_moved(&m, 0, 65536, true);
+	net_irq_moved(&m, 0, 65536, false);
+	net_irq_used(&m, &vd, NET_RXQ, T0 + 10000);
+	assert_int_equal(signals[NET_RXQ], 8);
+	assert_int_equal(m.held, 1);
+}
+
 /* Both queues held: the timer is set for the earlier, then the later. */
 static void test_two_queues(void **state)
 {
-	net_irq_moved(&m, 0, 20000);
+	net_irq_moved(&m, 0, 20000, true);
 	net_irq_used(&m, &vd, NET_TXQ, T0);
 	net_irq_used(&m, &vd, NET_RXQ, T0 + 30000);
 	assert_true(m.armed == T0 + HOLD_US * 1000ULL);
@@ -147,7 +169,7 @@ static void test_off(void **state)
 {
 	assert_int_equal(m.tfd, -1);
 	for (unsigned i = 0; i < 5; i++) {
-		net_irq_moved(&m, 0, 65536);
+		net_irq_moved(&m, 0, 65536, true);
 		net_irq_used(&m, &vd, NET_RXQ, T0 + i);
 	}
 	assert_int_equal(signals[NET_RXQ], 5);
@@ -157,7 +179,7 @@ static void test_off(void **state)
 /* A reset forgets what was owed: the driver's rings are gone. */
 static void test_reset(void **state)
 {
-	net_irq_moved(&m, 0, 65536);
+	net_irq_moved(&m, 0, 65536, true);
 	net_irq_used(&m, &vd, NET_RXQ, T0);
 	net_irq_reset(&m);
 	assert_true(m.armed == 0);
@@ -176,7 +198,7 @@ static void test_suppressed(void **state)
 
 	assert_non_null(flags);
 	*flags = VRING_AVAIL_F_NO_INTERRUPT;
-	net_irq_moved(&m, 0, 65536);
+	net_irq_moved(&m, 0, 65536, true);
 	net_irq_used(&m, &vd, NET_RXQ, T0);
 	net_irq_expire(&m, &vd, T0 + HOLD_US * 1000ULL);
 	assert_int_equal(signals[NET_RXQ], 0);
@@ -190,7 +212,7 @@ static void test_timer_fires(void **state)
 	struct pollfd p = { .fd = m.tfd, .events = POLLIN };
 	uint64_t now = net_irq_now();
 
-	net_irq_moved(&m, 0, 65536);
+	net_irq_moved(&m, 0, 65536, true);
 	net_irq_used(&m, &vd, NET_TXQ, now);
 	assert_true(timer_left() > 0);
 	assert_int_equal(poll(&p, 1, 1000), 1);
@@ -205,6 +227,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_small_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receiving_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off, setup_off, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
