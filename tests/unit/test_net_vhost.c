@@ -517,6 +517,30 @@ static uint8_t pairs_set(struct net *n, uint16_t k)
 	return ack;
 }
 
+/* VQ_PAIRS_SET that turns pair 1 on (2) or off (1), and what it asked: on,
+ * pair 1's TAP queue attached, then given to its rings; off, the kernel
+ * stops serving pair 1 before its TAP queue is detached. Pair 0 untouched. */
+static void pair1_turned(struct net *n, bool on)
+{
+	ncalls = at = 0;
+	assert_int_equal(pairs_set(n, on ? 2 : 1), VIRTIO_NET_OK);
+	if (on)
+		assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_ATTACH_QUEUE);
+	expect_backend(n, 1, 0, on);
+	expect_backend(n, 1, 1, on);
+	if (!on)
+		assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_DETACH_QUEUE);
+	assert_int_equal(at, ncalls);
+}
+
+/* A VQ_PAIRS_SET answered `ack` that asks nothing of the kernel or the TAP. */
+static void pairs_set_idle(struct net *n, uint16_t k, uint8_t ack)
+{
+	ncalls = at = 0;
+	assert_int_equal(pairs_set(n, k), ack);
+	assert_int_equal(at, ncalls);
+}
+
 static void expect_start_2(struct net *n)
 {
 	uint64_t f = n->vd.features;
@@ -549,36 +573,18 @@ static void test_two_pairs(void **state __attribute__((unused)))
 	described(n, " tap=vmmtap0 vhost=running pairs=2 active=1 ctrl_cmds=0 ctrl_errors=0 "
 		  "p1.vhost=off");
 
-	/* VQ_PAIRS_SET 2: pair 1's TAP queue attached, then given to its
-	 * rings. */
-	ncalls = at = 0;
-	assert_int_equal(pairs_set(n, 2), VIRTIO_NET_OK);
-	assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_ATTACH_QUEUE);
-	expect_backend(n, 1, 0, true);
-	expect_backend(n, 1, 1, true);
-	assert_int_equal(at, ncalls);
+	pair1_turned(n, true);
 	described(n, " tap=vmmtap0 vhost=running pairs=2 active=2 ctrl_cmds=1 ctrl_errors=0 "
 		  "p1.vhost=running");
 	/* The same again: nothing to do. */
-	ncalls = at = 0;
-	assert_int_equal(pairs_set(n, 2), VIRTIO_NET_OK);
-	assert_int_equal(at, ncalls);
+	pairs_set_idle(n, 2, VIRTIO_NET_OK);
 
-	/* VQ_PAIRS_SET 1: the kernel stops serving pair 1 before its TAP
-	 * queue is detached; pair 0 untouched. */
-	ncalls = at = 0;
-	assert_int_equal(pairs_set(n, 1), VIRTIO_NET_OK);
-	expect_backend(n, 1, 0, false);
-	expect_backend(n, 1, 1, false);
-	assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_DETACH_QUEUE);
-	assert_int_equal(at, ncalls);
+	pair1_turned(n, false);
 	described(n, " tap=vmmtap0 vhost=running pairs=2 active=1 ctrl_cmds=3 ctrl_errors=0 "
 		  "p1.vhost=off");
 
 	/* Out of range: refused, nothing asked of the kernel. */
-	ncalls = at = 0;
-	assert_int_equal(pairs_set(n, 3), VIRTIO_NET_ERR);
-	assert_int_equal(at, ncalls);
+	pairs_set_idle(n, 3, VIRTIO_NET_ERR);
 
 	/* On again, and the kernel refusing pair 1's TAP on its TX ring: the
 	 * command fails, the RX ring's attach and the TAP queue undone. */
@@ -621,11 +627,7 @@ static void test_two_pairs(void **state __attribute__((unused)))
 	ncalls = at = 0;
 	activate(n);
 	expect_start_2(n);
-	assert_int_equal(pairs_set(n, 2), VIRTIO_NET_OK);
-	assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_ATTACH_QUEUE);
-	expect_backend(n, 1, 0, true);
-	expect_backend(n, 1, 1, true);
-	assert_int_equal(at, ncalls);
+	pair1_turned(n, true);
 	virtio_net_free(&n->vd);
 }
 
