@@ -318,8 +318,10 @@ static void load_user_entry(struct ctx *c, const struct toml_value *tab, const c
 }
 
 /* `queues`: more than one pair needs a queue of its own per pair, which only
- * a multi-queue TAP opened by name gives. Unset, one pair per vCPU there (as
- * Linux's driver then uses one per CPU) up to NET_QUEUES_MAX, else 1. */
+ * a multi-queue TAP opened by name gives (with vhost = true too: one
+ * /dev/vhost-net per pair, each on its TAP queue). Unset, one pair per vCPU
+ * there (as Linux's driver then uses one per CPU) up to NET_QUEUES_MAX,
+ * else 1. */
 static void load_queues(struct ctx *c, const struct toml_value *tab, const char *table,
 			unsigned vcpus, struct net_config *n)
 {
@@ -329,7 +331,7 @@ static void load_queues(struct ctx *c, const struct toml_value *tab, const char 
 
 	n->queues = 1;
 	if (!v) {
-		if (by_name && !n->vhost)
+		if (by_name)
 			n->queues = vcpus < NET_QUEUES_MAX ? vcpus : NET_QUEUES_MAX;
 		return;
 	}
@@ -343,10 +345,6 @@ static void load_queues(struct ctx *c, const struct toml_value *tab, const char 
 		cfg_err(c, v->line, table, "queues", "must be 1 with tap_fd: an inherited "
 			"descriptor is one queue of the TAP; give the TAP by name (tap = ...) "
 			"for more");
-	else if (n->vhost)
-		cfg_err(c, v->line, table, "queues", "more than one with vhost = true is not "
-			"supported yet (one vhost-net instance per pair): set queues = 1 or "
-			"vhost = false");
 	else
 		n->queues = (unsigned)q;
 }

@@ -157,6 +157,10 @@ static const struct rule device_rules[] = {
 	 * change the pairs in use: the TAP must steer no flow to a queue of
 	 * a pair the driver turned off. Only on the TAP fds vmm opened. */
 	IOCTL(TUNSETQUEUE, A0_ANY, "virtio-net queues = N: a TAP queue attached or detached as the driver turns its pair on or off"),
+	/* With vhost = true the same two threads start and stop the kernel's
+	 * service of a pair (devices/virtio/net_vhost.c): DRIVER_OK and reset
+	 * on a vCPU thread, VQ_PAIRS_SET on the I/O thread. */
+	IOCTL(VHOST_NET_SET_BACKEND, A0_ANY, "vhost-net: a pair's TAP queue attached at DRIVER_OK and when the driver turns the pair on, detached at reset and when it turns it off"),
 };
 
 static const struct rule io_rules[] = {
@@ -188,7 +192,6 @@ static const struct rule vcpu_rules[] = {
 	IOCTL(VHOST_SET_VRING_ADDR, A0_ANY, "vhost-net: where the driver put a ring"),
 	IOCTL(VHOST_SET_VRING_KICK, A0_ANY, "vhost-net: a queue's kick eventfd (KVM ioeventfd)"),
 	IOCTL(VHOST_SET_VRING_CALL, A0_ANY, "vhost-net: the irqfd of the vector the driver chose"),
-	IOCTL(VHOST_NET_SET_BACKEND, A0_ANY, "vhost-net: the TAP attached at DRIVER_OK, detached at reset"),
 	IOCTL(VHOST_GET_VRING_BASE, A0_ANY, "vhost-net: a ring stopped at device reset"),
 };
 

@@ -28,7 +28,7 @@ struct vmmio_queue {
 	struct virtio_mmio *m;
 	unsigned index;
 	int kick_fd;
-	int call_fd;		/* backend completions (devices without queue_notify) */
+	int call_fd;		/* backend completions (queues not ours, virtio.h) */
 	uint64_t kicks;		/* kick eventfd reads, for `queues` */
 	uint64_t signals;	/* used-buffer interrupts asked for, for `queues` */
 };
@@ -360,9 +360,10 @@ static int queue_fds_init(struct virtio_mmio *m, unsigned i)
 				 q->kick_fd);
 	if (ret < 0)
 		return ret;
-	if (vd->ops->queue_notify)
+	if (virtio_dev_queue_ours(vd, i))
 		return iothread_add(m->host->io, q->kick_fd, kick, q);
-	/* Served outside the VMM (vhost-user): the backend signals call_fd. */
+	/* Served outside the VMM (vhost-user, vhost-net): the backend signals
+	 * call_fd. */
 	q->call_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (q->call_fd < 0)
 		return -errno;

@@ -187,7 +187,8 @@ int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io);
 
 /* The driver uses pairs 0..k-1 (1 <= k <= npairs, else -EINVAL): the
  * TAP's queues of the others are detached (TUNSETQUEUE), so that the TAP
- * steers no flow to them, and they are no longer served. */
+ * steers no flow to them, and they are no longer served (by vmm, or with
+ * vhost by the kernel: net_vhost_set_active). */
 int net_set_active(struct net *n, unsigned k);
 
 /* net_ctrl.c. The control queue (queue 2 * npairs) was kicked. */
@@ -205,17 +206,25 @@ uint8_t virtio_net_ctrl_parse(const uint8_t *buf, size_t len, unsigned npairs,
 /* net_vhost.c: `vhost = true`. Opens /dev/vhost-net (path), logging why
  * not, naming `table`: an fd or -errno. */
 int net_vhost_open(const char *table, const char *path);
-/* Opens and owns /dev/vhost-net for n (on the TAP n->fd), gives it the
- * guest's memory and an error eventfd `io` watches. 0 or -errno, logged;
- * net_vhost_free undoes what was done. */
+/* Opens and owns one /dev/vhost-net per pair of n (n->npairs, each on its
+ * TAP queue n->pair[i].fd), gives each the guest's memory and an error
+ * eventfd `io` watches. 0 or -errno, logged; net_vhost_free undoes what
+ * was done. */
 int net_vhost_new(struct net *n, const char *table, const struct guest_mem *mem,
 		  struct iothread *io);
 void net_vhost_free(struct net *n);
-/* At DRIVER_OK: the negotiated features, the rings, kick and call fds and
- * the TAP to the kernel; 0 or -EIO (logged; nothing left started). */
+/* At DRIVER_OK: the negotiated features, every enabled ring with its kick
+ * and call fds, and the TAP queue of each pair in use (n->active) to the
+ * kernel; 0 or -EIO (logged; nothing left started). */
 int net_vhost_start(struct net *n);
-/* At reset: the TAP detached, the rings stopped. */
+/* At reset: every TAP queue detached, the rings stopped. */
 void net_vhost_stop(struct net *n);
+/* The driver uses pairs 0..k-1 (n->active is still the old count): the
+ * kernel serves those of them it has rings for, no others (their TAP queue
+ * detached from the rings, VHOST_NET_SET_BACKEND -1). 0, or -errno when a
+ * pair could not be turned on (logged; those this call turned on are off
+ * again). Before DRIVER_OK (no rings) nothing is asked of the kernel. */
+int net_vhost_set_active(struct net *n, unsigned k);
 size_t net_vhost_describe(struct net *n, char *buf, size_t len);
 /* virtio_net_vhost_offered with the kernel's features. */
 uint64_t net_vhost_offered(const struct net *n, uint64_t device);

@@ -298,6 +298,14 @@ int net_set_active(struct net *n, unsigned k)
 			return -EIO;
 		}
 	}
+	/* With vhost the kernel starts serving the pairs turned on once their
+	 * TAP queue is attached, and stops those turned off before it is
+	 * detached. */
+	if (n->vhost && net_vhost_set_active(n, k) < 0) {
+		for (unsigned i = was; tap && i < k; i++)
+			tap_set_queue(n->pair[i].fd, false);
+		return -EIO;
+	}
 	for (unsigned i = k; tap && i < was; i++) {
 		r = tap_set_queue(n->pair[i].fd, false);
 		if (r < 0 && r != -EINVAL)
@@ -309,7 +317,8 @@ int net_set_active(struct net *n, unsigned k)
 		struct net_pair *p = &n->pair[i];
 
 		pair_listen(p, i < k);
-		if (i >= was && i < k && (n->vd.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
+		if (i >= was && i < k && !n->vhost &&
+		    (n->vd.status & VIRTIO_CONFIG_S_DRIVER_OK)) {
 			net_rx_run(p);
 			tx_run(p);
 		}
@@ -364,6 +373,8 @@ static void net_notify(struct virtio_dev *vd, unsigned qi)
 
 	if (n->npairs > 1 && qi == 2 * n->npairs)
 		net_ctrl_run(n);
+	else if (n->vhost)
+		return;	/* a data queue is the kernel's; the transport never asks */
 	else if (qi < 2 * n->npairs && qi % 2)
 		tx_run(&n->pair[qi / 2]);
 	else if (qi < 2 * n->npairs)
@@ -419,13 +430,15 @@ static const struct virtio_dev_ops net_ops = {
 	.describe = net_describe,
 };
 
-/* vhost = true: the kernel serves the queues (net_vhost.c), the transport
- * hands it the kick eventfds. */
+/* vhost = true: the kernel serves the data queues (net_vhost.c), the
+ * transport hands it their kick eventfds (vd.backend_queues); vmm serves
+ * the control queue, when there is one. */
 static const struct virtio_dev_ops net_vhost_ops = {
 	.features = net_features,
 	.config_read = net_config_read,
 	.activate = net_activate,
 	.reset = net_reset,
+	.queue_notify = net_notify,
 	.describe = net_describe,
 };
 
@@ -501,6 +514,7 @@ int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io)
 		.nqueues = n->npairs > 1 ? 2 * n->npairs + 1 : 2,
 		.queue_max = NET_QUEUE_SIZE, .config_size = NET_CFG_SIZE,
 		.ops = n->vhost ? &net_vhost_ops : &net_ops, .priv = n,
+		.backend_queues = n->vhost ? (1u << 2 * n->npairs) - 1 : 0,
 	};
 	memcpy(n->config.mac, mac, 6);
 	n->config.status = htole16(VIRTIO_NET_S_LINK_UP);

@@ -647,7 +647,7 @@ int virtio_pci_attach(struct dev_host *host, struct pci_bus *bus, unsigned slot,
 			return -errno;
 		ret = dev_host_ioeventfd(host, vp->bar + VPCI_NOTIFY_OFF +
 					 VPCI_NOTIFY_MULT * i, 2, false, 0, q->kick_fd);
-		if (ret == 0 && vd->ops->queue_notify)
+		if (ret == 0 && virtio_dev_queue_ours(vd, i))
 			ret = iothread_add(host->io, q->kick_fd, kick, q);
 		if (ret < 0) {
 			log_err("%s: queue %u notification: %s", vd->name, i,

@@ -42,6 +42,11 @@ bool virtio_dev_queue_live(const struct virtio_dev *vd, unsigned q)
 	       VIRTIO_CONFIG_S_DRIVER_OK;
 }
 
+bool virtio_dev_queue_ours(const struct virtio_dev *vd, unsigned q)
+{
+	return vd->ops->queue_notify && !(q < 32 && (vd->backend_queues >> q & 1));
+}
+
 void virtio_dev_reset(struct virtio_dev *vd)
 {
 	if (vd->ops->reset)
@@ -142,7 +147,7 @@ size_t virtio_dev_describe(struct virtio_dev *vd, const char *tag, char *buf, si
 	n = fmt_into(buf, len, " %s.status=0x%x", tag, vd->status);
 	for (unsigned i = 0; i < vd->nqueues && n + 1 < len; i++) {
 		n += fmt_into(buf + n, len - n, " %s.q%u=", tag, i);
-		n += virtq_describe(&vd->vq[i], vd->ops->queue_notify != NULL, buf + n, len - n);
+		n += virtq_describe(&vd->vq[i], virtio_dev_queue_ours(vd, i), buf + n, len - n);
 		if (vd->tops && vd->tops->describe_queue)
 			n += vd->tops->describe_queue(vd, i, buf + n, len - n);
 	}

@@ -42,9 +42,11 @@ struct virtio_dev_ops {
 	 * the queues afterwards. Optional. */
 	void (*reset)(struct virtio_dev *vd);
 	/* The driver kicked queue `q` (ready, DRIVER_OK). Runs in the I/O
-	 * thread. NULL for a device whose queues are served outside the VMM
-	 * (vhost-user): the transport then leaves the kick eventfds alone and
-	 * the device takes them with tops->queue_fds. */
+	 * thread. NULL for a device whose queues are all served outside the
+	 * VMM (vhost-user): the transport then leaves the kick eventfds alone
+	 * and the device takes them with tops->queue_fds. A device that
+	 * serves some queues itself and hands others out (virtio-net on
+	 * vhost-net with a control queue) sets vd->backend_queues instead. */
 	void (*queue_notify)(struct virtio_dev *vd, unsigned q);
 	/* Appends the device's own state to a `queues` report (vmm ctl NAME
 	 * queues), as " key=value" words. Optional. */
@@ -55,7 +57,8 @@ struct virtio_dev_ops {
 struct virtio_transport_ops {
 	void (*signal_queue)(struct virtio_dev *vd, unsigned q);
 	void (*signal_config)(struct virtio_dev *vd);
-	/* For devices without queue_notify, lock held, from activate: the
+	/* For the queues the VMM does not serve (virtio_dev_queue_ours false),
+	 * lock held, from activate and after: the
 	 * eventfd KVM signals when the driver kicks queue q, and the irqfd of
 	 * the MSI-X vector the driver chose for it (-1 when none). Both stay
 	 * the transport's: pass them on (vhost-user), never close them. */
@@ -73,6 +76,9 @@ struct virtio_dev {
 	uint32_t config_size;			/* bytes of device config */
 	const struct virtio_dev_ops *ops;
 	void *priv;				/* the device's own state */
+	/* Bit per queue served outside the VMM (a kernel vhost-net pair),
+	 * where ops->queue_notify serves the others; fixed before attach. */
+	uint32_t backend_queues;
 
 	/* Owned by the transport, read by devices. */
 	pthread_mutex_t lock;
@@ -92,6 +98,10 @@ void virtio_dev_used(struct virtio_dev *vd, unsigned q);
 void virtio_dev_needs_reset(struct virtio_dev *vd);
 /* The queue is usable: DRIVER_OK, no NEEDS_RESET, enabled. */
 bool virtio_dev_queue_live(const struct virtio_dev *vd, unsigned q);
+/* The VMM serves queue q (the transport reads its kicks and calls
+ * queue_notify), rather than a backend given its eventfds (tops->queue_fds):
+ * there is a queue_notify and q is not in vd->backend_queues. */
+bool virtio_dev_queue_ours(const struct virtio_dev *vd, unsigned q);
 
 /* Takes vd->lock: one line of words for `vmm ctl NAME queues`, each
  * queue as " TAG.qN=size=..,last_avail=..,avail=..,used=..,..." (the

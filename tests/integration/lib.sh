@@ -398,6 +398,32 @@ http_get() {
 	tail -c +$((n + 1)) "$4.raw" >"$4"
 }
 
+# http_get_all ADDR PORT PATH OUT N MD5: N fetches of PATH at once, into OUT1..OUTN
+# (their errors in OUTi.err), up to 120 s for all of them, polled (one that hangs is
+# killed); prints how many of them have MD5.
+http_get_all() {
+	local i p live ok=0 pids=()
+	for i in $(seq "$5"); do
+		http_get "$1" "$2" "$3" "$4$i" 2>"$4$i.err" &
+		pids+=($!)
+	done
+	for _ in $(seq 600); do
+		live=0
+		for p in "${pids[@]}"; do
+			! kill -0 "$p" 2>/dev/null || live=1
+		done
+		[ "$live" = 1 ] || break
+		sleep 0.2
+	done
+	for p in "${pids[@]}"; do
+		! kill -0 "$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
+	done
+	for i in $(seq "$5"); do
+		[ "$(md5sum <"$4$i" 2>/dev/null | cut -d' ' -f1)" != "$6" ] || ok=$((ok + 1))
+	done
+	echo "$ok"
+}
+
 # net_stream_check TEST METRIC ADDR LOG PID MIB: MIB MiB of random bytes to the guest's
 # port 9000 (guest/init's `net` action), which sends them back to this host's port 9001;
 # passes TEST when both ways arrived whole (md5), with METRIC_host_to_guest_mib_s (timed

@@ -86,27 +86,7 @@ else
 fi
 
 want=$(sed -n 's/.*VMMTEST-NET-BLOB md5=\([0-9a-f]*\).*/\1/p' <<<"$log")
-pids=()
-for i in 1 2 3 4; do
-	http_get 10.203.0.2 8080 /blob "$w/blob$i" 2>"$w/get$i.err" &
-	pids+=($!)
-done
-# Up to 120 s for all four, polled: a fetch that hangs is killed and fails below.
-for _ in $(seq 600); do
-	live=0
-	for p in "${pids[@]}"; do
-		! kill -0 "$p" 2>/dev/null || live=1
-	done
-	[ "$live" = 1 ] || break
-	sleep 0.2
-done
-for p in "${pids[@]}"; do
-	! kill -0 "$p" 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
-done
-ok=0
-for i in 1 2 3 4; do
-	[ "$(md5sum <"$w/blob$i" 2>/dev/null | cut -d' ' -f1)" != "$want" ] || ok=$((ok + 1))
-done
+ok=$(http_get_all 10.203.0.2 8080 /blob "$w/blob" 4 "$want")
 if [ "$ok" = 4 ] && [ -n "$want" ] && grep -q "VMMTEST-NET-MQ-PING cpu0 ok" <<<"$log" &&
 	grep -q "VMMTEST-NET-MQ-PING cpu1 ok" <<<"$log"; then
 	pass net_mq_traffic

@@ -15,6 +15,7 @@
 #   vmm_vhost      the same with vhost = true (the kernel's vhost-net moves the frames)
 #   vmm_nohold     vmm without interrupt moderation (interrupt_hold_us = 0)
 #   vmm_mq2        2 vCPUs, queues = 2, on a multi-queue TAP (tests/tools/mqtap)
+#   vmm_vhost_mq2  the same with vhost = true (a /dev/vhost-net per pair)
 #   qemu           QEMU, -netdev tap,vhost=off (its userspace virtio-net)
 #   qemu_vhost     QEMU, vhost=on
 #   qemu_mq2       QEMU, 2 vCPUs, queues=2, mq=on, vhost=off
@@ -423,6 +424,7 @@ printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\
 { cat "$w/vmm.toml"; echo "interrupt_hold_us = 0"; } >"$w/vmm_nohold.toml"
 make_config netperf 2 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm_mq2.toml"
 printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\nqueues = 2\n' >>"$w/vmm_mq2.toml"
+{ cat "$w/vmm_mq2.toml"; echo "vhost = true"; } >"$w/vmm_vhost_mq2.toml"
 
 modprobe vhost_net 2>/dev/null || true
 # The rows to run (see the top): NET_PERF_KINDS, or those this test host can run.
@@ -439,8 +441,8 @@ fi
 declare -A why_not
 for k in $kinds; do
 	case $k in
-	vmm | vmm_vhost | vmm_nohold | vmm_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
-	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
+	vmm | vmm_vhost | vmm_nohold | vmm_mq2 | vmm_vhost_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
+	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_mq2 vmm_vhost_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
 		exit 0 ;;
 	esac
 	case $k in qemu*) [ -n "$QEMU" ] || why_not[$k]="no QEMU (run the harness with --with-qemu)" ;; esac
@@ -524,11 +526,12 @@ best() {
 }
 # Each vmm row against QEMU's like row, then request/response and idle latency of each
 # VMM's best row against the other's best.
-for pair in "vmm qemu" "vmm_vhost qemu_vhost" "vmm_mq2 qemu_mq2" "vmm_mq2 qemu_vhost_mq2"; do
+for pair in "vmm qemu" "vmm_vhost qemu_vhost" "vmm_mq2 qemu_mq2" "vmm_mq2 qemu_vhost_mq2" \
+	"vmm_vhost_mq2 qemu_vhost_mq2"; do
 	read -r a b <<<"$pair"
 	pre=""
 	[ "$a" = vmm ] || pre=${a#vmm_}_
-	[ "$b" != qemu_vhost_mq2 ] || pre=mq2_vs_vhost_
+	[ "$a $b" != "vmm_mq2 qemu_vhost_mq2" ] || pre=mq2_vs_vhost_
 	ratio "${pre}host_to_guest" "$a" "$b" "${h2gs[net_perf_$a]-}" "${h2gs[net_perf_$b]-}"
 	ratio "${pre}guest_to_host" "$a" "$b" "${g2hs[net_perf_$a]-}" "${g2hs[net_perf_$b]-}"
 	ratio "${pre}tcp_rr" "$a" "$b" "${rrs[net_perf_$a]-}" "${rrs[net_perf_$b]-}"

@@ -45,9 +45,9 @@ static void test_net_interrupt_hold(void **state __attribute__((unused)))
 		  "net[0].interrupt_hold_us: does not apply with vhost = true");
 }
 
-/* [[net]] queues: one pair per vCPU up to NET_QUEUES_MAX on a TAP by name,
- * 1 elsewhere; more than 1 set explicitly only on a TAP by name, without
- * vhost; each refusal names its line and says why. */
+/* [[net]] queues: one pair per vCPU up to NET_QUEUES_MAX on a TAP by name
+ * (vhost or not), 1 elsewhere; more than 1 set explicitly only on a TAP by
+ * name; each refusal names its line and says why. */
 static void test_net_queues(void **state __attribute__((unused)))
 {
 	struct vm_config cfg;
@@ -60,7 +60,7 @@ static void test_net_queues(void **state __attribute__((unused)))
 	assert_int_equal(cfg.net[1].queues, 1);
 	assert_true(cfg.net[1].queues_given);
 	assert_int_equal(cfg.net[2].queues, 1);
-	assert_int_equal(cfg.net[3].queues, 1);
+	assert_int_equal(cfg.net[3].queues, 2);	/* a vhost-net instance per pair */
 	config_free(&cfg);
 	parse_ok("[vm]\nname = \"t\"\nvcpus = 16\n" BOOT "[[net]]\ntap = 'tap0'\n"
 		 "[[net]]\ntap = 'tap1'\nqueues = 3\n", &cfg);
@@ -75,8 +75,23 @@ static void test_net_queues(void **state __attribute__((unused)))
 	parse_bad(BASE "[[net]]\ntap = 'tap0'\nqueues = '2'\n", 1, 7, "net[0].queues: ");
 	parse_bad(BASE "[[net]]\ntap_fd = 3\nqueues = 2\n", 1, 7,
 		  "net[0].queues: must be 1 with tap_fd: an inherited descriptor is one queue");
-	parse_bad(BASE "[[net]]\ntap = 'tap0'\nvhost = true\nqueues = 2\n", 1, 8,
-		  "net[0].queues: more than one with vhost = true is not supported yet");
+	/* vhost = true: one /dev/vhost-net per pair, the default as without. */
+	parse_ok(BASE "[[net]]\ntap = 'tap0'\nvhost = true\nqueues = 2\n", &cfg);
+	assert_int_equal(cfg.net[0].queues, 2);
+	assert_true(cfg.net[0].vhost);
+	config_free(&cfg);
+	parse_ok("[vm]\nname = \"t\"\nvcpus = 3\n" BOOT "[[net]]\ntap = 'tap0'\nvhost = true\n",
+		 &cfg);
+	assert_int_equal(cfg.net[0].queues, 3);
+	assert_false(cfg.net[0].queues_given);
+	config_free(&cfg);
+	/* Still one queue: an inherited descriptor, with vhost too. */
+	parse_bad(BASE "[[net]]\ntap_fd = 3\nvhost = true\nqueues = 2\n", 1, 8,
+		  "net[0].queues: must be 1 with tap_fd: an inherited descriptor is one queue");
+	parse_ok("[vm]\nname = \"t\"\nvcpus = 3\n" BOOT "[[net]]\ntap_fd = 3\nvhost = true\n",
+		 &cfg);
+	assert_int_equal(cfg.net[0].queues, 1);
+	config_free(&cfg);
 	parse_bad(BASE "[[net]]\nmode = 'user'\npasst = '/bin/true'\nqueues = 2\n", 1, 8,
 		  "net[0].queues: must be 1 with mode = \"user\"");
 }

@@ -1,10 +1,11 @@
 /* Unit tests for devices/virtio/net_vhost.c (`[[net]] vhost = true`) without
  * the kernel's vhost-net: the features offered and acked, the memory table
  * built from guest memory regions, the messages for a missing or forbidden
- * /dev/vhost-net, and the ioctls DRIVER_OK and reset make, in order, with
+ * /dev/vhost-net, and the ioctls DRIVER_OK, VQ_PAIRS_SET and reset make, in
+ * order and on which descriptor (one /dev/vhost-net per queue pair), with
  * ioctl and open wrapped (-Wl,--wrap; open is open64 with
- * _FILE_OFFSET_BITS=64): /dev/vhost-net is /dev/null here and
- * its ioctls are recorded. */
+ * _FILE_OFFSET_BITS=64): each /dev/vhost-net is a /dev/null here, and its
+ * ioctls and the TAP queues' (TUNSETOFFLOAD, TUNSETQUEUE) are recorded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,9 +26,13 @@
 
 #include <cmocka.h>
 
+#include <endian.h>
+#include <linux/virtio_ring.h>
+
 #include <linux/if_tun.h>
 #include <linux/vhost.h>
 
+#include "fake_vq.h"
 #include "iothread.h"
 #include "memory.h"
 #include "virtio/net-internal.h"
@@ -40,13 +45,17 @@
 
 struct call {
 	unsigned long req;
+	unsigned dev;		/* which /dev/vhost-net, or which TAP queue */
 	unsigned index;
-	uint64_t val;		/* features, num, fd; desc address for SET_VRING_ADDR */
+	uint64_t val;		/* features, num, fd, TUNSETQUEUE flags; desc address
+				 * for SET_VRING_ADDR */
 };
 
-static int fake_fd = -1;
-static int fake_tap = -1;	/* takes TUNSETOFFLOAD */
-static struct call calls[64];
+#define FAKES	4
+static int fake_fd[FAKES];	/* each /dev/vhost-net opened, in order */
+static unsigned nfake;
+static int fake_tap[FAKES] = { -1, -1, -1, -1 };	/* take TUNSETOFFLOAD, TUNSETQUEUE */
+static struct call calls[128];
 static unsigned ncalls;
 static uint64_t kernel_features = RING_BITS | F(VHOST_NET_F_VIRTIO_NET_HDR);
 static unsigned long fail_req;	/* this request fails with EINVAL, once on fail_index */
@@ -61,14 +70,25 @@ int __wrap_open64(const char *path, int flags, ...)
 {
 	va_list ap;
 	mode_t mode;
+	int fd;
 
 	va_start(ap, flags);
 	mode = (mode_t)va_arg(ap, int);
 	va_end(ap);
 	if (strcmp(path, "/dev/vhost-net"))
 		return __real_open64(path, flags, mode);
-	fake_fd = __real_open64("/dev/null", flags);
-	return fake_fd;
+	fd = __real_open64("/dev/null", flags);
+	if (fd >= 0 && nfake < FAKES)
+		fake_fd[nfake++] = fd;
+	return fd;
+}
+
+static int which(const int *fds, unsigned n, int fd)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] == fd)
+			return (int)i;
+	return -1;
 }
 
 int __wrap_ioctl(int fd, unsigned long req, ...)
@@ -76,17 +96,23 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
 	struct call c = { .req = req };
 	va_list ap;
 	void *arg;
+	int d;
 
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (fd == fake_tap && req == TUNSETOFFLOAD) {
-		c.val = (uintptr_t)arg;
-		calls[ncalls++] = c;
+	if (fd >= 0 && (d = which(fake_tap, FAKES, fd)) >= 0 &&
+	    (req == TUNSETOFFLOAD || req == TUNSETQUEUE)) {
+		c.dev = (unsigned)d;
+		c.val = req == TUNSETQUEUE ? (uint64_t)((struct ifreq *)arg)->ifr_flags :
+					     (uintptr_t)arg;
+		if (ncalls < sizeof(calls) / sizeof(calls[0]))
+			calls[ncalls++] = c;
 		return 0;
 	}
-	if (fd != fake_fd)
+	if (fd < 0 || (d = which(fake_fd, nfake, fd)) < 0)
 		return __real_ioctl(fd, req, arg);
+	c.dev = (unsigned)d;
 	switch (req) {
 	case VHOST_GET_FEATURES:
 		*(uint64_t *)arg = kernel_features;
@@ -125,17 +151,23 @@ int __wrap_ioctl(int fd, unsigned long req, ...)
 	return 0;
 }
 
-/* Asserts the next recorded call; returns its value. */
+/* Asserts the next recorded call, on /dev/vhost-net (or TAP queue) `dev`;
+ * returns its value. */
 static unsigned at;
-static uint64_t expect(unsigned long req, unsigned index)
+static uint64_t expect_on(unsigned dev, unsigned long req, unsigned index)
 {
 	assert_true(at < ncalls);
-	if (calls[at].req != req || calls[at].index != index) {
-		print_error("call %u: 0x%lx on queue %u, wanted 0x%lx on queue %u\n", at,
-			    calls[at].req, calls[at].index, req, index);
+	if (calls[at].req != req || calls[at].index != index || calls[at].dev != dev) {
+		print_error("call %u: 0x%lx on %u queue %u, wanted 0x%lx on %u queue %u\n", at,
+			    calls[at].req, calls[at].dev, calls[at].index, req, dev, index);
 		fail();
 	}
 	return calls[at++].val;
+}
+
+static uint64_t expect(unsigned long req, unsigned index)
+{
+	return expect_on(0, req, index);
 }
 
 /* ---- the pure half ---- */
@@ -271,94 +303,142 @@ static void fake_queue_fds(struct virtio_dev *vd, unsigned q, int *kick, int *ca
 	*call = 200 + (int)q;
 }
 
-static const struct virtio_transport_ops fake_tops = { .queue_fds = fake_queue_fds };
+static void fake_signal(struct virtio_dev *vd, unsigned q)
+{
+	(void)vd;
+	(void)q;
+}
+
+static const struct virtio_transport_ops fake_tops = {
+	.queue_fds = fake_queue_fds, .signal_queue = fake_signal,
+};
 
 static struct guest_mem gm;
 static struct iothread io;
 
-/* A device on the fake kernel, its queues set up by a driver that took
- * every feature offered. */
-static struct net *vhost_dev(void)
+/* The rings of queue q (fake_vq.h's layout). */
+#define RING(q)		(0x10000ULL * ((q) + 1))
+
+/* A device of `npairs` pairs on the fake kernel, each on a TAP queue of its
+ * own (a /dev/null), its queues set up by a driver that took every feature
+ * offered; DRIVER_OK not yet set. */
+static struct net *vhost_dev(unsigned npairs)
 {
 	static const uint8_t mac[6] = { 2, 0, 0, 0, 0, 1 };
-	struct net *n = net_alloc(0, 1);
-	uint64_t err;
+	struct net *n = net_alloc(0, npairs);
+	uint64_t err = 0;
 
 	assert_non_null(n);
-	n->pair[0].fd = fake_tap = open("/dev/null", O_RDWR);
-	assert_true(n->pair[0].fd >= 0);
+	for (unsigned p = 0; p < FAKES; p++)
+		fake_tap[p] = -1;
+	for (unsigned p = 0; p < npairs; p++) {
+		n->pair[p].fd = fake_tap[p] = open("/dev/null", O_RDWR);
+		assert_true(n->pair[p].fd >= 0);
+	}
 	snprintf(n->ifname, sizeof(n->ifname), "vmmtap0");
-	ncalls = at = 0;
+	ncalls = at = nfake = 0;
 	assert_int_equal(net_vhost_new(n, "net[0]", &gm, &io), 0);
-	expect(VHOST_SET_OWNER, 0);
-	expect(VHOST_GET_FEATURES, 0);
-	assert_int_equal(expect(VHOST_SET_MEM_TABLE, 0), 1);
-	err = expect(VHOST_SET_VRING_ERR, 0);
-	assert_true((int64_t)err >= 0);
-	assert_int_equal(expect(VHOST_SET_VRING_ERR, 1), err);
+	/* Each pair its own /dev/vhost-net: owned, the same memory, the same
+	 * error eventfd on both its rings. */
+	assert_int_equal(nfake, npairs);
+	for (unsigned p = 0; p < npairs; p++) {
+		expect_on(p, VHOST_SET_OWNER, 0);
+		expect_on(p, VHOST_GET_FEATURES, 0);
+		assert_int_equal(expect_on(p, VHOST_SET_MEM_TABLE, 0), 1);
+		if (p == 0)
+			err = expect_on(p, VHOST_SET_VRING_ERR, 0);
+		else
+			assert_int_equal(expect_on(p, VHOST_SET_VRING_ERR, 0), err);
+		assert_true((int64_t)err >= 0);
+		assert_int_equal(expect_on(p, VHOST_SET_VRING_ERR, 1), err);
+	}
 	assert_int_equal(at, ncalls);
 	assert_int_equal(net_setup(n, mac, NULL), 0);
-	/* No notify op: the transport leaves the kick eventfds to the kernel. */
-	assert_null(n->vd.ops->queue_notify);
+	/* The first pair only until the driver asks for more: the others'
+	 * TAP queues detached. */
+	for (unsigned p = 1; p < npairs; p++)
+		assert_int_equal(expect_on(p, TUNSETQUEUE, 0), IFF_DETACH_QUEUE);
+	assert_int_equal(at, ncalls);
+	/* The data queues are the kernel's, the control queue vmm's: the
+	 * transport reads only its kicks. */
+	for (unsigned q = 0; q < n->vd.nqueues; q++)
+		assert_int_equal(virtio_dev_queue_ours(&n->vd, q), npairs > 1 && q == 2 * npairs);
 	n->vd.tops = &fake_tops;
 	n->vd.features = n->vd.ops->features(&n->vd) | F(VIRTIO_F_VERSION_1);
-	for (unsigned q = 0; q < 2; q++) {
-		struct virtq *vq = &n->vd.vq[q];
-
-		vq->ready = true;
-		vq->size = 256;
-		vq->desc_hva = gm_ptr(&gm, 0x10000 * (q + 1), 4096);
-		vq->avail_hva = gm_ptr(&gm, 0x10000 * (q + 1) + 0x1000, 512);
-		vq->used_hva = gm_ptr(&gm, 0x10000 * (q + 1) + 0x2000, 2048);
-	}
+	assert_int_equal(fake_vq_start(&n->vd, &gm, RING(0), 0x10000, 256, n->vd.features), 0);
+	/* fake_vq_start set DRIVER_OK; activate is the test's to call. */
+	n->vd.status = VIRTIO_CONFIG_S_FEATURES_OK;
 	ncalls = at = 0;
 	return n;
 }
 
-static void expect_queue_started(struct net *n, unsigned q)
+static void activate(struct net *n)
 {
-	assert_int_equal(expect(VHOST_SET_VRING_NUM, q), 256);
-	assert_int_equal(expect(VHOST_SET_VRING_BASE, q), 0);
-	assert_int_equal(expect(VHOST_SET_VRING_ADDR, q), (uintptr_t)n->vd.vq[q].desc_hva);
-	assert_int_equal(expect(VHOST_SET_VRING_CALL, q), 200 + q);
-	assert_int_equal(expect(VHOST_SET_VRING_KICK, q), 100 + q);
-	assert_int_equal(expect(VHOST_NET_SET_BACKEND, q), n->pair[0].fd);
+	assert_int_equal(n->vd.ops->activate(&n->vd), 0);
+	n->vd.status |= VIRTIO_CONFIG_S_DRIVER_OK;
 }
 
-static void expect_queue_stopped(unsigned q)
+/* Queue q is ring q % 2 of pair q / 2's /dev/vhost-net. */
+static void expect_ring(struct net *n, unsigned q)
 {
-	assert_int_equal((int64_t)expect(VHOST_NET_SET_BACKEND, q), -1);
-	expect(VHOST_GET_VRING_BASE, q);
+	unsigned p = q / 2, r = q % 2;
+
+	assert_int_equal(expect_on(p, VHOST_SET_VRING_NUM, r), 256);
+	assert_int_equal(expect_on(p, VHOST_SET_VRING_BASE, r), 0);
+	assert_int_equal(expect_on(p, VHOST_SET_VRING_ADDR, r), (uintptr_t)n->vd.vq[q].desc_hva);
+	assert_int_equal(expect_on(p, VHOST_SET_VRING_CALL, r), 200 + q);
+	assert_int_equal(expect_on(p, VHOST_SET_VRING_KICK, r), 100 + q);
+}
+
+static void expect_backend(struct net *n, unsigned p, unsigned r, bool on)
+{
+	assert_int_equal((int64_t)expect_on(p, VHOST_NET_SET_BACKEND, r),
+			 on ? n->pair[p].fd : -1);
+}
+
+static void expect_stopped(struct net *n, unsigned p, unsigned r)
+{
+	expect_backend(n, p, r, false);
+	expect_on(p, VHOST_GET_VRING_BASE, r);
+}
+
+static void described(struct net *n, const char *want)
+{
+	char buf[256];
+
+	n->vd.ops->describe(&n->vd, buf, sizeof(buf));
+	assert_string_equal(buf, want);
 }
 
 static void test_start_stop(void **state __attribute__((unused)))
 {
-	struct net *n = vhost_dev();
+	struct net *n = vhost_dev(1);
 	uint64_t f = n->vd.features;
-	char buf[128];
 
 	assert_true(f & F(VIRTIO_RING_F_EVENT_IDX));
 	assert_true(f & F(VIRTIO_NET_F_MRG_RXBUF));
 	assert_true(f & F(VIRTIO_NET_F_CSUM));
-	assert_int_equal(n->vd.ops->activate(&n->vd), 0);
+	assert_false(f & F(VIRTIO_NET_F_CTRL_VQ));
+	activate(n);
 	/* The offloads go to the TAP, the ring bits to the kernel, then each
-	 * ring, its fds and last the TAP. */
+	 * ring and its fds, and last the TAP. */
 	assert_int_equal(expect(TUNSETOFFLOAD, 0), virtio_net_tun_offloads(f));
 	assert_int_equal(expect(VHOST_SET_FEATURES, 0), virtio_net_vhost_acked(f));
-	expect_queue_started(n, 0);
-	expect_queue_started(n, 1);
+	expect_ring(n, 0);
+	expect_ring(n, 1);
+	expect_backend(n, 0, 0, true);
+	expect_backend(n, 0, 1, true);
 	assert_int_equal(at, ncalls);
-	n->vd.ops->describe(&n->vd, buf, sizeof(buf));
-	assert_string_equal(buf, " tap=vmmtap0 vhost=running");
+	described(n, " tap=vmmtap0 vhost=running");
 
 	/* Reset: the TAP detached from each ring and the rings stopped. */
 	n->vd.ops->reset(&n->vd);
-	expect_queue_stopped(0);
-	expect_queue_stopped(1);
+	n->vd.status = 0;
+	expect_stopped(n, 0, 0);
+	expect_stopped(n, 0, 1);
 	assert_int_equal(expect(TUNSETOFFLOAD, 0), 0);
 	assert_int_equal(at, ncalls);
-	n->vd.ops->describe(&n->vd, buf, sizeof(buf));
-	assert_string_equal(buf, " tap=vmmtap0 vhost=stopped");
+	described(n, " tap=vmmtap0 vhost=stopped");
 	/* A second reset has nothing to take back. */
 	ncalls = at = 0;
 	n->vd.ops->reset(&n->vd);
@@ -368,36 +448,186 @@ static void test_start_stop(void **state __attribute__((unused)))
 	/* A driver that enabled only the TX queue: only that one goes. */
 	n->vd.vq[0].ready = false;
 	ncalls = at = 0;
-	assert_int_equal(n->vd.ops->activate(&n->vd), 0);
+	activate(n);
 	expect(TUNSETOFFLOAD, 0);
 	expect(VHOST_SET_FEATURES, 0);
-	expect_queue_started(n, 1);
+	expect_ring(n, 1);
+	expect_backend(n, 0, 1, true);
 	assert_int_equal(at, ncalls);
 	virtio_net_free(&n->vd);
 }
 
 /* The kernel refusing a ring: DRIVER_OK fails (the transport sets
- * NEEDS_RESET) and what had started is stopped again. */
+ * NEEDS_RESET) and nothing is left started. */
 static void test_start_fails(void **state __attribute__((unused)))
 {
-	struct net *n = vhost_dev();
+	struct net *n = vhost_dev(1);
 
 	fail_req = VHOST_SET_VRING_ADDR;
 	fail_index = 1;
 	assert_int_equal(n->vd.ops->activate(&n->vd), -EIO);
 	expect(TUNSETOFFLOAD, 0);
 	expect(VHOST_SET_FEATURES, 0);
-	expect_queue_started(n, 0);
+	expect_ring(n, 0);
 	expect(VHOST_SET_VRING_NUM, 1);
 	expect(VHOST_SET_VRING_BASE, 1);
 	expect(VHOST_SET_VRING_ADDR, 1);
-	expect_queue_stopped(0);
+	/* The TAP was never attached: nothing to detach. */
 	assert_int_equal(at, ncalls);
+	described(n, " tap=vmmtap0 vhost=stopped");
 	/* The reset that follows asks nothing more of the kernel. */
 	ncalls = at = 0;
 	n->vd.ops->reset(&n->vd);
 	expect(TUNSETOFFLOAD, 0);
 	assert_int_equal(at, ncalls);
+	virtio_net_free(&n->vd);
+}
+
+/* ---- two pairs: a /dev/vhost-net each, the control queue vmm's ---- */
+
+#define CTRLQ		4
+#define CMD_GPA		0x100000ULL
+#define ACK_GPA		0x100100ULL
+
+static uint16_t ctrl_avail, ctrl_used;
+
+/* VQ_PAIRS_SET k through the control queue, as the driver sends it: the
+ * status the device wrote. */
+static uint8_t pairs_set(struct net *n, uint16_t k)
+{
+	uint8_t cmd[4] = { VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET };
+	struct virtq *vq = &n->vd.vq[CTRLQ];
+	uint8_t ack = 0xee;
+	uint16_t used, head = (uint16_t)(2 * ctrl_avail);
+
+	k = htole16(k);
+	memcpy(cmd + 2, &k, 2);
+	assert_int_equal(gm_write(&gm, CMD_GPA, cmd, sizeof(cmd)), 0);
+	assert_int_equal(gm_write(&gm, ACK_GPA, &ack, 1), 0);
+	assert_int_equal(fake_vq_desc(vq, head, CMD_GPA, sizeof(cmd), VRING_DESC_F_NEXT,
+				      (uint16_t)(head + 1)), 0);
+	assert_int_equal(fake_vq_desc(vq, (uint16_t)(head + 1), ACK_GPA, 1, VRING_DESC_F_WRITE,
+				      0), 0);
+	assert_int_equal(fake_vq_publish(vq, &ctrl_avail, head), 0);
+	fake_vq_kick(&n->vd, CTRLQ);
+	assert_int_equal(fake_vq_used_idx(vq, &used), 0);
+	assert_int_equal(used, (uint16_t)(ctrl_used + 1));
+	ctrl_used = used;
+	assert_int_equal(gm_read(&gm, ACK_GPA, &ack, 1), 0);
+	return ack;
+}
+
+/* VQ_PAIRS_SET that turns pair 1 on (2) or off (1), and what it asked: on,
+ * pair 1's TAP queue attached, then given to its rings; off, the kernel
+ * stops serving pair 1 before its TAP queue is detached. Pair 0 untouched. */
+static void pair1_turned(struct net *n, bool on)
+{
+	ncalls = at = 0;
+	assert_int_equal(pairs_set(n, on ? 2 : 1), VIRTIO_NET_OK);
+	if (on)
+		assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_ATTACH_QUEUE);
+	expect_backend(n, 1, 0, on);
+	expect_backend(n, 1, 1, on);
+	if (!on)
+		assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_DETACH_QUEUE);
+	assert_int_equal(at, ncalls);
+}
+
+/* A VQ_PAIRS_SET answered `ack` that asks nothing of the kernel or the TAP. */
+static void pairs_set_idle(struct net *n, uint16_t k, uint8_t ack)
+{
+	ncalls = at = 0;
+	assert_int_equal(pairs_set(n, k), ack);
+	assert_int_equal(at, ncalls);
+}
+
+static void expect_start_2(struct net *n)
+{
+	uint64_t f = n->vd.features;
+
+	assert_int_equal(expect(TUNSETOFFLOAD, 0), virtio_net_tun_offloads(f));
+	/* Pair 0: its rings and its TAP queue. */
+	assert_int_equal(expect_on(0, VHOST_SET_FEATURES, 0), virtio_net_vhost_acked(f));
+	expect_ring(n, 0);
+	expect_ring(n, 1);
+	expect_backend(n, 0, 0, true);
+	expect_backend(n, 0, 1, true);
+	/* Pair 1: its rings on its own /dev/vhost-net, no TAP until the
+	 * driver turns it on. */
+	assert_int_equal(expect_on(1, VHOST_SET_FEATURES, 0), virtio_net_vhost_acked(f));
+	expect_ring(n, 2);
+	expect_ring(n, 3);
+	assert_int_equal(at, ncalls);
+}
+
+static void test_two_pairs(void **state __attribute__((unused)))
+{
+	struct net *n = vhost_dev(2);
+
+	assert_true(n->vd.features & F(VIRTIO_NET_F_CTRL_VQ));
+	assert_true(n->vd.features & F(VIRTIO_NET_F_MQ));
+	assert_int_equal(n->vd.nqueues, 5);
+	ctrl_avail = ctrl_used = 0;
+	activate(n);
+	expect_start_2(n);
+	described(n, " tap=vmmtap0 vhost=running pairs=2 active=1 ctrl_cmds=0 ctrl_errors=0 "
+		  "p1.vhost=off");
+
+	pair1_turned(n, true);
+	described(n, " tap=vmmtap0 vhost=running pairs=2 active=2 ctrl_cmds=1 ctrl_errors=0 "
+		  "p1.vhost=running");
+	/* The same again: nothing to do. */
+	pairs_set_idle(n, 2, VIRTIO_NET_OK);
+
+	pair1_turned(n, false);
+	described(n, " tap=vmmtap0 vhost=running pairs=2 active=1 ctrl_cmds=3 ctrl_errors=0 "
+		  "p1.vhost=off");
+
+	/* Out of range: refused, nothing asked of the kernel. */
+	pairs_set_idle(n, 3, VIRTIO_NET_ERR);
+
+	/* On again, and the kernel refusing pair 1's TAP on its TX ring: the
+	 * command fails, the RX ring's attach and the TAP queue undone. */
+	ncalls = at = 0;
+	fail_req = VHOST_NET_SET_BACKEND;
+	fail_index = 1;
+	assert_int_equal(pairs_set(n, 2), VIRTIO_NET_ERR);
+	assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_ATTACH_QUEUE);
+	expect_backend(n, 1, 0, true);
+	expect_backend(n, 1, 1, true);		/* refused */
+	expect_backend(n, 1, 0, false);
+	assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_DETACH_QUEUE);
+	assert_int_equal(at, ncalls);
+	described(n, " tap=vmmtap0 vhost=running pairs=2 active=1 ctrl_cmds=5 ctrl_errors=2 "
+		  "p1.vhost=off");
+
+	/* Both on, then a reset (the driver unbound): every ring of both
+	 * pairs stopped, pair 1's TAP queue detached. */
+	assert_int_equal(pairs_set(n, 2), VIRTIO_NET_OK);
+	ncalls = at = 0;
+	n->vd.ops->reset(&n->vd);
+	n->vd.status = 0;
+	expect_stopped(n, 0, 0);
+	expect_stopped(n, 0, 1);
+	expect_stopped(n, 1, 0);
+	expect_stopped(n, 1, 1);
+	assert_int_equal(expect_on(1, TUNSETQUEUE, 0), IFF_DETACH_QUEUE);
+	assert_int_equal(expect(TUNSETOFFLOAD, 0), 0);
+	assert_int_equal(at, ncalls);
+	described(n, " tap=vmmtap0 vhost=stopped pairs=2 active=1 ctrl_cmds=6 ctrl_errors=2 "
+		  "p1.vhost=stopped");
+
+	/* Bound again: the same start as the first, then both pairs on. */
+	for (unsigned q = 0; q < n->vd.nqueues; q++)
+		assert_int_equal(fake_vq_enable(&n->vd.vq[q], &gm, RING(q), 256,
+						n->vd.features), 0);
+	memset(gm_ptr(&gm, RING(CTRLQ), 0x3000), 0, 0x3000);
+	ctrl_avail = ctrl_used = 0;
+	n->vd.status = VIRTIO_CONFIG_S_FEATURES_OK;
+	ncalls = at = 0;
+	activate(n);
+	expect_start_2(n);
+	pair1_turned(n, true);
 	virtio_net_free(&n->vd);
 }
 
@@ -435,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_open_errors),
 		cmocka_unit_test(test_start_stop),
 		cmocka_unit_test(test_start_fails),
+		cmocka_unit_test(test_two_pairs),
 		cmocka_unit_test(test_old_kernel),
 	};
 
