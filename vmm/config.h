@@ -106,6 +106,10 @@ struct net_config {
 	/* `interrupt_hold_us`: the most a used-buffer interrupt waits while the
 	 * NIC moves a bulk of data (devices/virtio/net_irq.c); 0: never. */
 	uint32_t irq_hold_us;
+	/* `rx_zero_copy`: frames from a TAP read straight into the guest's
+	 * buffers where they have room (devices/virtio/net_rx.c); false: always
+	 * through vmm's buffer. */
+	bool rx_zero_copy;
 	/* `queues`: receive/transmit queue pairs, each on its own queue of a
 	 * multi-queue TAP; default one per vCPU up to NET_QUEUES_MAX on a TAP
 	 * by name, 1 on anything else. */

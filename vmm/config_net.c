@@ -238,7 +238,7 @@ static void load_forward(struct ctx *c, const struct toml_value *fw, const char 
 const char *const cfg_net_keys[] = {
 	"tap", "mac", "tap_fd", "bridge", "subnet", "gateway", "guest_ip",
 	"uplink", "owner", "group", "forward", "pci_slot", "mode", "forward_address", "passt",
-	"vhost", "interrupt_hold_us", "queues", NULL
+	"vhost", "interrupt_hold_us", "queues", "rx_zero_copy", NULL
 };
 
 /* ---- mode = "user": passt instead of a TAP ---- */
@@ -380,6 +380,8 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 	n->irq_hold_us = NET_IRQ_HOLD_US_DEFAULT;
 	if (cfg_get_int(c, tab, table, "interrupt_hold_us", 0, NET_IRQ_HOLD_US_MAX, &fd))
 		n->irq_hold_us = (uint32_t)fd;
+	n->rx_zero_copy = true;
+	cfg_get_bool(c, tab, table, "rx_zero_copy", &n->rx_zero_copy);
 
 	if (toml_get(tab, "mode")) {
 		int m = cfg_get_enum(c, tab, table, "mode", net_modes);
@@ -405,6 +407,10 @@ static void load_net_entry(struct ctx *c, const struct toml_value *tab, size_t i
 			cfg_err(c, v->line, table, "interrupt_hold_us",
 				"does not apply with vhost = true (the kernel's vhost-net "
 				"interrupts the guest itself)");
+		if (n->vhost && (v = toml_get(tab, "rx_zero_copy")))
+			cfg_err(c, v->line, table, "rx_zero_copy",
+				"does not apply with vhost = true (the kernel's vhost-net "
+				"moves the frames)");
 		if (toml_get(tab, "tap"))
 			get_ifname(c, tab, table, "tap", n->tap);
 		else if (!toml_get(tab, "tap_fd"))

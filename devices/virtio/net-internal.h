@@ -160,6 +160,7 @@ struct net {
 	struct virtio_net_stats st;
 	struct net_irq irq;
 	uint32_t irq_hold_us;		/* [[net]] interrupt_hold_us, before net_setup */
+	bool rx_zero_copy;		/* [[net]] rx_zero_copy */
 };
 
 /* net_backend.c. A TAP: frames carry the header, offloads are set on it. */

@@ -569,6 +569,7 @@ struct net *net_alloc(int index, unsigned npairs)
 	}
 	n->npairs = npairs;
 	n->active = 1;
+	n->rx_zero_copy = true;		/* [[net]] rx_zero_copy's default */
 	for (unsigned i = 0; i < npairs; i++) {
 		n->pair[i].n = n;
 		n->pair[i].index = i;

@@ -283,6 +283,7 @@ int virtio_net_new(const struct net_config *nc, unsigned index, const struct gue
 	snprintf(n->name, sizeof(n->name), "virtio-net %u (%s)", index, n->ifname);
 	n->mtu = tap_mtu(n->ifname);
 	n->irq_hold_us = nc->irq_hold_us;
+	n->rx_zero_copy = nc->rx_zero_copy;
 	/* With vhost the kernel reads and writes the TAP: vmm does not watch it. */
 	ret = nc->vhost ? net_vhost_new(n, table, mem, io) : 0;
 	if (ret == 0)

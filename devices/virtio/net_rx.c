@@ -280,7 +280,7 @@ static int rx_direct(struct net_pair *p)
 	ssize_t len;
 	int k, r;
 
-	if (!n->be->recv_iov)
+	if (!n->be->recv_iov || !n->rx_zero_copy)
 		return RX_BOUNCE;
 	k = rx_room(p, &h, iov);
 	if (k <= 0)

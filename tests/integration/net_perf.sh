@@ -14,6 +14,7 @@
 #   vmm            vmm's userspace virtio-net, 1 vCPU, one queue pair
 #   vmm_vhost      the same with vhost = true (the kernel's vhost-net moves the frames)
 #   vmm_nohold     vmm without interrupt moderation (interrupt_hold_us = 0)
+#   vmm_bounce     vmm receiving through its own buffer (rx_zero_copy = false)
 #   vmm_mq2        2 vCPUs, queues = 2, on a multi-queue TAP (tests/tools/mqtap)
 #   vmm_vhost_mq2  the same with vhost = true (a /dev/vhost-net per pair)
 #   qemu           QEMU, -netdev tap,vhost=off (its userspace virtio-net)
@@ -189,9 +190,9 @@ prof_stop() {
 	[ ! -s "$base.strace" ] || sed "s/^/PROFILE $1 $2 strace /" "$base.strace"
 	[ ! -s "$base.strace.err" ] || sed "s/^/PROFILE $1 $2 strace-err /" "$base.strace.err" | head -n 5
 }
-# stall_report NAME: what the VMM and the TAP show while a transfer makes no progress:
+# stall_report NAME LOG: what the VMM and the TAP show while a transfer makes no progress:
 # vmm's virtqueues (vmm ctl queues: indices, kicks, interrupts, held frames), the TAP's
-# counters, and the state of each VMM thread.
+# counters, the state of each VMM thread, and the end of the guest's console.
 stall_report() {
 	local t st
 	echo "net_perf: $1: no progress for 20 s; back $(stat -c %s "$w/back" 2>/dev/null) bytes"
@@ -201,13 +202,17 @@ stall_report() {
 	for st in rx_packets tx_packets rx_dropped tx_dropped; do
 		echo "net_perf: $1: vmmtap0 $st $(cat /sys/class/net/vmmtap0/statistics/$st)"
 	done
+	# Each thread's state, CPU time (utime+stime ticks: a thread that runs without
+	# progress is busy, not waiting) and kernel stack; and the guest's console.
 	for t in /proc/"$gpid"/task/*; do
-		echo "net_perf: $1: thread $(cat "$t/comm" 2>/dev/null) $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null)"
+		echo "net_perf: $1: thread $(cat "$t/comm" 2>/dev/null) $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null) ticks=$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null) stack=$(cut -d' ' -f2 "$t/stack" 2>/dev/null | head -n 4 | tr '\n' ' ')"
 	done
+	tr -d '\r' <"$2" | tail -n 15 | sed "s/^/net_perf: $1: console: /"
 }
 # wait_g2h NAME LOG: waits for the guest's send to end (its VMMTEST-NET-TX line), up to
 # BOOT_TIMEOUT; after 20 s without a byte arriving, reports the state twice, 20 s apart
-# (what changed between them tells a stall from a slow transfer).
+# (what changed between them tells a stall from a slow transfer). 1: no byte in the 20 s
+# after the second report either (60 s in all): the run is dead, not slow.
 wait_g2h() {
 	local name=$1 log=$2 i=0 last=-1 still=0 reports=0 size
 	while [ "$i" -lt "$BOOT_TIMEOUT" ]; do
@@ -220,8 +225,10 @@ wait_g2h() {
 			still=0
 			last=$size
 		fi
-		if [ "$still" -ge 20 ] && [ "$reports" -lt 2 ]; then
-			stall_report "$name"
+		if [ "$still" -ge 20 ] && [ "$reports" -ge 2 ]; then
+			return 1
+		elif [ "$still" -ge 20 ]; then
+			stall_report "$name" "$log"
 			reports=$((reports + 1))
 			still=0
 		fi
@@ -310,7 +317,17 @@ perf() {
 	prof_stop "$name" h2g
 	prof_start "$name" g2h "$gpid"
 	echo "net_perf: $name: host to guest done, the guest sends it back"
-	wait_g2h "$name" "$log"
+	if ! wait_g2h "$name" "$log"; then
+		kill -KILL "$gpid" 2>/dev/null || true
+		wait "$gpid" 2>/dev/null || true
+		gpid=""
+		kill "$lpid" 2>/dev/null || true
+		lpid=""
+		prof_stop "$name" g2h
+		run_failed "$name" "run $run: the guest's send stalled: no byte for 60 s after $(stat -c %s "$w/back" 2>/dev/null) bytes (the state above)"
+		echo "net_perf: $name: run $run: stalled, guest killed"
+		return 0
+	fi
 	i=0
 	while kill -0 "$lpid" 2>/dev/null && [ "$i" -lt 300 ]; do
 		sleep 0.2
@@ -422,6 +439,7 @@ make_config netperf 1 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm.toml"
 printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vmm.toml"
 { cat "$w/vmm.toml"; echo "vhost = true"; } >"$w/vmm_vhost.toml"
 { cat "$w/vmm.toml"; echo "interrupt_hold_us = 0"; } >"$w/vmm_nohold.toml"
+{ cat "$w/vmm.toml"; echo "rx_zero_copy = false"; } >"$w/vmm_bounce.toml"
 make_config netperf 2 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm_mq2.toml"
 printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\nqueues = 2\n' >>"$w/vmm_mq2.toml"
 { cat "$w/vmm_mq2.toml"; echo "vhost = true"; } >"$w/vmm_vhost_mq2.toml"
@@ -441,8 +459,8 @@ fi
 declare -A why_not
 for k in $kinds; do
 	case $k in
-	vmm | vmm_vhost | vmm_nohold | vmm_mq2 | vmm_vhost_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
-	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_mq2 vmm_vhost_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
+	vmm | vmm_vhost | vmm_nohold | vmm_bounce | vmm_mq2 | vmm_vhost_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
+	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_bounce vmm_mq2 vmm_vhost_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
 		exit 0 ;;
 	esac
 	case $k in qemu*) [ -n "$QEMU" ] || why_not[$k]="no QEMU (run the harness with --with-qemu)" ;; esac

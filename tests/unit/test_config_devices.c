@@ -45,6 +45,22 @@ static void test_net_interrupt_hold(void **state __attribute__((unused)))
 		  "net[0].interrupt_hold_us: does not apply with vhost = true");
 }
 
+/* [[net]] rx_zero_copy: on by default, false turns it off, a boolean only,
+ * refused with vhost (the kernel moves the frames). */
+static void test_net_rx_zero_copy(void **state __attribute__((unused)))
+{
+	struct vm_config cfg;
+
+	parse_ok(BASE "[[net]]\ntap = 'tap0'\n[[net]]\ntap = 'tap1'\nrx_zero_copy = false\n", &cfg);
+	assert_true(cfg.net[0].rx_zero_copy);
+	assert_false(cfg.net[1].rx_zero_copy);
+	config_free(&cfg);
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\nrx_zero_copy = 1\n", 1, 7,
+		  "net[0].rx_zero_copy: ");
+	parse_bad(BASE "[[net]]\ntap = 'tap0'\nvhost = true\nrx_zero_copy = true\n", 1, 8,
+		  "net[0].rx_zero_copy: does not apply with vhost = true");
+}
+
 /* [[net]] queues: one pair per vCPU up to NET_QUEUES_MAX on a TAP by name
  * (vhost or not), 1 elsewhere; more than 1 set explicitly only on a TAP by
  * name; each refusal names its line and says why. */
@@ -527,6 +543,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_net_interrupt_hold),
+		cmocka_unit_test(test_net_rx_zero_copy),
 		cmocka_unit_test(test_net_queues),
 		cmocka_unit_test(test_fs_source_comma),
 		cmocka_unit_test(test_disk_format),
