@@ -180,12 +180,16 @@ mq_check() {
 		{ why="data queues not all the kernel's: $q"; return 1; }
 	[ "$workers" = 2 ] || { why="$workers vhost-$main_pid workers, wanted 2"; return 1; }
 	# The guest still waits for a stream (port 9000) before its power-off port
-	# listens: a graceful stop through the control socket ends it instead.
+	# listens: a graceful stop through the control socket ends it instead. The
+	# arm64 guest's init does not answer the power button in that wait, so vmm
+	# stops it after shutdown_timeout (exit 5, its forced stop); either way vmm
+	# must end by itself, closing every pair's vhost-net.
 	"$VMM" ctl vhostmq shutdown >/dev/null 2>&1 || true
 	rc=0
 	wait_pid "$main_pid" 120 || rc=$?
 	main_pid=""
-	[ "$rc" = 0 ] || { why="vmm exit $(describe_exit "$rc") after ctl shutdown"; return 1; }
+	[ "$rc" = 0 ] || [ "$rc" = "$VMM_EXIT_FORCED" ] ||
+		{ why="vmm exit $(describe_exit "$rc") after ctl shutdown"; return 1; }
 }
 
 if [ -z "$MQTAP" ]; then
