@@ -24,9 +24,13 @@ struct dev_host_ops {
 	 * interrupts the guest. The fd becomes the caller's to close. The route
 	 * points nowhere useful until msi_route. At attach, main thread. */
 	int (*msi_alloc)(void *ctx, int *fd, uint32_t *gsi);
-	/* Points a GSI from msi_alloc at an MSI address/data pair. From vCPU
-	 * threads (MSI-X table writes), under the device's lock. */
-	int (*msi_route)(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data);
+	/* Points a GSI from msi_alloc at an MSI address/data pair sent by the
+	 * PCI function `devid` (its requester ID, bus << 8 | device << 3 |
+	 * function), which an arm64 GICv3 ITS translates by and x86_64
+	 * ignores. From vCPU threads (MSI-X table writes), under the device's
+	 * lock. */
+	int (*msi_route)(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data,
+			 uint32_t devid);
 	/* Guest writes of `len` bytes to MMIO `addr` (of exactly `data` when
 	 * `datamatch`) signal `fd` in the kernel instead of exiting to us
 	 * (KVM_IOEVENTFD). The fd stays the caller's. At attach, main thread. */
@@ -56,9 +60,9 @@ static inline int dev_host_msi_alloc(struct dev_host *h, int *fd, uint32_t *gsi)
 }
 
 static inline int dev_host_msi_route(struct dev_host *h, uint32_t gsi, uint64_t addr,
-				     uint32_t data)
+				     uint32_t data, uint32_t devid)
 {
-	return h->ops->msi_route(h->ctx, gsi, addr, data);
+	return h->ops->msi_route(h->ctx, gsi, addr, data, devid);
 }
 
 static inline int dev_host_ioeventfd(struct dev_host *h, uint64_t addr, uint32_t len,

@@ -1,4 +1,4 @@
-/* PCI bus 0, configuration mechanism #1, BAR sizing; see pci.h. */
+/* PCI bus 0, configuration mechanism #1 and ECAM, BAR sizing; see pci.h. */
 #include "pci.h"
 
 #include <endian.h>
@@ -48,14 +48,17 @@ void pci_dev_init(struct pci_dev *d, uint16_t vendor, uint16_t device,
 	d->cap_next = PCI_STD_HEADER_SIZEOF;	/* right after the header */
 }
 
-void pci_bus_init(struct pci_bus *b, uint64_t mmio_base, uint64_t mmio_size)
+void pci_bus_init(struct pci_bus *b, uint64_t mmio_base, uint64_t mmio_size,
+		  bool host_bridge)
 {
 	memset(b, 0, sizeof(*b));
 	pthread_mutex_init(&b->lock, NULL);
 	b->mmio_next = mmio_base;
 	b->mmio_end = mmio_base + mmio_size;
-	pci_dev_init(&b->host, HOST_VENDOR, HOST_DEVICE, CLASS_HOST_BRIDGE, 0, 0);
-	b->dev[0] = &b->host;
+	if (host_bridge) {
+		pci_dev_init(&b->host, HOST_VENDOR, HOST_DEVICE, CLASS_HOST_BRIDGE, 0, 0);
+		b->dev[0] = &b->host;
+	}
 }
 
 int pci_dev_add_bar64(struct pci_bus *b, struct pci_dev *d, unsigned idx,
@@ -98,7 +101,7 @@ uint8_t pci_dev_add_cap(struct pci_dev *d, const void *cap, size_t len)
 
 int pci_bus_add(struct pci_bus *b, struct pci_dev *d, unsigned slot)
 {
-	if (slot == 0 || slot >= PCI_MAX_SLOTS)
+	if (slot >= PCI_MAX_SLOTS || (slot == 0 && b->dev[0] == &b->host))
 		return -EINVAL;
 	if (b->dev[slot])
 		return -EBUSY;
@@ -214,5 +217,26 @@ void pci_cfg_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 			       ((a >> 16) & 0xf00) + (a & 0xfc) + (uint32_t)offset,
 			       data, len, is_write);
 	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+void pci_ecam_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+		 bool is_write)
+{
+	struct pci_bus *b = opaque;
+
+	/* The bus handler guarantees offset + len within the window it was
+	 * registered with, and len <= 8; a window larger than one bus decodes
+	 * as bus > 0, which has no devices. pci_cfg_access checks width and
+	 * alignment, but fills at most 4 bytes of a refused read. */
+	if (len > 4) {
+		if (!is_write)
+			memset(data, 0xff, len);
+		return;
+	}
+	pthread_mutex_lock(&b->lock);
+	pci_cfg_access(b, (unsigned)(offset >> 20), (unsigned)(offset >> 15) & 0x1f,
+		       (unsigned)(offset >> 12) & 7, (uint32_t)(offset & 0xfff), data, len,
+		       is_write);
 	pthread_mutex_unlock(&b->lock);
 }

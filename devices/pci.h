@@ -53,8 +53,12 @@ struct pci_bus {
 	uint64_t mmio_next, mmio_end;	/* BAR allocation window */
 };
 
-/* A bus with the host bridge, allocating BARs from [mmio_base, +mmio_size). */
-void pci_bus_init(struct pci_bus *b, uint64_t mmio_base, uint64_t mmio_size);
+/* A bus allocating BARs from [mmio_base, +mmio_size), with the host bridge
+ * at 00:00.0 when `host_bridge` (x86_64's mechanism #1 bus); without it
+ * (arm64's device-tree "pci-host-ecam-generic", which needs none) slot 0
+ * is free for a device. */
+void pci_bus_init(struct pci_bus *b, uint64_t mmio_base, uint64_t mmio_size,
+		  bool host_bridge);
 
 /* A type 0 header: IDs, class (base << 16 | sub << 8 | prog-if), no
  * interrupt pin, command register writable for memory and bus mastering. */
@@ -70,8 +74,9 @@ int pci_dev_add_bar64(struct pci_bus *b, struct pci_dev *d, unsigned idx,
  * is filled in). Returns its config-space offset, or 0 when full. */
 uint8_t pci_dev_add_cap(struct pci_dev *d, const void *cap, size_t len);
 
-/* Puts the device at 00:`slot`.0. Returns 0, -EINVAL for slot 0 (the host
- * bridge) or past PCI_MAX_SLOTS - 1, -EBUSY when the slot is taken. */
+/* Puts the device at 00:`slot`.0. Returns 0, -EINVAL past PCI_MAX_SLOTS - 1
+ * or for slot 0 on a bus with the host bridge, -EBUSY when the slot is
+ * taken. */
 int pci_bus_add(struct pci_bus *b, struct pci_dev *d, unsigned slot);
 
 /* Whether the guest enabled memory decoding (command register bit 1). */
@@ -89,5 +94,15 @@ void pci_cfg_addr_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		     bool is_write);
 void pci_cfg_data_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
 		     bool is_write);
+
+/* PCI Express's enhanced configuration access (ECAM): a window of
+ * PCI_ECAM_BUS_SIZE bytes per bus, offset = bus << 20 | device << 15 |
+ * function << 12 | register. A bus handler for bus 0's window (arm64);
+ * opaque is the pci_bus. Registers past the 256-byte header read all-ones
+ * (no extended capabilities), as do accesses that are not 1, 2 or 4
+ * naturally aligned bytes. */
+#define PCI_ECAM_BUS_SIZE	0x100000u
+void pci_ecam_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len,
+		 bool is_write);
 
 #endif

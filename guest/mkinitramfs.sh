@@ -17,11 +17,11 @@ default_modules=(
 	fuse virtiofs
 	gpio_keys evdev
 )
-# arm64 (vmm's arm64 machine has virtio-mmio, no PCI, no pvpanic; its power button is
+# arm64 (vmm's arm64 machine has virtio-pci or virtio-mmio, no pvpanic; its power button is
 # gpio-keys): Debian's arm64 kernel also has ext4 and the crc32c it checksums with as
 # modules, which the x86_64 cloud kernel builds in (blk_io mounts an ext4 disk).
 default_modules_arm64=(
-	virtio_mmio
+	virtio_mmio virtio_pci
 	virtio_blk virtio_net virtio_rng virtio_console virtio_balloon
 	vmw_vsock_virtio_transport
 	fuse virtiofs

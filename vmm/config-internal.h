@@ -118,6 +118,7 @@ extern const char *const cfg_fs_keys[];
 extern const char *const cfg_ready_marks[];	/* enum ready_mark */
 extern const char *const cfg_console_modes[];	/* enum console_mode */
 extern const char *const cfg_cpu_templates[];	/* enum cpu_template */
+extern const char *const cfg_virtio_transports[];	/* enum virtio_transport */
 extern const char *const cfg_fs_caches[];	/* enum fs_cache */
 extern const char *const cfg_fs_sandboxes[];	/* enum fs_sandbox */
 /* [log] level names and the LOG_LVL_* each stands for. */

@@ -37,6 +37,13 @@ enum ready_mark {
 #define READY_TIMEOUT_DEFAULT_S 120
 #define READY_TIMEOUT_MAX_S 86400
 
+/* [vm] virtio_transport: how virtio devices reach the guest. */
+enum virtio_transport {
+	VIRTIO_TRANSPORT_AUTO,	/* PCI where it can be (arm64: a GICv3 ITS), else MMIO */
+	VIRTIO_TRANSPORT_PCI,	/* virtio-pci with MSI-X */
+	VIRTIO_TRANSPORT_MMIO,	/* virtio-mmio with a wired interrupt (aarch64 only) */
+};
+
 enum cpu_template {
 	CPU_TEMPLATE_HOST,	/* what KVM supports on this host */
 	CPU_TEMPLATE_BASELINE,	/* x86-64-v2 level feature set, stable across hosts */
@@ -194,6 +201,8 @@ struct vm_config {
 	bool huge_pages;		/* guest RAM in THP (MADV_HUGEPAGE), default true */
 	bool merge_pages;		/* guest RAM MADV_MERGEABLE (KSM), default false */
 	unsigned merge_pages_line;	/* of key `merge_pages`, for messages */
+	enum virtio_transport virtio_transport;	/* key `virtio_transport`, default auto */
+	unsigned virtio_transport_line;	/* of key `virtio_transport`, else of [vm] */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */

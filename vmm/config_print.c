@@ -161,6 +161,9 @@ void config_print(const struct vm_config *cfg, FILE *f)
 			cfg->ready_timeout_s);
 	fprintf(f, "huge_pages = %s\n", cfg->huge_pages ? "true" : "false");
 	fprintf(f, "merge_pages = %s\n", cfg->merge_pages ? "true" : "false");
+	fprintf(f, "virtio_transport = \"%s\"\n",
+		(unsigned)cfg->virtio_transport <= VIRTIO_TRANSPORT_MMIO ?
+		cfg_virtio_transports[cfg->virtio_transport] : "?");
 	if (cfg->user) {
 		fprintf(f, "user = ");
 		print_str(f, cfg->user);

@@ -75,12 +75,20 @@ const char *const cfg_ready_marks[] = {
 	[READY_GUEST] = "guest", NULL
 };
 
+const char *const cfg_virtio_transports[] = {
+	[VIRTIO_TRANSPORT_AUTO] = "auto", [VIRTIO_TRANSPORT_PCI] = "pci",
+	[VIRTIO_TRANSPORT_MMIO] = "mmio", NULL
+};
+
 /* [vm] keys; the loader refuses any other (config_known_keys). */
 const char *const cfg_vm_keys[] = {
 	"name", "vcpus", "memory_mib", "shutdown_timeout", "control_socket",
 	"user", "group", "seccomp", "ready", "ready_port", "ready_timeout", "huge_pages",
-	"merge_pages", NULL
+	"merge_pages", "virtio_transport", NULL
 };
+
+static void load_vm_transport(struct ctx *c, const struct toml_value *tab,
+			      struct vm_config *cfg);
 
 void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *cfg)
 {
@@ -122,6 +130,27 @@ void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *
 		cfg->merge_pages_line = toml_get(tab, "merge_pages")->line;
 	load_vm_ready(c, tab, cfg);
 	load_vm_ops(c, tab, cfg);
+	load_vm_transport(c, tab, cfg);
+}
+
+/* [vm] virtio_transport: x86_64's machine has PCI only; arm64 has both
+ * (arch/aarch64/machine.c chooses for "auto" and refuses "pci" where the
+ * host's KVM has no GICv3 ITS). */
+static void load_vm_transport(struct ctx *c, const struct toml_value *tab,
+			      struct vm_config *cfg)
+{
+	const struct toml_value *v = toml_get(tab, "virtio_transport");
+	int64_t i;
+
+	cfg->virtio_transport_line = v ? v->line : cfg_table_line(tab);
+	if ((i = cfg_get_enum(c, tab, "vm", "virtio_transport", cfg_virtio_transports)) < 0)
+		return;
+	cfg->virtio_transport = (enum virtio_transport)i;
+#if defined(__x86_64__)
+	if (cfg->virtio_transport == VIRTIO_TRANSPORT_MMIO)
+		cfg_err(c, v->line, "vm", "virtio_transport", "\"mmio\" is aarch64 only; "
+			"x86_64's machine has virtio-pci (\"pci\" or \"auto\")");
+#endif
 }
 
 /* [vm] ready and, for ready = "guest", ready_port and ready_timeout. */

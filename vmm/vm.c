@@ -130,9 +130,36 @@ static int routes_commit(struct vm *vm)
 	return 0;
 }
 
+static int irqfd_bind(struct vm *vm, int fd, uint32_t gsi)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = gsi };
+
+	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
+		log_err("KVM_IRQFD for GSI %u: %m", gsi);
+		return -errno;
+	}
+	return 0;
+}
+
+int vm_irqfds_ready(struct vm *vm)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&vm->routes_lock);
+	vm->irqfd_defer = false;
+	if (vm->nirqfd_deferred)
+		ret = routes_commit(vm);
+	for (unsigned i = 0; ret == 0 && i < vm->nirqfd_deferred; i++)
+		ret = irqfd_bind(vm, vm->irqfd_deferred[i].fd, vm->irqfd_deferred[i].gsi);
+	free(vm->irqfd_deferred);
+	vm->irqfd_deferred = NULL;
+	vm->nirqfd_deferred = 0;
+	pthread_mutex_unlock(&vm->routes_lock);
+	return ret;
+}
+
 int vm_msi_alloc(struct vm *vm, int *fdp, uint32_t *gsip)
 {
-	struct kvm_irqfd irqfd = { 0 };
 	struct kvm_irq_routing_entry *e;
 	int fd, ret;
 
@@ -158,11 +185,20 @@ int vm_msi_alloc(struct vm *vm, int *fdp, uint32_t *gsip)
 		ret = -errno;
 		goto out;
 	}
-	irqfd.fd = (uint32_t)fd;
-	irqfd.gsi = e->gsi;
-	if (ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0) {
-		ret = -errno;
-		log_err("KVM_IRQFD for GSI %u: %m", e->gsi);
+	if (vm->irqfd_defer) {
+		void *p = realloc(vm->irqfd_deferred,
+				  (vm->nirqfd_deferred + 1) * sizeof(*vm->irqfd_deferred));
+
+		ret = p ? 0 : -ENOMEM;
+		if (p) {
+			vm->irqfd_deferred = p;
+			vm->irqfd_deferred[vm->nirqfd_deferred].fd = fd;
+			vm->irqfd_deferred[vm->nirqfd_deferred++].gsi = e->gsi;
+		}
+	} else {
+		ret = irqfd_bind(vm, fd, e->gsi);
+	}
+	if (ret < 0) {
 		close(fd);
 		goto out;
 	}
@@ -174,10 +210,14 @@ out:
 	return ret;
 }
 
-int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
+int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data,
+		 uint32_t devid)
 {
+	uint32_t flags = vm->msi_devid ? KVM_MSI_VALID_DEVID : 0;
 	int ret = -ENOENT;
 
+	if (!vm->msi_devid)
+		devid = 0;
 	pthread_mutex_lock(&vm->routes_lock);
 	for (uint32_t i = 0; i < vm->routes->nr; i++) {
 		struct kvm_irq_routing_entry *e = &vm->routes->entries[i];
@@ -186,13 +226,15 @@ int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data)
 			continue;
 		if (e->u.msi.address_lo == (uint32_t)addr &&
 		    e->u.msi.address_hi == (uint32_t)(addr >> 32) &&
-		    e->u.msi.data == data) {
+		    e->u.msi.data == data && e->flags == flags && e->u.msi.devid == devid) {
 			ret = 0;
 			break;
 		}
 		e->u.msi.address_lo = (uint32_t)addr;
 		e->u.msi.address_hi = (uint32_t)(addr >> 32);
 		e->u.msi.data = data;
+		e->flags = flags;
+		e->u.msi.devid = devid;
 		ret = routes_commit(vm);
 		break;
 	}
@@ -568,6 +610,7 @@ void vm_destroy(struct vm *vm)
 	vm->vdevs = NULL;
 	vm->nvdevs = 0;
 	free(vm->routes);
+	free(vm->irqfd_deferred);
 	arch_vm_destroy(vm);
 	i8042_free(vm->i8042);
 	boot_timer_free(vm->boot_timer);

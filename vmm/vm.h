@@ -89,6 +89,13 @@ struct vm {
 	pthread_mutex_t routes_lock;
 	struct kvm_irq_routing *routes;
 	uint32_t next_gsi;
+	/* MSI routes carry the sender's requester ID (KVM_MSI_VALID_DEVID):
+	 * set by the arch where an arm64 GICv3 ITS translates MSIs. */
+	bool msi_devid;
+	/* KVM_IRQFD waits for vm_irqfds_ready (set by the arch, arm64). */
+	bool irqfd_defer;
+	struct { int fd; uint32_t gsi; } *irqfd_deferred;
+	unsigned nirqfd_deferred;
 
 	/* The virtio devices, for `vmm ctl NAME queues` (owned by cleanups). */
 	struct vm_vdev { struct virtio_dev *vd; char tag[12]; } *vdevs;
@@ -176,8 +183,16 @@ int vm_set_irq(struct vm *vm, uint32_t gsi, int level);
  * The route starts out pointing nowhere useful; set it with vm_msi_route
  * before signalling. Returns 0 or -errno. */
 int vm_msi_alloc(struct vm *vm, int *fd, uint32_t *gsi);
-/* Points `gsi` (from vm_msi_alloc) at the MSI address/data pair. */
-int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data);
+/* Points `gsi` (from vm_msi_alloc) at the MSI address/data pair, sent by
+ * PCI requester `devid` (passed to KVM only where vm->msi_devid). */
+int vm_msi_route(struct vm *vm, uint32_t gsi, uint64_t addr, uint32_t data,
+		 uint32_t devid);
+/* Where vm->irqfd_defer (arm64: KVM refuses KVM_IRQFD with EAGAIN until
+ * the GIC is initialised, which waits for the last vCPU), vm_msi_alloc
+ * keeps the eventfds it hands out unbound; this binds them, after handing
+ * KVM the whole routing table again (the GIC's initialisation replaced it
+ * with its default routes), and ends the deferral. */
+int vm_irqfds_ready(struct vm *vm);
 /* KVM_IOEVENTFD: guest writes of `len` bytes to MMIO `addr` signal `fd`
  * in the kernel instead of exiting to us. */
 int vm_ioeventfd(struct vm *vm, uint64_t addr, uint32_t len, int fd);

@@ -13,9 +13,10 @@ static int host_msi_alloc(void *ctx, int *fd, uint32_t *gsi)
 	return vm_msi_alloc(ctx, fd, gsi);
 }
 
-static int host_msi_route(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data)
+static int host_msi_route(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data,
+			  uint32_t devid)
 {
-	return vm_msi_route(ctx, gsi, addr, data);
+	return vm_msi_route(ctx, gsi, addr, data, devid);
 }
 
 static int host_ioeventfd(void *ctx, uint64_t addr, uint32_t len, bool datamatch,

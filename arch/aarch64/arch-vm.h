@@ -2,12 +2,14 @@
 #ifndef VMM_ARCH_VM_H
 #define VMM_ARCH_VM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "devicetree.h"
 #include "layout.h"
 
 struct kvm_vcpu_init;
+struct pci_bus;
 struct pl031;
 struct pl061;
 
@@ -20,6 +22,11 @@ struct arch_vm {
 	uint64_t *mpidr;		/* per vCPU, as the device tree names them */
 	struct pl031 *rtc;
 	struct pl061 *gpio;		/* the power button */
+	/* virtio_transport: PCI (ECAM, MSI-X through the GICv3 ITS) or, when
+	 * false, virtio-mmio slots. */
+	bool virtio_pci;
+	int its_fd;			/* the in-kernel ITS, -1 without PCI */
+	struct pci_bus *pci;		/* with PCI */
 	/* virtio-mmio slots in use, in slot order (as the device tree lists them). */
 	struct arm64_fdt_virtio virtio[ARM64_VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;

@@ -1,6 +1,6 @@
-/* The arm64 guest's device tree: memory, CPUs (PSCI), GIC, architected timer,
- * 16550 UART, PL031 RTC, PL061 GPIO with a gpio-keys power button,
- * virtio-mmio devices, /chosen. Written front to back
+/* The arm64 guest's device tree: memory, CPUs (PSCI), GIC (with an ITS for
+ * PCI), architected timer, 16550 UART, PL031 RTC, PL061 GPIO with a
+ * gpio-keys power button, virtio-mmio devices or a PCI host bridge, /chosen. Written front to back
  * with libfdt's sequential-write API, so the tree reads in the order built.
  * Nodes and properties follow the kernel's bindings
  * (Documentation/devicetree/bindings/) and what QEMU's virt machine emits. */
@@ -99,11 +99,62 @@ static int add_gic(void *fdt, const struct arm64_fdt_config *c)
 		TRY(fdt_property_u32(fdt, "#redistributor-regions", 1));
 	TRY(fdt_property(fdt, "interrupt-controller", NULL, 0));
 	TRY(fdt_property_u32(fdt, "#interrupt-cells", 3));
-	/* Children (a GICv3 ITS, later) use the root's address size. */
+	/* Children (the ITS) use the root's address size. */
 	TRY(fdt_property_u32(fdt, "#address-cells", 2));
 	TRY(fdt_property_u32(fdt, "#size-cells", 2));
 	TRY(fdt_property(fdt, "ranges", NULL, 0));
 	TRY(fdt_property_u32(fdt, "phandle", ARM64_FDT_PHANDLE_GIC));
+	if (c->pci) {
+		/* arm,gic-v3-its binding: one cell, the device ID (PCI's
+		 * requester ID, as the bridge's msi-map maps it). */
+		TRY(begin_node_at(fdt, "msi-controller", c->its_base));
+		TRY(fdt_property_string(fdt, "compatible", "arm,gic-v3-its"));
+		TRY(prop_reg(fdt, c->its_base, c->its_size));
+		TRY(fdt_property(fdt, "msi-controller", NULL, 0));
+		TRY(fdt_property_u32(fdt, "#msi-cells", 1));
+		TRY(fdt_property_u32(fdt, "phandle", ARM64_FDT_PHANDLE_ITS));
+		TRY(fdt_end_node(fdt));
+	}
+	return fdt_end_node(fdt);
+}
+
+/* The generic ECAM host bridge binding (pci-host-ecam-generic.yaml): bus
+ * 0 only, one 64-bit memory window mapped 1:1, MSIs to the ITS (msi-map,
+ * as QEMU's virt machine: msi-parent would need the device ID as a cell
+ * of its own, which a bridge cannot give per function); no legacy
+ * interrupts (the functions have no interrupt pin) and no I/O space. */
+static int add_pci(void *fdt, const struct arm64_fdt_config *c)
+{
+	fdt32_t bus_range[2] = { cpu_to_fdt32(0), cpu_to_fdt32(0) };
+	fdt32_t msi_map[4] = {
+		cpu_to_fdt32(0), cpu_to_fdt32(ARM64_FDT_PHANDLE_ITS), cpu_to_fdt32(0),
+		cpu_to_fdt32(0x10000),
+	};
+	/* <pci.hi pci.mid pci.lo  cpu.hi cpu.lo  size.hi size.lo>: ss = 11
+	 * (64-bit memory space), not prefetchable. */
+	fdt32_t ranges[7] = {
+		cpu_to_fdt32(0x03000000),
+		cpu_to_fdt32((uint32_t)(c->pci_mmio_base >> 32)),
+		cpu_to_fdt32((uint32_t)c->pci_mmio_base),
+		cpu_to_fdt32((uint32_t)(c->pci_mmio_base >> 32)),
+		cpu_to_fdt32((uint32_t)c->pci_mmio_base),
+		cpu_to_fdt32((uint32_t)(c->pci_mmio_size >> 32)),
+		cpu_to_fdt32((uint32_t)c->pci_mmio_size),
+	};
+
+	TRY(begin_node_at(fdt, "pcie", c->pci_ecam_base));
+	TRY(fdt_property_string(fdt, "compatible", "pci-host-ecam-generic"));
+	TRY(fdt_property_string(fdt, "device_type", "pci"));
+	TRY(prop_reg(fdt, c->pci_ecam_base, c->pci_ecam_size));
+	TRY(fdt_property(fdt, "bus-range", bus_range, sizeof(bus_range)));
+	TRY(fdt_property_u32(fdt, "#address-cells", 3));
+	TRY(fdt_property_u32(fdt, "#size-cells", 2));
+	TRY(fdt_property(fdt, "ranges", ranges, sizeof(ranges)));
+	/* Every requester ID is its own device ID at the ITS (pci-msi.txt:
+	 * rid-base, msi-controller, msi-base, length). */
+	TRY(fdt_property(fdt, "msi-map", msi_map, sizeof(msi_map)));
+	/* Virtqueues are in guest RAM, which the devices access coherently. */
+	TRY(fdt_property(fdt, "dma-coherent", NULL, 0));
 	return fdt_end_node(fdt);
 }
 
@@ -231,6 +282,10 @@ static int add_chosen(void *fdt, const struct arm64_fdt_config *c)
 		TRY(fdt_property_u64(fdt, "linux,initrd-start", c->initrd_start));
 		TRY(fdt_property_u64(fdt, "linux,initrd-end", c->initrd_end));
 	}
+	/* Linux keeps the BAR addresses vmm gave (the devices decode there)
+	 * instead of assigning its own. */
+	if (c->pci)
+		TRY(fdt_property_u32(fdt, "linux,pci-probe-only", 1));
 	return fdt_end_node(fdt);
 }
 
@@ -238,7 +293,9 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_config *c)
 {
 	if (c->ncpus == 0 || !c->mpidr || (c->gic_version != 2 && c->gic_version != 3) ||
 	    (c->gic_version == 2 && c->ncpus > ARM64_GICV2_MAX_CPUS) ||
-	    (c->nvirtio && !c->virtio) || size > INT32_MAX)
+	    (c->nvirtio && !c->virtio) || size > INT32_MAX ||
+	    (c->pci && (c->gic_version != 3 || c->nvirtio || !c->its_size ||
+			!c->pci_ecam_size || !c->pci_mmio_size)))
 		return -EINVAL;
 	TRY(fdt_create(buf, (int)size));
 	TRY(fdt_finish_reservemap(buf));
@@ -263,6 +320,8 @@ int arm64_fdt_build(void *buf, size_t size, const struct arm64_fdt_config *c)
 	for (unsigned i = 0; i < c->nvirtio; i++)
 		TRY(arm64_fdt_virtio_mmio_node(buf, c->virtio[i].base, c->virtio[i].size,
 					       c->virtio[i].spi));
+	if (c->pci)
+		TRY(add_pci(buf, c));
 	TRY(add_chosen(buf, c));
 	TRY(fdt_end_node(buf));
 	return fdt_finish(buf);

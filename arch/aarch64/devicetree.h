@@ -3,6 +3,7 @@
 #ifndef VMM_ARM64_FDT_H
 #define VMM_ARM64_FDT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,14 @@ struct arm64_fdt_config {
 	/* virtio-mmio devices (ARM64_VIRTIO_MMIO_* slots), in probe order. */
 	const struct arm64_fdt_virtio *virtio;
 	unsigned nvirtio;
+	/* PCI instead: a "pci-host-ecam-generic" bridge for bus 0 (its ECAM
+	 * window, one memory window for BARs, MSIs through a GICv3 ITS, a
+	 * child of the GIC node), and /chosen's linux,pci-probe-only. GICv3
+	 * only; no virtio-mmio nodes with it. */
+	bool pci;
+	uint64_t its_base, its_size;
+	uint64_t pci_ecam_base, pci_ecam_size;
+	uint64_t pci_mmio_base, pci_mmio_size;
 
 	const char *bootargs;		/* NULL or "" for none */
 	uint64_t initrd_start, initrd_end;	/* equal: no initrd */
@@ -61,6 +70,7 @@ int arm64_fdt_virtio_mmio_node(void *fdt, uint64_t base, uint64_t size, uint32_t
 #define ARM64_FDT_PHANDLE_GIC		1u
 #define ARM64_FDT_PHANDLE_APB_CLK	2u
 #define ARM64_FDT_PHANDLE_GPIO		3u
+#define ARM64_FDT_PHANDLE_ITS		4u
 
 /* linux,code of the power button: KEY_POWER (linux/input-event-codes.h). */
 #define ARM64_FDT_KEY_POWER		116u

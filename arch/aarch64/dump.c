@@ -4,9 +4,10 @@
  * and the Image header place the initrd and the tree), the vCPUs' MPIDRs
  * are the values KVM resets them to, and the virtio-mmio slots are the
  * ones config_devices gives vm_add_virtio_devices (pci_slot, else the lowest
- * free). One thing KVM alone can say: the GIC. Where /dev/kvm opens, a
- * throwaway VM asks it as the real start does (GICv3, else GICv2); without
- * it the dump names a GICv3, and says so. */
+ * free). One thing KVM alone can say: the GIC, and with it the transport
+ * ([vm] virtio_transport: PCI needs a GICv3 ITS). Where /dev/kvm opens, a
+ * throwaway VM asks it as the real start does (GICv3 and its ITS, else
+ * GICv2); without it the dump names a GICv3 with an ITS, and says so. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -27,29 +28,33 @@
 const char *const arch_dump_option = "dump-dtb";
 const char *const arch_dump_arg = "FILE";
 
+static bool can_create(int vm_fd, uint32_t type)
+{
+	struct kvm_create_device d = { .type = type, .flags = KVM_CREATE_DEVICE_TEST };
+
+	return vm_fd >= 0 && ioctl(vm_fd, KVM_CREATE_DEVICE, &d) == 0;
+}
+
 /* The GIC this host's KVM gives a guest, asked of a VM made for the
  * question (KVM_CREATE_DEVICE_TEST creates nothing): 3, 2, or 0 when there
- * is no /dev/kvm to ask or it offers neither. */
-static unsigned host_gic_version(void)
+ * is no /dev/kvm to ask or it offers neither; and with a GICv3, whether it
+ * has the ITS that PCI's MSIs need. */
+static unsigned host_gic_version(bool *its)
 {
-	static const struct { uint32_t type; unsigned version; } gics[] = {
-		{ KVM_DEV_TYPE_ARM_VGIC_V3, 3 }, { KVM_DEV_TYPE_ARM_VGIC_V2, 2 },
-	};
 	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm_fd;
 	unsigned version = 0;
 
+	*its = false;
 	if (kvm < 0)
 		return 0;
 	do
 		vm_fd = ioctl(kvm, KVM_CREATE_VM, 0);
 	while (vm_fd < 0 && errno == EINTR);
-	for (size_t i = 0; vm_fd >= 0 && !version && i < sizeof(gics) / sizeof(gics[0]); i++) {
-		struct kvm_create_device d = {
-			.type = gics[i].type, .flags = KVM_CREATE_DEVICE_TEST,
-		};
-
-		if (ioctl(vm_fd, KVM_CREATE_DEVICE, &d) == 0)
-			version = gics[i].version;
+	if (can_create(vm_fd, KVM_DEV_TYPE_ARM_VGIC_V3)) {
+		version = 3;
+		*its = can_create(vm_fd, KVM_DEV_TYPE_ARM_VGIC_ITS);
+	} else if (can_create(vm_fd, KVM_DEV_TYPE_ARM_VGIC_V2)) {
+		version = 2;
 	}
 	if (vm_fd >= 0)
 		close(vm_fd);
@@ -57,9 +62,26 @@ static unsigned host_gic_version(void)
 	return version;
 }
 
+/* What the start would choose (machine.c, choose_transport); without KVM
+ * to ask, a GICv3 with an ITS. */
+static int dump_transport(const struct vm_config *cfg, unsigned gic, bool its, bool *pci)
+{
+	bool can = gic == 0 || (gic == 3 && its);
+
+	*pci = cfg->virtio_transport != VIRTIO_TRANSPORT_MMIO && can;
+	if (cfg->virtio_transport == VIRTIO_TRANSPORT_PCI && !can) {
+		log_err("[vm] virtio_transport = \"pci\" needs a GICv3 ITS for its MSIs; this "
+			"host's KVM has %s (use \"mmio\" or \"auto\")",
+			gic == 2 ? "a GICv2" : "no ITS");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 int arch_dump_firmware(const struct vm_config *cfg, const char *path)
 {
-	unsigned gic = host_gic_version();
+	bool its, pci;
+	unsigned gic = host_gic_version(&its);
 	uint64_t base, hole_start, hole_end, size = cfg->memory_mib << 20;
 	struct vm_dev_ref dev[VM_DEVICES_MAX];
 	int ndev = config_devices(cfg, dev), ret = 0;
@@ -70,10 +92,15 @@ int arch_dump_firmware(const struct vm_config *cfg, const char *path)
 		log_err("placing the virtio devices: %s", strerror(-ndev));
 		return ndev;
 	}
+	ret = dump_transport(cfg, gic, its, &pci);
+	if (ret < 0)
+		return ret;
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return -ENOMEM;
-	for (int i = 0; ret == 0 && i < ndev; i++)
+	/* PCI devices have no nodes of their own: the guest finds them on the bus. */
+	vm->arch.virtio_pci = pci;
+	for (int i = 0; !pci && ret == 0 && i < ndev; i++)
 		ret = arm64_virtio_slot_add(&vm->arch, dev[i].slot, "virtio device");
 	if (ret < 0) {
 		free(vm);
@@ -110,10 +137,12 @@ int arch_dump_firmware(const struct vm_config *cfg, const char *path)
 	if (ret == 0)
 		ret = dump_write(path, fdt, fdt_totalsize(fdt));
 	if (ret == 0)
-		printf("%s: device tree, %u bytes (%s)\n", path, fdt_totalsize(fdt),
+		printf("%s: device tree, %u bytes (%s; %s)\n", path, fdt_totalsize(fdt),
 		       gic == 3 ? "GICv3, as this host's KVM gives" :
 		       gic == 2 ? "GICv2: this host's KVM has no GICv3" :
-		       "GICv3; no KVM here to ask: a host with only a GICv2 gives a GICv2 node");
+		       "GICv3; no KVM here to ask: a host with only a GICv2 gives a GICv2 node",
+		       pci ? "virtio devices on PCI, MSIs through the ITS" :
+		       "virtio devices on virtio-mmio");
 	gm_destroy(&vm->mem);
 	free(vm->arch.mpidr);
 	free(vm);

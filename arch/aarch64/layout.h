@@ -9,6 +9,10 @@
 #define ARM64_GIC_DIST_SIZE	0x10000ULL
 #define ARM64_GIC_CPU_BASE	0x08010000ULL
 #define ARM64_GIC_CPU_SIZE	0x2000ULL
+/* GICv3 ITS (virtio_transport "pci" only): its control frame and the
+ * frame of GITS_TRANSLATER, where MSIs are written; as QEMU's virt machine. */
+#define ARM64_GIC_ITS_BASE	0x08080000ULL
+#define ARM64_GIC_ITS_SIZE	0x20000ULL
 /* GICv3 redistributors: two 64 KiB frames (RD, SGI) per vCPU. */
 #define ARM64_GIC_REDIST_BASE	0x10000000ULL
 #define ARM64_GIC_REDIST_STRIDE	0x20000ULL
@@ -36,6 +40,13 @@
 #define ARM64_VIRTIO_MMIO_SIZE	0x200ULL
 #define ARM64_VIRTIO_MMIO_SLOTS	32u
 
+/* PCI (virtio_transport "pci"): bus 0's ECAM window, and the window the
+ * devices' BARs are placed in (the guest keeps them there:
+ * linux,pci-probe-only). */
+#define ARM64_PCI_ECAM_BASE	0x3f000000ULL
+#define ARM64_PCI_ECAM_SIZE	0x100000ULL	/* one bus (PCI_ECAM_BUS_SIZE) */
+#define ARM64_PCI_MMIO_BASE	0x40000000ULL
+#define ARM64_PCI_MMIO_SIZE	0x40000000ULL
 #define ARM64_RAM_BASE		0x80000000ULL
 
 /* The device tree sits at the top of RAM, in a 2 MiB block of its own (the

@@ -1,5 +1,6 @@
 /* The aarch64 machine: in-kernel GICv3 (GICv2 where the host has no v3),
- * the architected timer, a 16550A on MMIO, a PL031 RTC; the kernel entered
+ * the architected timer, a 16550A on MMIO, a PL031 RTC, virtio devices on
+ * PCI (MSI-X through a GICv3 ITS) or virtio-mmio; the kernel entered
  * through the arm64 boot protocol (x0 = device tree, MMU off) and secondary
  * vCPUs started by the guest with PSCI CPU_ON, which KVM handles. */
 #include <errno.h>
@@ -22,9 +23,11 @@
 #include "log.h"
 #include "safe_open.h"
 #include "pl031.h"
+#include "pci.h"
 #include "pl061.h"
 #include "serial.h"
 #include "virtio/mmio.h"
+#include "virtio/pci.h"
 #include "vm.h"
 
 void arch_mem_layout(uint64_t size, uint64_t *base, uint64_t *hole_start,
@@ -53,6 +56,8 @@ static int gic_attr(int fd, uint32_t group, uint64_t attr, void *val, const char
 	}
 	return 0;
 }
+
+static int choose_transport(struct vm *vm);
 
 /* The GIC device and its addresses; KVM_DEV_ARM_VGIC_CTRL_INIT must wait
  * until every vCPU exists (gic_finish). */
@@ -98,14 +103,73 @@ static int gic_create(struct vm *vm)
 	if (ret == 0)
 		ret = gic_attr(vm->arch.gic_fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs,
 			       vm->arch.gic_version == 3 ? "3number of IRQs" : "2number of IRQs");
+	if (ret == 0)
+		ret = choose_transport(vm);
 	return ret;
+}
+
+/* [vm] virtio_transport: PCI needs MSIs, which on a GIC means a GICv3 ITS
+ * (KVM emulates one; a GICv2 has none KVM offers). "auto" takes PCI where
+ * the ITS can be made and says why not otherwise; "pci" insists. */
+static int choose_transport(struct vm *vm)
+{
+	enum virtio_transport want = vm->cfg->virtio_transport;
+	struct kvm_create_device its = { .type = KVM_DEV_TYPE_ARM_VGIC_ITS };
+	uint64_t base = ARM64_GIC_ITS_BASE;
+	int ret;
+
+	vm->arch.virtio_pci = false;
+	if (want == VIRTIO_TRANSPORT_MMIO) {
+		log_info("virtio devices on virtio-mmio ([vm] virtio_transport = \"mmio\")");
+		return 0;
+	}
+	if (vm->arch.gic_version != 3) {
+		if (want == VIRTIO_TRANSPORT_PCI) {
+			log_err("[vm] virtio_transport = \"pci\" needs a GICv3 ITS for its "
+				"MSIs; this host's KVM offers a GICv2 (use \"mmio\" or \"auto\")");
+			return -ENOTSUP;
+		}
+		log_info("virtio devices on virtio-mmio: a GICv2 has no ITS for PCI's MSIs");
+		return 0;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &its) < 0) {
+		if (want == VIRTIO_TRANSPORT_PCI) {
+			log_err("[vm] virtio_transport = \"pci\" needs a GICv3 ITS for its "
+				"MSIs: KVM_CREATE_DEVICE (ITS): %m (use \"mmio\" or \"auto\")");
+			return -ENOTSUP;
+		}
+		log_info("virtio devices on virtio-mmio: this host's KVM has no GICv3 ITS "
+			 "for PCI's MSIs (%m)");
+		return 0;
+	}
+	vm->arch.its_fd = (int)its.fd;
+	ret = gic_attr(vm->arch.its_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE,
+		       &base, "3ITS address");
+	if (ret < 0)
+		return ret;
+	if (ioctl(vm->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MSI_DEVID) <= 0) {
+		log_err("KVM has a GICv3 ITS but no KVM_CAP_MSI_DEVID");
+		return -ENOTSUP;
+	}
+	vm->arch.virtio_pci = true;
+	vm->msi_devid = true;
+	log_info("virtio devices on PCI: ECAM at 0x%llx, MSI-X through a GICv3 ITS at 0x%llx",
+		 (unsigned long long)ARM64_PCI_ECAM_BASE, (unsigned long long)ARM64_GIC_ITS_BASE);
+	return 0;
 }
 
 static int gic_finish(struct vm *vm)
 {
-	return gic_attr(vm->arch.gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
-			KVM_DEV_ARM_VGIC_CTRL_INIT, NULL,
-			vm->arch.gic_version == 3 ? "3initialisation" : "2initialisation");
+	int ret = gic_attr(vm->arch.gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
+			   KVM_DEV_ARM_VGIC_CTRL_INIT, NULL,
+			   vm->arch.gic_version == 3 ? "3initialisation" : "2initialisation");
+
+	if (ret == 0 && vm->arch.its_fd >= 0)
+		ret = gic_attr(vm->arch.its_fd, KVM_DEV_ARM_VGIC_GRP_CTRL,
+			       KVM_DEV_ARM_VGIC_CTRL_INIT, NULL, "3ITS initialisation");
+	/* The devices' MSI eventfds (vm_msi_alloc, at attach) can be bound
+	 * now, and their routes go back in place of KVM's defaults. */
+	return ret < 0 ? ret : vm_irqfds_ready(vm);
 }
 
 /* MPIDR_EL1 as KVM resets it for vCPU `id` (arch/arm64/kvm/sys_regs.c,
@@ -123,6 +187,8 @@ int arch_vm_init(struct vm *vm)
 	struct kvm_vcpu_init init;
 
 	vm->arch.gic_fd = -1;
+	vm->arch.its_fd = -1;
+	vm->irqfd_defer = true;		/* KVM_IRQFD: EAGAIN until gic_finish */
 	if (vm->cfg->cpu_template != CPU_TEMPLATE_HOST) {
 		log_err("[cpu] template = \"baseline\" is x86_64 only; use \"host\" on aarch64");
 		return -EINVAL;
@@ -148,9 +214,16 @@ int arch_vm_init(struct vm *vm)
 
 void arch_vm_destroy(struct vm *vm)
 {
+	if (vm->arch.its_fd >= 0)
+		close(vm->arch.its_fd);
+	vm->arch.its_fd = -1;
 	if (vm->arch.gic_fd >= 0)
 		close(vm->arch.gic_fd);
 	vm->arch.gic_fd = -1;
+	if (vm->arch.pci)
+		pthread_mutex_destroy(&vm->arch.pci->lock);
+	free(vm->arch.pci);
+	vm->arch.pci = NULL;
 	free(vm->arch.mpidr);
 	vm->arch.mpidr = NULL;
 	pl031_free(vm->arch.rtc);
@@ -221,6 +294,27 @@ static int attach_mmio(struct vm *vm, struct virtio_dev *vd, unsigned n)
 	return ret < 0 ? ret : virtio_mmio_attach(&vm->host, node.base, spi_irq(node.spi), vd);
 }
 
+static int attach_pci(struct vm *vm, struct virtio_dev *vd, unsigned slot)
+{
+	return virtio_pci_attach(&vm->host, vm->arch.pci, slot, vd);
+}
+
+/* Bus 0 behind a "pci-host-ecam-generic" bridge: no host bridge function,
+ * so slot n is 00:n.0 from 0 up (arch_device_slots). */
+static int pci_devices_init(struct vm *vm)
+{
+	vm->arch.pci = calloc(1, sizeof(*vm->arch.pci));
+	if (!vm->arch.pci)
+		return -ENOMEM;
+	pci_bus_init(vm->arch.pci, ARM64_PCI_MMIO_BASE, ARM64_PCI_MMIO_SIZE, false);
+	if (bus_register(&vm->mmio, ARM64_PCI_ECAM_BASE, ARM64_PCI_ECAM_SIZE, pci_ecam_io,
+			 vm->arch.pci, "pci-ecam") < 0) {
+		log_err("registering the PCI ECAM window failed");
+		return -EINVAL;
+	}
+	return vm_add_virtio_devices(vm, attach_pci);
+}
+
 int arch_devices_init(struct vm *vm)
 {
 	int ret = 0;
@@ -243,6 +337,8 @@ int arch_devices_init(struct vm *vm)
 		log_err("registering platform devices failed");
 		return -EINVAL;
 	}
+	if (vm->arch.virtio_pci)
+		return pci_devices_init(vm);
 	return vm_add_virtio_devices(vm, attach_mmio);
 }
 
@@ -347,6 +443,10 @@ static int write_fdt(struct vm *vm, uint64_t initrd, uint64_t initrd_len)
 		.gpio_base = ARM64_GPIO_BASE, .gpio_size = ARM64_GPIO_SIZE,
 		.gpio_spi = ARM64_SPI_GPIO, .gpio_power_pin = ARM64_GPIO_POWER_PIN,
 		.virtio = vm->arch.virtio, .nvirtio = vm->arch.nvirtio,
+		.pci = vm->arch.virtio_pci,
+		.its_base = ARM64_GIC_ITS_BASE, .its_size = ARM64_GIC_ITS_SIZE,
+		.pci_ecam_base = ARM64_PCI_ECAM_BASE, .pci_ecam_size = ARM64_PCI_ECAM_SIZE,
+		.pci_mmio_base = ARM64_PCI_MMIO_BASE, .pci_mmio_size = ARM64_PCI_MMIO_SIZE,
 		.bootargs = cmdline,
 		.initrd_start = initrd, .initrd_end = initrd + initrd_len,
 	};

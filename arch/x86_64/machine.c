@@ -182,7 +182,7 @@ static int pci_devices_init(struct vm *vm)
 	vm->arch.pci = calloc(1, sizeof(*vm->arch.pci));
 	if (!vm->arch.pci)
 		return -ENOMEM;
-	pci_bus_init(vm->arch.pci, X86_PCI_MMIO_START, X86_PCI_MMIO_SIZE);
+	pci_bus_init(vm->arch.pci, X86_PCI_MMIO_START, X86_PCI_MMIO_SIZE, true);
 	ret |= bus_register(&vm->pio, X86_PORT_PCI_CONFIG, 4, pci_cfg_addr_io,
 			    vm->arch.pci, "pci-addr");
 	ret |= bus_register(&vm->pio, X86_PORT_PCI_CONFIG + 4, 4, pci_cfg_data_io,

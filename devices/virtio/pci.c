@@ -363,7 +363,8 @@ static void msix_write(struct virtio_pci *vp, uint32_t off, const uint8_t *data,
 		if (e->addr_lo != old[v].addr_lo || e->addr_hi != old[v].addr_hi ||
 		    e->data != old[v].data)
 			dev_host_msi_route(vp->host, vp->gsi[v],
-				     (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data);
+					   (uint64_t)e->addr_hi << 32 | e->addr_lo, e->data,
+					   vp->pci.slot << 3);	/* 00:slot.0 */
 	}
 	flush_pending(vp);
 }

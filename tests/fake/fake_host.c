@@ -31,11 +31,13 @@ static int fake_msi_alloc(void *ctx, int *fd, uint32_t *gsi)
 	return 0;
 }
 
-static int fake_msi_route(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data)
+static int fake_msi_route(void *ctx, uint32_t gsi, uint64_t addr, uint32_t data,
+			  uint32_t devid)
 {
 	struct fake_host *f = ctx;
 
 	f->msi_routes++;
+	f->msi_route_devid = devid;
 	return 0;
 }
 

@@ -36,6 +36,7 @@ struct fake_host {
 	uint32_t next_gsi;
 	unsigned msi_allocs;
 	unsigned msi_routes;		/* msi_route calls */
+	uint32_t msi_route_devid;	/* the last one's requester ID */
 
 	/* ioeventfd: how many, and the last registration's arguments. */
 	unsigned ioeventfds;

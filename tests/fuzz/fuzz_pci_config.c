@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ready = true;
 	}
 	fuzz_trap_unless(fuzz_host_init(&fh, RAM) == 0);
-	pci_bus_init(&bus, WIN, 0x10000000);
+	pci_bus_init(&bus, WIN, 0x10000000, true);
 	bus_init(&pio, "pio");
 	fuzz_trap_unless(bus_register(&pio, PORT, 4, pci_cfg_addr_io, &bus, "pci-addr") == 0);
 	fuzz_trap_unless(bus_register(&pio, PORT + 4, 4, pci_cfg_data_io, &bus, "pci-data") == 0);

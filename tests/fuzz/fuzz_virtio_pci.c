@@ -215,7 +215,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	blk = data[0] & 1;
 	fuzz_trap_unless(fuzz_host_init(&fh, RAM) == 0);
-	pci_bus_init(&bus, WIN, 0x10000000);
+	pci_bus_init(&bus, WIN, 0x10000000, true);
 	vd = fuzz_dev_new(blk);
 	fuzz_trap_unless(vd && virtio_pci_attach(&fh.host, &bus, 1, vd) == 0);
 	slot = 1;

@@ -90,7 +90,13 @@ extra="rdinit=/usr/bin/hostile-init printk.devkmsg=on"
 [ -z "${HOSTILE_SEED-}" ] || extra="$extra hostile.seed=$HOSTILE_SEED"
 [ -z "${HOSTILE_ITERATIONS-}" ] || extra="$extra hostile.iterations=$HOSTILE_ITERATIONS"
 [ -z "${HOSTILE_TRACE-}" ] || extra="$extra hostile.trace=${HOSTILE_TRACE//[^a-z0-9]/}"
-make_config hostile 1 "$extra" >"$w/vm.toml"
+# On arm64 the program drives virtio-mmio registers (guest/hostile), so the guest gets
+# that transport; arm64's PCI (ECAM) is fuzzed instead (fuzz_pci_ecam).
+if [ "$arch" = aarch64 ]; then
+	VIRTIO_TRANSPORT=mmio make_config hostile 1 "$extra" >"$w/vm.toml"
+else
+	make_config hostile 1 "$extra" >"$w/vm.toml"
+fi
 cat >>"$w/vm.toml" <<EOT
 
 [[disk]]

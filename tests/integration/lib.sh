@@ -159,10 +159,28 @@ toml_string() {
 # pages; QEMU's own guests the same way.
 # The other tests must not fail for the emulator's sake (docs/performance.md).
 VMM_TEST_HUGE_PAGES=${VMM_TEST_HUGE_PAGES:-false}
+# [vm] virtio_transport for every guest ("pci" or "mmio"; arm64 only): unset, vmm's own
+# choice (PCI where the host's KVM has a GICv3 ITS). A test may set VIRTIO_TRANSPORT
+# for its own configs (hostile_guest: mmio on arm64).
+VMM_TEST_VIRTIO_TRANSPORT=${VMM_TEST_VIRTIO_TRANSPORT:-}
+
+# virtio_transport LOG: "pci" or "mmio", where vmm's log LOG (its stderr) says it put the
+# virtio devices; "unknown" when it does not say. x86_64 has PCI only.
+virtio_transport() {
+	if [ "$(uname -m)" != aarch64 ]; then
+		echo pci
+	elif grep -aq 'virtio devices on PCI' "$1" 2>/dev/null; then
+		echo pci
+	elif grep -aq 'virtio devices on virtio-mmio' "$1" 2>/dev/null; then
+		echo mmio
+	else
+		echo unknown
+	fi
+}
 
 # make_config NAME VCPUS CMDLINE_EXTRA > file.toml
 make_config() {
-	local name=$1 vcpus=$2 extra=${3-}
+	local name=$1 vcpus=$2 extra=${3-} transport=${VIRTIO_TRANSPORT:-$VMM_TEST_VIRTIO_TRANSPORT}
 	cat <<EOF
 [vm]
 name = $(toml_string "$name")
@@ -170,6 +188,9 @@ vcpus = $vcpus
 memory_mib = $GUEST_MEMORY_MIB
 shutdown_timeout = 20
 huge_pages = $VMM_TEST_HUGE_PAGES
+EOF
+	[ -z "$transport" ] || echo "virtio_transport = \"$transport\""
+	cat <<EOF
 
 [boot]
 kernel = $(toml_string "$GUEST_KERNEL")

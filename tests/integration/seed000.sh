@@ -109,8 +109,8 @@ if [ "$up" = 0 ]; then
 	exit 0
 fi
 
-case $(uname -m) in
-aarch64) want_at=a000a00.virtio_mmio ;;
+case $(virtio_transport "$w/service.log") in
+mmio) want_at=a000a00.virtio_mmio ;;
 *) want_at=0000:00:05.0 ;;
 esac
 lan=$(marker service LAN)

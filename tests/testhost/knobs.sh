@@ -10,6 +10,8 @@ BENCH_KNOBS=(BOOT_TIME_RUNS NET_PERF_RUNS NET_PERF_MIB NET_PERF_PROFILE NET_PERF
 BENCH_KNOBS+=(NET_PERF_VHOST NET_PERF_KINDS)
 # hostile_guest.sh: its time limit, its log limit, the guest's access trace.
 BENCH_KNOBS+=(HOSTILE_TIMEOUT HOSTILE_LOG_MAX HOSTILE_LOG_PER_MIN HOSTILE_TRACE HOSTILE_KVM_TRACE)
+# lib.sh: [vm] virtio_transport for every guest (arm64: pci or mmio; unset, vmm chooses).
+BENCH_KNOBS+=(VMM_TEST_VIRTIO_TRANSPORT)
 # run-tests: 0 runs a failed test script once only.
 BENCH_KNOBS+=(VMM_TEST_RETRY)
 

@@ -327,6 +327,25 @@ static void test_enums(void **state __attribute__((unused)))
 	parse_ok(VM "merge_pages = false\n" BOOT "[[fs]]\ntag = 'x'\nsocket = '/x'\n", &cfg);
 	assert_false(cfg.merge_pages);
 	config_free(&cfg);
+	/* virtio_transport: auto by default; "mmio" exists on aarch64 only. */
+	parse_ok(VM BOOT, &cfg);
+	assert_int_equal(cfg.virtio_transport, VIRTIO_TRANSPORT_AUTO);
+	config_free(&cfg);
+	parse_ok(VM "virtio_transport = \"pci\"\n" BOOT, &cfg);
+	assert_int_equal(cfg.virtio_transport, VIRTIO_TRANSPORT_PCI);
+	config_free(&cfg);
+#if defined(__x86_64__)
+	parse_bad(VM "virtio_transport = \"mmio\"\n" BOOT, 1, 3,
+		  "vm.virtio_transport: \"mmio\" is aarch64 only; x86_64's machine has "
+		  "virtio-pci (\"pci\" or \"auto\")");
+#else
+	parse_ok(VM "virtio_transport = \"mmio\"\n" BOOT, &cfg);
+	assert_int_equal(cfg.virtio_transport, VIRTIO_TRANSPORT_MMIO);
+	config_free(&cfg);
+#endif
+	parse_bad(VM "virtio_transport = \"virtio-pci\"\n" BOOT, 1, 3,
+		  "vm.virtio_transport: invalid value \"virtio-pci\" (expected one of \"auto\", "
+		  "\"pci\", \"mmio\")");
 	for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
 		snprintf(text, sizeof(text), BASE "[cpu]\ntemplate = \"%s\"\n", templates[i].name);
 		parse_ok(text, &cfg);
@@ -547,7 +566,8 @@ static void test_print_roundtrip(void **state __attribute__((unused)))
 	FILE *f;
 
 	snprintf(text, sizeof(text),
-		 VM "vcpus = 3\nmemory_mib = 2048\nshutdown_timeout = 7\n" BOOT
+		 VM "vcpus = 3\nmemory_mib = 2048\nshutdown_timeout = 7\n"
+		 "virtio_transport = 'pci'\n" BOOT
 		 "initrd = 'initrd.img'\ncmdline = \"a=\\\"b\\\" \\\\ \\t\"\n"
 		 "[console]\nmode = 'file'\npath = 'out.log'\n"
 		 "[cpu]\ntemplate = 'baseline'\nhide = ['%s']\n[log]\nlevel = 'notice'\n",
@@ -559,6 +579,7 @@ static void test_print_roundtrip(void **state __attribute__((unused)))
 	assert_int_equal(fclose(f), 0);
 	assert_non_null(strstr(out, "vcpus = 3\n"));
 	assert_non_null(strstr(out, "memory_mib = 2048\n"));
+	assert_non_null(strstr(out, "virtio_transport = \"pci\"\n"));
 	assert_non_null(strstr(out, "level = \"notice\"\n"));
 	assert_non_null(strstr(out, "template = \"baseline\"\n"));
 
@@ -575,6 +596,7 @@ static void test_print_roundtrip(void **state __attribute__((unused)))
 	assert_int_equal(again.console_mode, CONSOLE_FILE);
 	assert_string_equal(again.console_path, cfg.console_path);
 	assert_int_equal(again.cpu_template, CPU_TEMPLATE_BASELINE);
+	assert_int_equal(again.virtio_transport, VIRTIO_TRANSPORT_PCI);
 	assert_int_equal(again.n_cpu_hide, 1);
 	assert_string_equal(again.cpu_hide[0], feature(0));
 	assert_int_equal(again.log_level, LOG_LVL_NOTICE);

@@ -423,6 +423,89 @@ static void test_virtio_mmio_nodes(void **state)
 	assert_int_equal(arm64_fdt_build(blob, sizeof(blob), &c), -EINVAL);
 }
 
+/* virtio_transport "pci": an ITS under the GIC, an ECAM bridge whose MSIs
+ * go to it, no virtio-mmio node, and probe-only (the BARs stay put). */
+static void test_pci(void **state)
+{
+	struct arm64_fdt_config c;
+	const fdt32_t *p;
+	int gic, its, pci, len;
+
+	make_config(&c, 2, 3);
+	c.pci = true;
+	c.its_base = ARM64_GIC_ITS_BASE;
+	c.its_size = ARM64_GIC_ITS_SIZE;
+	c.pci_ecam_base = ARM64_PCI_ECAM_BASE;
+	c.pci_ecam_size = ARM64_PCI_ECAM_SIZE;
+	c.pci_mmio_base = ARM64_PCI_MMIO_BASE;
+	c.pci_mmio_size = ARM64_PCI_MMIO_SIZE;
+	build(&c);
+
+	gic = only_compatible("arm,gic-v3");
+	its = only_compatible("arm,gic-v3-its");
+	assert_int_equal(fdt_parent_offset(blob, its), gic);
+	assert_reg(its, ARM64_GIC_ITS_BASE, ARM64_GIC_ITS_SIZE);
+	assert_non_null(prop(its, "msi-controller", &len));
+	assert_int_equal(u32prop(its, "#msi-cells"), 1);
+	assert_int_equal(fdt_node_offset_by_phandle(blob, ARM64_FDT_PHANDLE_ITS), its);
+
+	pci = only_compatible("pci-host-ecam-generic");
+	assert_int_equal(fdt_parent_offset(blob, pci), 0);
+	assert_str(pci, "device_type", "pci");
+	assert_reg(pci, ARM64_PCI_ECAM_BASE, ARM64_PCI_ECAM_SIZE);
+	assert_int_equal(u32prop(pci, "#address-cells"), 3);
+	assert_int_equal(u32prop(pci, "#size-cells"), 2);
+	/* msi-map: requester ID n is device ID n at the ITS, for all 64 Ki. */
+	p = prop(pci, "msi-map", &len);
+	assert_int_equal(len, 16);
+	assert_int_equal(fdt32_to_cpu(p[0]), 0);
+	assert_int_equal(fdt32_to_cpu(p[1]), ARM64_FDT_PHANDLE_ITS);
+	assert_int_equal(fdt32_to_cpu(p[2]), 0);
+	assert_int_equal(fdt32_to_cpu(p[3]), 0x10000);
+	p = prop(pci, "bus-range", &len);
+	assert_int_equal(len, 8);
+	assert_int_equal(fdt32_to_cpu(p[0]), 0);
+	assert_int_equal(fdt32_to_cpu(p[1]), 0);
+	/* One 64-bit memory window, PCI address = CPU address. */
+	p = prop(pci, "ranges", &len);
+	assert_int_equal(len, 28);
+	assert_int_equal(fdt32_to_cpu(p[0]), 0x03000000);
+	assert_int_equal((uint64_t)fdt32_to_cpu(p[1]) << 32 | fdt32_to_cpu(p[2]),
+			 ARM64_PCI_MMIO_BASE);
+	assert_int_equal((uint64_t)fdt32_to_cpu(p[3]) << 32 | fdt32_to_cpu(p[4]),
+			 ARM64_PCI_MMIO_BASE);
+	assert_int_equal((uint64_t)fdt32_to_cpu(p[5]) << 32 | fdt32_to_cpu(p[6]),
+			 ARM64_PCI_MMIO_SIZE);
+	assert_non_null(prop(pci, "dma-coherent", &len));
+	assert_int_equal(u32prop(node("/chosen"), "linux,pci-probe-only"), 1);
+	assert_int_equal(fdt_node_offset_by_compatible(blob, -1, "virtio,mmio"),
+			 -FDT_ERR_NOTFOUND);
+	/* The windows do not overlap the GIC, each other or RAM. */
+	assert_true(ARM64_GIC_ITS_BASE >= ARM64_GIC_DIST_BASE + ARM64_GIC_DIST_SIZE);
+	assert_true(ARM64_GIC_ITS_BASE + ARM64_GIC_ITS_SIZE <= ARM64_UART_BASE);
+	assert_true(ARM64_PCI_ECAM_BASE >= ARM64_GIC_REDIST_BASE + 64 * ARM64_GIC_REDIST_STRIDE);
+	assert_true(ARM64_PCI_ECAM_BASE + ARM64_PCI_ECAM_SIZE <= ARM64_PCI_MMIO_BASE);
+	assert_true(ARM64_PCI_MMIO_BASE + ARM64_PCI_MMIO_SIZE <= ARM64_RAM_BASE);
+
+	/* Without PCI: neither node, nor probe-only. */
+	c.pci = false;
+	build(&c);
+	assert_int_equal(fdt_node_offset_by_compatible(blob, -1, "arm,gic-v3-its"),
+			 -FDT_ERR_NOTFOUND);
+	assert_int_equal(fdt_node_offset_by_compatible(blob, -1, "pci-host-ecam-generic"),
+			 -FDT_ERR_NOTFOUND);
+	assert_null(fdt_getprop(blob, node("/chosen"), "linux,pci-probe-only", &len));
+
+	/* PCI needs a GICv3 (the ITS), and takes no virtio-mmio nodes. */
+	c.pci = true;
+	c.gic_version = 2;
+	assert_int_equal(arm64_fdt_build(blob, sizeof(blob), &c), -EINVAL);
+	c.gic_version = 3;
+	c.its_size = 0;
+	assert_int_equal(arm64_fdt_build(blob, sizeof(blob), &c), -EINVAL);
+	(void)state;
+}
+
 /* ---- Image header and layout ---- */
 
 static void put64(uint8_t *p, uint64_t v)
@@ -547,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_chosen),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_virtio_mmio_nodes),
+		cmocka_unit_test(test_pci),
 		cmocka_unit_test(test_power_button),
 		cmocka_unit_test(test_image_header),
 		cmocka_unit_test(test_layout),

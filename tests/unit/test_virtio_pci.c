@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "bus.h"
 #include "log.h"
 #include "pci.h"
 #include "virtio/pci.h"
@@ -64,7 +65,7 @@ static int setup(void **state)
 	log_set_level(LOG_LVL_ERR);
 	if (fake_host_init(&fh, RAM) < 0)
 		return -1;
-	pci_bus_init(&bus, WIN, 0x10000000);
+	pci_bus_init(&bus, WIN, 0x10000000, true);
 	rng = virtio_rng_new();
 	if (!rng || virtio_pci_attach(&fh.host, &bus, 1, rng) < 0)
 		return -1;
@@ -304,6 +305,7 @@ static void test_msix_and_isr(void **state)
 	wr(VPCI_MSIX_OFF + 16, 0xfee00000, 4);
 	wr(VPCI_MSIX_OFF + 24, 0x41, 4);
 	assert_true(fh.msi_routes > r);
+	assert_int_equal(fh.msi_route_devid, 1 << 3);	/* requester ID of 00:01.0 */
 	assert_int_equal(rd(VPCI_MSIX_OFF + 28, 4), 1);		/* masked at reset */
 	wr(VPCI_MSIX_OFF + 28, 0xfffffffe, 4);
 	assert_int_equal(rd(VPCI_MSIX_OFF + 28, 4), 0);		/* reserved bits */
@@ -359,6 +361,69 @@ static void test_slot(void **state)
 	bus.dev[31] = NULL;	/* d is on the stack */
 }
 
+/* arm64's bus: no host bridge, so a device may take 00:00.0, reached
+ * through an ECAM window (two buses' worth here, to see bus 1 absent);
+ * MSI routes name each function's requester ID for the ITS. */
+static void test_ecam_bare_bus(void **state)
+{
+	struct fake_host h;
+	struct pci_bus b;
+	struct io_bus ecam;
+	struct virtio_dev *d0, *d5;
+	struct pci_dev d;
+	uint64_t v;
+	const uint64_t base = 0x3f000000;
+
+#define ECAM_RD(off, len) (v = 0, assert_true(bus_access(&ecam, base + (off), \
+						(uint8_t *)&v, (len), false)), v)
+	assert_int_equal(fake_host_init(&h, RAM), 0);
+	pci_bus_init(&b, WIN, 0x10000000, false);
+	bus_init(&ecam, "ecam");
+	assert_int_equal(bus_register(&ecam, base, 2 * PCI_ECAM_BUS_SIZE, pci_ecam_io, &b,
+				      "pci-ecam"), 0);
+	d0 = virtio_rng_new();
+	d5 = virtio_rng_new();
+	assert_non_null(d0);
+	assert_non_null(d5);
+	assert_int_equal(virtio_pci_attach(&h.host, &b, 0, d0), 0);
+	assert_int_equal(virtio_pci_attach(&h.host, &b, 5, d5), 0);
+	memset(&d, 0, sizeof(d));
+	assert_int_equal(pci_bus_add(&b, &d, 0), -EBUSY);
+
+	assert_int_equal(ECAM_RD(PCI_VENDOR_ID, 4), 0x10441af4);
+	assert_int_equal(ECAM_RD(5 << 15 | PCI_DEVICE_ID, 2), 0x1044);
+	assert_int_equal(ECAM_RD(5 << 15 | PCI_CLASS_DEVICE, 2), 0xff00);
+	/* Absent: other slots, function 1, bus 1, the extended space. */
+	assert_int_equal(ECAM_RD(1 << 15, 4), 0xffffffff);
+	assert_int_equal(ECAM_RD(1 << 12, 4), 0xffffffff);
+	assert_int_equal(ECAM_RD(PCI_ECAM_BUS_SIZE, 4), 0xffffffff);
+	assert_int_equal(ECAM_RD(5 << 15 | 0x100, 4), 0xffffffff);
+	/* Misaligned and 8-byte accesses: all ones, no effect. */
+	assert_int_equal(ECAM_RD(PCI_VENDOR_ID + 1, 2), 0xffff);
+	assert_int_equal(ECAM_RD(PCI_VENDOR_ID, 8), ~0ULL);
+	/* Writes go through the write mask: the command register takes memory
+	 * decoding, the vendor ID stays. */
+	v = PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER;
+	assert_true(bus_access(&ecam, base + (5 << 15) + PCI_COMMAND, (uint8_t *)&v, 2, true));
+	v = 0;
+	assert_true(bus_access(&ecam, base + (5 << 15) + PCI_VENDOR_ID, (uint8_t *)&v, 2, true));
+	assert_int_equal(ECAM_RD(5 << 15 | PCI_COMMAND, 2),
+			 PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	assert_int_equal(ECAM_RD(5 << 15 | PCI_VENDOR_ID, 2), 0x1af4);
+	/* 00:05.0's MSI-X entry 0 (its BAR is the second one placed): the
+	 * route carries requester ID 0x28. */
+	v = 0x08090040;
+	assert_true(bus_access(&h.mmio, WIN + VPCI_BAR_SIZE + VPCI_MSIX_OFF, (uint8_t *)&v, 4,
+			       true));
+	assert_int_equal(h.msi_route_devid, 5 << 3);
+#undef ECAM_RD
+	fake_host_destroy(&h);
+	pthread_mutex_destroy(&b.lock);
+	virtio_rng_free(d0);
+	virtio_rng_free(d5);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +436,7 @@ int main(void)
 		cmocka_unit_test(test_queue_registers),
 		cmocka_unit_test(test_queue_enable),
 		cmocka_unit_test(test_msix_and_isr),
+		cmocka_unit_test(test_ecam_bare_bus),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
