@@ -15,6 +15,8 @@
 #   vmm_vhost      the same with vhost = true (the kernel's vhost-net moves the frames)
 #   vmm_nohold     vmm without interrupt moderation (interrupt_hold_us = 0)
 #   vmm_bounce     vmm receiving through its own buffer (rx_zero_copy = false)
+#   vmm_mmio       arm64: vmm with virtio_transport = "mmio" (the default row is PCI with
+#                  MSI-X where the test host's GIC is a GICv3)
 #   vmm_mq2        2 vCPUs, queues = 2, on a multi-queue TAP (tests/tools/mqtap)
 #   vmm_vhost_mq2  the same with vhost = true (a /dev/vhost-net per pair)
 #   qemu           QEMU, -netdev tap,vhost=off (its userspace virtio-net)
@@ -192,9 +194,13 @@ prof_stop() {
 }
 # stall_report NAME LOG: what the VMM and the TAP show while a transfer makes no progress:
 # vmm's virtqueues (vmm ctl queues: indices, kicks, interrupts, held frames), the TAP's
-# counters, the state of each VMM thread, and the end of the guest's console.
+# counters, the state of each VMM thread, the test host's KVM counters per second since
+# the previous report (a vCPU thread busy in KVM_RUN: a guest spinning by itself exits
+# little, one the emulator or KVM keeps faulting exits all the time), and the end of
+# the guest's console.
+stall_kvm=""
 stall_report() {
-	local t st
+	local t st mark
 	echo "net_perf: $1: no progress for 20 s; back $(stat -c %s "$w/back" 2>/dev/null) bytes"
 	if [[ $1 == net_perf_vmm* ]]; then
 		"$VMM" ctl netperf queues 2>&1 | tr ' ' '\n' | sed "s/^/net_perf: $1: queues /"
@@ -207,6 +213,10 @@ stall_report() {
 	for t in /proc/"$gpid"/task/*; do
 		echo "net_perf: $1: thread $(cat "$t/comm" 2>/dev/null) $(cut -d' ' -f3 "$t/stat" 2>/dev/null) wchan=$(cat "$t/wchan" 2>/dev/null) ticks=$(awk '{ print $14 + $15 }' "$t/stat" 2>/dev/null) stack=$(cut -d' ' -f2 "$t/stack" 2>/dev/null | head -n 4 | tr '\n' ' ')"
 	done
+	mark=$(kvm_mark)
+	[ -z "$stall_kvm" ] ||
+		echo "net_perf: $1: KVM per second since the last report: $(kvm_per "$stall_kvm" "$mark" 20 s)"
+	stall_kvm=$mark
 	tr -d '\r' <"$2" | tail -n 15 | sed "s/^/net_perf: $1: console: /"
 }
 # wait_g2h NAME LOG: waits for the guest's send to end (its VMMTEST-NET-TX line), up to
@@ -215,6 +225,7 @@ stall_report() {
 # after the second report either (60 s in all): the run is dead, not slow.
 wait_g2h() {
 	local name=$1 log=$2 i=0 last=-1 still=0 reports=0 size
+	stall_kvm=""
 	while [ "$i" -lt "$BOOT_TIMEOUT" ]; do
 		expect_in_log "$log" "VMMTEST-NET-TX " && return 0
 		kill -0 "$gpid" 2>/dev/null || return 0
@@ -440,6 +451,8 @@ printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\
 { cat "$w/vmm.toml"; echo "vhost = true"; } >"$w/vmm_vhost.toml"
 { cat "$w/vmm.toml"; echo "interrupt_hold_us = 0"; } >"$w/vmm_nohold.toml"
 { cat "$w/vmm.toml"; echo "rx_zero_copy = false"; } >"$w/vmm_bounce.toml"
+VIRTIO_TRANSPORT=mmio make_config netperf 1 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm_mmio.toml"
+printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vmm_mmio.toml"
 make_config netperf 2 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm_mq2.toml"
 printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\nqueues = 2\n' >>"$w/vmm_mq2.toml"
 { cat "$w/vmm_mq2.toml"; echo "vhost = true"; } >"$w/vmm_vhost_mq2.toml"
@@ -459,13 +472,14 @@ fi
 declare -A why_not
 for k in $kinds; do
 	case $k in
-	vmm | vmm_vhost | vmm_nohold | vmm_bounce | vmm_mq2 | vmm_vhost_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
-	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_bounce vmm_mq2 vmm_vhost_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
+	vmm | vmm_vhost | vmm_nohold | vmm_bounce | vmm_mmio | vmm_mq2 | vmm_vhost_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
+	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_bounce vmm_mmio vmm_mq2 vmm_vhost_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
 		exit 0 ;;
 	esac
 	case $k in qemu*) [ -n "$QEMU" ] || why_not[$k]="no QEMU (run the harness with --with-qemu)" ;; esac
 	case $k in *vhost*) [ -c /dev/vhost-net ] || why_not[$k]="no /dev/vhost-net in the test host (the vhost_net module)" ;; esac
 	case $k in *mq2) [ -n "$MQTAP" ] || why_not[$k]="no tests/tools/mqtap in the test host for a multi-queue TAP" ;; esac
+	[ "$k" != vmm_mmio ] || [ "$(uname -m)" = aarch64 ] || why_not[$k]="virtio-mmio is aarch64 only"
 done
 run_kinds=""
 for k in $kinds; do [ -n "${why_not[$k]-}" ] || run_kinds="$run_kinds $k"; done
