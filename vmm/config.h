@@ -202,7 +202,6 @@ struct vm_config {
 	bool merge_pages;		/* guest RAM MADV_MERGEABLE (KSM), default false */
 	unsigned merge_pages_line;	/* of key `merge_pages`, for messages */
 	enum virtio_transport virtio_transport;	/* key `virtio_transport`, default auto */
-	unsigned virtio_transport_line;	/* of key `virtio_transport`, else of [vm] */
 
 	/* [boot] */
 	char *kernel;		/* required, absolute or relative to the config's directory */

@@ -139,16 +139,14 @@ void cfg_load_vm(struct ctx *c, const struct toml_value *tab, struct vm_config *
 static void load_vm_transport(struct ctx *c, const struct toml_value *tab,
 			      struct vm_config *cfg)
 {
-	const struct toml_value *v = toml_get(tab, "virtio_transport");
 	int64_t i;
 
-	cfg->virtio_transport_line = v ? v->line : cfg_table_line(tab);
 	if ((i = cfg_get_enum(c, tab, "vm", "virtio_transport", cfg_virtio_transports)) < 0)
 		return;
 	cfg->virtio_transport = (enum virtio_transport)i;
 #if defined(__x86_64__)
 	if (cfg->virtio_transport == VIRTIO_TRANSPORT_MMIO)
-		cfg_err(c, v->line, "vm", "virtio_transport", "\"mmio\" is aarch64 only; "
+		cfg_err(c, toml_get(tab, "virtio_transport")->line, "vm", "virtio_transport", "\"mmio\" is aarch64 only; "
 			"x86_64's machine has virtio-pci (\"pci\" or \"auto\")");
 #endif
 }

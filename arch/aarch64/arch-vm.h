@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "devicetree.h"
 #include "layout.h"
 
@@ -31,6 +32,14 @@ struct arch_vm {
 	struct arm64_fdt_virtio virtio[ARM64_VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;
 };
+
+/* [vm] virtio_transport against what the host's KVM gives: `gic` 3, 2, or
+ * 0 when there is no KVM to ask (taken as a GICv3 with an ITS); `its`, with
+ * a GICv3, whether an ITS can be made. Sets *pci, and *why to the reason
+ * for virtio-mmio (NULL with PCI). -ENOTSUP, logged, when "pci" cannot be
+ * had. The one policy of the start and of --dump-dtb (machine.c). */
+int arm64_virtio_transport(enum virtio_transport want, unsigned gic, bool its,
+			   bool *pci, const char **why);
 
 /* MPIDR_EL1 as KVM resets it for vCPU `id` (machine.c). */
 uint64_t arm64_kvm_reset_mpidr(unsigned id);

@@ -62,25 +62,10 @@ static unsigned host_gic_version(bool *its)
 	return version;
 }
 
-/* What the start would choose (machine.c, choose_transport); without KVM
- * to ask, a GICv3 with an ITS. */
-static int dump_transport(const struct vm_config *cfg, unsigned gic, bool its, bool *pci)
-{
-	bool can = gic == 0 || (gic == 3 && its);
-
-	*pci = cfg->virtio_transport != VIRTIO_TRANSPORT_MMIO && can;
-	if (cfg->virtio_transport == VIRTIO_TRANSPORT_PCI && !can) {
-		log_err("[vm] virtio_transport = \"pci\" needs a GICv3 ITS for its MSIs; this "
-			"host's KVM has %s (use \"mmio\" or \"auto\")",
-			gic == 2 ? "a GICv2" : "no ITS");
-		return -ENOTSUP;
-	}
-	return 0;
-}
-
 int arch_dump_firmware(const struct vm_config *cfg, const char *path)
 {
 	bool its, pci;
+	const char *why;
 	unsigned gic = host_gic_version(&its);
 	uint64_t base, hole_start, hole_end, size = cfg->memory_mib << 20;
 	struct vm_dev_ref dev[VM_DEVICES_MAX];
@@ -92,7 +77,7 @@ int arch_dump_firmware(const struct vm_config *cfg, const char *path)
 		log_err("placing the virtio devices: %s", strerror(-ndev));
 		return ndev;
 	}
-	ret = dump_transport(cfg, gic, its, &pci);
+	ret = arm64_virtio_transport(cfg->virtio_transport, gic, its, &pci, &why);
 	if (ret < 0)
 		return ret;
 	vm = calloc(1, sizeof(*vm));

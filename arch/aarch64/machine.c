@@ -108,41 +108,56 @@ static int gic_create(struct vm *vm)
 	return ret;
 }
 
-/* [vm] virtio_transport: PCI needs MSIs, which on a GIC means a GICv3 ITS
- * (KVM emulates one; a GICv2 has none KVM offers). "auto" takes PCI where
- * the ITS can be made and says why not otherwise; "pci" insists. */
+int arm64_virtio_transport(enum virtio_transport want, unsigned gic, bool its,
+			   bool *pci, const char **why)
+{
+	bool can = gic == 0 || (gic == 3 && its);
+
+	*pci = false;
+	*why = NULL;
+	if (want == VIRTIO_TRANSPORT_MMIO) {
+		*why = "[vm] virtio_transport = \"mmio\"";
+		return 0;
+	}
+	if (!can) {
+		*why = gic == 2 ? "this host's KVM gives a GICv2, which has no ITS for PCI's MSIs" :
+				  "this host's KVM has no GICv3 ITS for PCI's MSIs";
+		if (want == VIRTIO_TRANSPORT_PCI) {
+			log_err("[vm] virtio_transport = \"pci\" cannot be: %s (use \"mmio\" "
+				"or \"auto\")", *why);
+			return -ENOTSUP;
+		}
+		return 0;
+	}
+	*pci = true;
+	return 0;
+}
+
+/* [vm] virtio_transport on this VM: the ITS is made where PCI may be
+ * wanted, and whether that worked decides (arm64_virtio_transport). */
 static int choose_transport(struct vm *vm)
 {
 	enum virtio_transport want = vm->cfg->virtio_transport;
 	struct kvm_create_device its = { .type = KVM_DEV_TYPE_ARM_VGIC_ITS };
 	uint64_t base = ARM64_GIC_ITS_BASE;
+	const char *why;
+	bool pci;
 	int ret;
 
-	vm->arch.virtio_pci = false;
-	if (want == VIRTIO_TRANSPORT_MMIO) {
-		log_info("virtio devices on virtio-mmio ([vm] virtio_transport = \"mmio\")");
+	if (want != VIRTIO_TRANSPORT_MMIO && vm->arch.gic_version == 3) {
+		if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &its) == 0)
+			vm->arch.its_fd = (int)its.fd;
+		else
+			log_info("KVM_CREATE_DEVICE for a GICv3 ITS: %m");
+	}
+	ret = arm64_virtio_transport(want, vm->arch.gic_version, vm->arch.its_fd >= 0, &pci,
+				     &why);
+	if (ret < 0)
+		return ret;
+	if (!pci) {
+		log_info("virtio devices on virtio-mmio: %s", why);
 		return 0;
 	}
-	if (vm->arch.gic_version != 3) {
-		if (want == VIRTIO_TRANSPORT_PCI) {
-			log_err("[vm] virtio_transport = \"pci\" needs a GICv3 ITS for its "
-				"MSIs; this host's KVM offers a GICv2 (use \"mmio\" or \"auto\")");
-			return -ENOTSUP;
-		}
-		log_info("virtio devices on virtio-mmio: a GICv2 has no ITS for PCI's MSIs");
-		return 0;
-	}
-	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &its) < 0) {
-		if (want == VIRTIO_TRANSPORT_PCI) {
-			log_err("[vm] virtio_transport = \"pci\" needs a GICv3 ITS for its "
-				"MSIs: KVM_CREATE_DEVICE (ITS): %m (use \"mmio\" or \"auto\")");
-			return -ENOTSUP;
-		}
-		log_info("virtio devices on virtio-mmio: this host's KVM has no GICv3 ITS "
-			 "for PCI's MSIs (%m)");
-		return 0;
-	}
-	vm->arch.its_fd = (int)its.fd;
 	ret = gic_attr(vm->arch.its_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE,
 		       &base, "3ITS address");
 	if (ret < 0)
