@@ -3,7 +3,9 @@
 # nc transfer of NET_PERF_MIB (default 128) MiB each way, for vmm's virtio-net and, with
 # the harness's --with-qemu, QEMU's virtio-net-pci on the same TAP, kernel and guest
 # image. The guest side is guest/init's `net` action; host to guest is timed here, guest
-# to host by the guest. Before the streams: the guest's idle ping round trip to the host
+# to host by the guest, which sends with `tcp-rr send` (1 KiB writes, as busybox nc)
+# and reports what its TCP saw: RTT, pacing rate, the TSO frame size Linux aims at
+# ("guest's TCP" lines). Before the streams: the guest's idle ping round trip to the host
 # (20 pings, 0.2 s apart) and NET_PERF_RR (default 2000) 1-byte TCP request/response
 # transactions (tests/tools/tcp-rr.c, as netperf's TCP_RR, the test host asking). Each
 # row gets the guest's interrupts and the test host's KVM exits per MiB or per
@@ -14,6 +16,7 @@
 #   vmm            vmm's userspace virtio-net, 1 vCPU, one queue pair
 #   vmm_vhost      the same with vhost = true (the kernel's vhost-net moves the frames)
 #   vmm_nohold     vmm without interrupt moderation (interrupt_hold_us = 0)
+#   vmm_hold       vmm with interrupt_hold_us = NET_PERF_HOLD_US (default 200)
 #   vmm_bounce     vmm receiving through its own buffer (rx_zero_copy = false)
 #   vmm_mmio       arm64: vmm with virtio_transport = "mmio" (the default row is PCI with
 #                  MSI-X where the test host's GIC is a GICv3)
@@ -26,7 +29,8 @@
 # Default: vmm vmm_vhost vmm_mq2, and with --with-qemu qemu qemu_vhost qemu_mq2; the
 # vhost rows where the test host has /dev/vhost-net (vhost_net), the mq2 rows where it
 # has mqtap. NET_PERF_KINDS="..." chooses the rows (NET_PERF_HOLD_OFF=1 adds
-# vmm_nohold). In the 2-queue rows one TCP stream still rides one queue pair: they show
+# vmm_nohold; NET_PERF_HOLD_US sets vmm_hold's interrupt_hold_us). In the 2-queue
+# rows one TCP stream still rides one queue pair: they show
 # what the second vCPU and queue cost or give a single flow, not a parallel load.
 # NET_PERF_RUNS (default 1) runs of each give the medians, printed with their spread
 # (min-max). Numbers are those of the test host (nested KVM under TCG): compare them as
@@ -367,7 +371,7 @@ perf() {
 	case $name in net_perf_vmm*)
 		local qs
 		qs=$("$VMM" ctl netperf queues 2>&1 || true)
-		echo "net_perf: $name: run $run: vmm interrupts $(grep -o 'irq_sent=[0-9]* irq_held=[0-9]*' <<<"$qs" | head -n 1)"
+		echo "net_perf: $name: run $run: vmm interrupts $(grep -o 'irq_sent=[0-9]* irq_held=[0-9]*\( tx_deferred=[0-9]*\)\?' <<<"$qs" | head -n 1)"
 		echo "net_perf: $name: run $run: vmm frames $(grep -o 'rx_frames=[0-9]* tx_frames=[0-9]* rx_zerocopy=[0-9]*' <<<"$qs" | head -n 1)" ;;
 	esac
 	# The guest listens on 9002 once its send has ended: knock until it answers.
@@ -387,6 +391,7 @@ perf() {
 		echo "net_perf: $name: run $run: host to guest $h2g MiB/s, guest to host $g2h MiB/s"
 		guest_costs "$name" "$log" rx host_to_guest
 		guest_costs "$name" "$log" tx guest_to_host
+		tr -d '\r' <"$log" | sed -n "s/.*VMMTEST-NET-TCP-SEND /net_perf: $name: run $run: guest's TCP guest_to_host: /p" | tail -n 1
 		echo "net_perf: $name: run $run: host per MiB host_to_guest: $(kvm_per "$k0" "$k1" "$MIB" MiB)"
 		echo "net_perf: $name: run $run: host per MiB guest_to_host: $(kvm_per "$k1" "$k2" "$MIB" MiB)"
 		h2gs[$name]+=" $h2g"
@@ -451,6 +456,7 @@ printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\
 { cat "$w/vmm.toml"; echo "vhost = true"; } >"$w/vmm_vhost.toml"
 { cat "$w/vmm.toml"; echo "interrupt_hold_us = 0"; } >"$w/vmm_nohold.toml"
 { cat "$w/vmm.toml"; echo "rx_zero_copy = false"; } >"$w/vmm_bounce.toml"
+{ cat "$w/vmm.toml"; echo "interrupt_hold_us = ${NET_PERF_HOLD_US:-200}"; } >"$w/vmm_hold.toml"
 VIRTIO_TRANSPORT=mmio make_config netperf 1 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm_mmio.toml"
 printf '\n[[net]]\ntap = "vmmtap0"\nbridge = "vmmbr0"\nsubnet = "10.201.0.0/24"\n' >>"$w/vmm_mmio.toml"
 make_config netperf 2 "vmmtest=net vmmtest.rr=9003 net.ifnames=0" >"$w/vmm_mq2.toml"
@@ -472,8 +478,8 @@ fi
 declare -A why_not
 for k in $kinds; do
 	case $k in
-	vmm | vmm_vhost | vmm_nohold | vmm_bounce | vmm_mmio | vmm_mq2 | vmm_vhost_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
-	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_bounce vmm_mmio vmm_mq2 vmm_vhost_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
+	vmm | vmm_vhost | vmm_nohold | vmm_hold | vmm_bounce | vmm_mmio | vmm_mq2 | vmm_vhost_mq2 | qemu | qemu_vhost | qemu_mq2 | qemu_vhost_mq2) ;;
+	*) fail net_perf_vmm "NET_PERF_KINDS: unknown row '$k' (vmm vmm_vhost vmm_nohold vmm_hold vmm_bounce vmm_mmio vmm_mq2 vmm_vhost_mq2 qemu qemu_vhost qemu_mq2 qemu_vhost_mq2)"
 		exit 0 ;;
 	esac
 	case $k in qemu*) [ -n "$QEMU" ] || why_not[$k]="no QEMU (run the harness with --with-qemu)" ;; esac
