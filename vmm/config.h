@@ -127,7 +127,7 @@ struct net_config {
  * spreading (a TX queue and an interrupt per vCPU) but no host parallelism;
  * each pair is one more TAP fd and two more MSI-X vectors. */
 #define NET_QUEUES_MAX		4
-#define NET_IRQ_HOLD_US_DEFAULT	50
+#define NET_IRQ_HOLD_US_DEFAULT	200
 #define NET_IRQ_HOLD_US_MAX	1000
 
 #define VM_DISKS_MAX 16

@@ -58,13 +58,21 @@ _Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the c
  * interrupt is held: a bulk transfer's, not a ping's or a small request's
  * (Intel's adaptive ITR draws its "bulk" line at about 8 KB). */
 #define NET_IRQ_BULK	8192
+/* How long a pair stays "sending a bulk" after a held interrupt: a stream's
+ * frames are not all large (Linux's autocorking sends what the application
+ * wrote since its last transmit completion), and an interrupt at once for
+ * each small one would make the next one small too. */
+#define NET_IRQ_LINGER_NS	2000000ULL
 struct net_irq {
 	int tfd;			/* timerfd of the earliest held interrupt; -1: no holds */
 	uint64_t hold_ns;
 	uint64_t armed;			/* the deadline tfd is set for (CLOCK_MONOTONIC ns); 0 none */
 	uint64_t sent_bytes[NET_IRQ_QUEUES];	/* the guest's frames (TX) since the queue's interrupt */
 	uint64_t due[NET_IRQ_QUEUES];	/* a held interrupt's deadline; 0 none */
+	uint64_t bulk_until[NET_MAX_PAIRS];	/* a pair's bulk linger ends (ns) */
+	uint64_t tx_due[NET_MAX_PAIRS];	/* a pair's deferred transmit run (ns); 0 none */
 	uint64_t sent, held;		/* interrupts decided, and how many of them waited */
+	uint64_t tx_deferred;		/* transmit runs left to the timer */
 };
 uint64_t net_irq_now(void);
 /* hold_us 0: every interrupt at once, no timer. 0 or -errno. */
@@ -77,12 +85,25 @@ void net_irq_moved(struct net_irq *m, unsigned pair, uint64_t bytes, bool tx);
  * now + hold when the guest sent a bulk on its pair since q's last
  * interrupt. */
 void net_irq_used(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now);
+/* A transmit run of pair `pair` that sent frames while the guest sends a
+ * bulk: true when the next run waits for the timer (now + hold) with the
+ * queue's notifications left off, so that the frames the guest adds
+ * meanwhile cost it no kick and go out, and complete, together (as QEMU's
+ * tx=timer and a NIC's transmit interrupt coalescing). False: run on kicks. */
+bool net_irq_tx_defer(struct net_irq *m, unsigned pair, uint64_t now);
+/* The pairs whose deferred transmit run is due by `now` (a bit each),
+ * forgotten here: the caller runs them. */
+unsigned net_irq_tx_due(struct net_irq *m, uint64_t now);
+/* Queue q's interrupt goes now (a deferred transmit run's completions:
+ * the wait was the hold). */
+void net_irq_flush(struct net_irq *m, struct virtio_dev *vd, unsigned q);
 /* The interrupts due by `now` go; the timer is set for the next. */
 void net_irq_expire(struct net_irq *m, struct virtio_dev *vd, uint64_t now);
 /* The device was reset: nothing is owed. */
 void net_irq_reset(struct net_irq *m);
-/* tfd is readable (the I/O thread). */
-void net_irq_timer(struct net_irq *m, struct virtio_dev *vd);
+/* tfd is readable (the I/O thread): the pairs whose deferred transmit run
+ * is due (net_irq_tx_due); the caller runs them, then net_irq_expire. */
+unsigned net_irq_timer(struct net_irq *m, uint64_t now);
 
 /* What the frames travel on: a TAP or a packet socket (one frame, header
  * first, per read and write), or a stream socket (length-prefixed frames
@@ -190,6 +211,10 @@ int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io);
  * TAP's queues of the others are detached (TUNSETQUEUE), so that the TAP
  * steers no flow to them, and they are no longer served (by vmm, or with
  * vhost by the kernel: net_vhost_set_active). */
+/* The interrupt timer went off (vd.lock held): the deferred transmit runs
+ * of the pairs in `due` (a bit each, net_irq_timer), then the interrupts
+ * due by `now`. */
+void net_timer_run(struct net *n, unsigned due, uint64_t now);
 int net_set_active(struct net *n, unsigned k);
 
 /* net_ctrl.c. The control queue (queue 2 * npairs) was kicked. */

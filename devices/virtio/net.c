@@ -154,7 +154,12 @@ static bool tx_flushed(struct net_pair *p)
 	return r != 0;
 }
 
-static void tx_run(struct net_pair *p)
+/* Sends what the guest made available on p's transmit queue. While the
+ * guest sends a bulk, a run that sent frames leaves the queue's
+ * notifications off and the next run to the interrupt timer
+ * (net_irq_tx_defer); `timed` is that run, whose completions go to the
+ * guest at once. */
+static void tx_run_as(struct net_pair *p, bool timed)
 {
 	struct net *n = p->n;
 	unsigned qi = NET_TXQ_OF(p->index);
@@ -178,7 +183,7 @@ static void tx_run(struct net_pair *p)
 			goto broken;
 		pushed = true;
 	}
-	do {
+	for (;;) {
 		while ((r = virtq_pop(q, &p->txc)) > 0) {
 			if (tx_send(p) == 0) {
 				p->tx_held = true;
@@ -191,21 +196,31 @@ static void tx_run(struct net_pair *p)
 		}
 		if (r < 0)
 			goto broken;
+		if (pushed && net_irq_tx_defer(&n->irq, p->index, net_irq_now())) {
+			virtq_suppress_notify(q);	/* the timer runs the queue next */
+			break;
+		}
 		virtq_set_avail_event(q);
 		r = virtq_pending(q);
-	} while (r > 0);
+		if (r <= 0)
+			break;
+	}
 	if (r < 0)
 		goto broken;
 out:
 	/* Writable again is only news while something waits to be sent. */
 	if (!p->tx_held)
 		net_watch(p, rx_watched(p), !tx_flushed(p));
-	if (pushed)
+	if (pushed && timed)
+		net_irq_flush(&n->irq, &n->vd, qi);
+	else if (pushed)
 		net_irq_used(&n->irq, &n->vd, qi, net_irq_now());
 	return;
 broken:
 	virtio_dev_needs_reset(&n->vd);
 }
+
+static void tx_run(struct net_pair *p) { tx_run_as(p, false); }
 
 /* ---- device ops ---- */
 
@@ -416,8 +431,9 @@ static size_t net_describe(struct virtio_dev *vd, char *buf, size_t len)
 			      (unsigned long long)n->ctrl_errors);
 	for (unsigned i = 0; i < n->npairs; i++)
 		o += describe_pair(&n->pair[i], buf + o, len - o);
-	o += fmt_into(buf + o, len - o, " irq_sent=%llu irq_held=%llu",
-		      (unsigned long long)n->irq.sent, (unsigned long long)n->irq.held);
+	o += fmt_into(buf + o, len - o, " irq_sent=%llu irq_held=%llu tx_deferred=%llu",
+		      (unsigned long long)n->irq.sent, (unsigned long long)n->irq.held,
+		      (unsigned long long)n->irq.tx_deferred);
 	return o;
 }
 
@@ -478,13 +494,22 @@ static void tap_event(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&n->vd.lock);
 }
 
-/* The I/O thread: a held interrupt is due. */
+void net_timer_run(struct net *n, unsigned due, uint64_t now)
+{
+	for (unsigned i = 0; i < n->npairs; i++)
+		if (due & (1u << i))
+			tx_run_as(&n->pair[i], true);
+	net_irq_expire(&n->irq, &n->vd, now);
+}
+
+/* The I/O thread: a held interrupt or a deferred transmit run is due. */
 static void irq_event(void *opaque, uint32_t events)
 {
 	struct net *n = opaque;
+	uint64_t now = net_irq_now();
 
 	pthread_mutex_lock(&n->vd.lock);
-	net_irq_timer(&n->irq, &n->vd);
+	net_timer_run(n, net_irq_timer(&n->irq, now), now);
 	pthread_mutex_unlock(&n->vd.lock);
 }
 

@@ -1,16 +1,23 @@
 /* virtio-net's interrupt moderation ([[net]] interrupt_hold_us): when a
- * used-buffer interrupt of a queue goes to the guest. While the guest sends
- * a bulk of data (NET_IRQ_BULK bytes or more on the queue pair since the
- * queue's last interrupt), the interrupt waits up to hold_us, so that what
- * completes meanwhile (the host's ACKs of the stream, its own sent frames)
- * is announced by one interrupt, as NICs classify their interrupt rate by
- * the bytes per interrupt (Intel's adaptive ITR). Otherwise it goes at
- * once: a ping, a request/response exchange, and a guest that receives a
+ * used-buffer interrupt of a queue goes to the guest, and when the transmit
+ * queue runs. While the guest sends a bulk of data (NET_IRQ_BULK bytes or
+ * more on the queue pair since the queue's last interrupt, and for
+ * NET_IRQ_LINGER_NS after one), the interrupt waits up to hold_us, so that
+ * what completes meanwhile (the host's ACKs of the stream, its own sent
+ * frames) is announced by one interrupt, as NICs classify their interrupt
+ * rate by the bytes per interrupt (Intel's adaptive ITR); and a transmit run
+ * that sent frames leaves the next run to the same timer with the queue's
+ * notifications off (net_irq_tx_defer), so that the guest's next frames cost
+ * no kick and complete together. Linux's TCP sends what the application
+ * wrote since its last transmit completion (autocorking), so fewer
+ * completions make larger frames, and fewer frames fewer exits per MiB
+ * (docs/performance.md). Otherwise interrupts go at once and kicks run the
+ * queue: a ping, a request/response exchange, and a guest that receives a
  * stream, whose ACKs the sender is waiting for (holding those interrupts
- * cost host->guest streams up to a third of their rate in the test host:
- * docs/performance.md). The hold is a timerfd the I/O thread watches; the
- * queue's EVENT_IDX suppression still decides at the end whether the guest
- * wants the interrupt. */
+ * cost host->guest streams up to a third of their rate in the test host).
+ * The hold is a timerfd the I/O thread watches; the queue's EVENT_IDX
+ * suppression still decides at the end whether the guest wants the
+ * interrupt. */
 #include <errno.h>
 #include <net/if.h>
 #include <stdint.h>
@@ -57,6 +64,9 @@ static void arm(struct net_irq *m)
 	for (unsigned q = 0; q < NET_IRQ_QUEUES; q++)
 		if (m->due[q] && (!due || m->due[q] < due))
 			due = m->due[q];
+	for (unsigned p = 0; p < NET_MAX_PAIRS; p++)
+		if (m->tx_due[p] && (!due || m->tx_due[p] < due))
+			due = m->tx_due[p];
 	if (due == m->armed)
 		return;
 	its.it_value.tv_sec = (time_t)(due / 1000000000ULL);
@@ -74,6 +84,37 @@ static void flush(struct net_irq *m, struct virtio_dev *vd, unsigned q)
 	virtio_dev_used(vd, q);
 }
 
+void net_irq_flush(struct net_irq *m, struct virtio_dev *vd, unsigned q)
+{
+	flush(m, vd, q);
+	if (m->tfd >= 0)
+		arm(m);
+}
+
+bool net_irq_tx_defer(struct net_irq *m, unsigned pair, uint64_t now)
+{
+	if (m->tfd < 0 || now >= m->bulk_until[pair])
+		return false;
+	if (!m->tx_due[pair]) {
+		m->tx_due[pair] = now + m->hold_ns;
+		m->tx_deferred++;
+		arm(m);
+	}
+	return true;
+}
+
+unsigned net_irq_tx_due(struct net_irq *m, uint64_t now)
+{
+	unsigned mask = 0;
+
+	for (unsigned p = 0; p < NET_MAX_PAIRS; p++)
+		if (m->tx_due[p] && m->tx_due[p] <= now) {
+			m->tx_due[p] = 0;
+			mask |= 1u << p;
+		}
+	return mask;
+}
+
 /* A pair's frames decide its own two queues' interrupts: another pair's
  * bulk does not hold this one's ping. Only what the guest sends counts. */
 void net_irq_moved(struct net_irq *m, unsigned pair, uint64_t bytes, bool tx)
@@ -88,7 +129,9 @@ void net_irq_used(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t
 {
 	if (m->due[q])
 		return;		/* already owed: goes at its time */
-	if (m->tfd < 0 || m->sent_bytes[q] < NET_IRQ_BULK) {
+	if (m->tfd >= 0 && m->sent_bytes[q] >= NET_IRQ_BULK)
+		m->bulk_until[q / 2] = now + NET_IRQ_LINGER_NS;
+	else if (m->tfd < 0 || now >= m->bulk_until[q / 2]) {
 		flush(m, vd, q);
 		return;
 	}
@@ -109,17 +152,20 @@ void net_irq_reset(struct net_irq *m)
 {
 	memset(m->due, 0, sizeof(m->due));
 	memset(m->sent_bytes, 0, sizeof(m->sent_bytes));
+	memset(m->bulk_until, 0, sizeof(m->bulk_until));
+	memset(m->tx_due, 0, sizeof(m->tx_due));
 	if (m->tfd >= 0)
 		arm(m);
 }
 
-/* The I/O thread: the timer of a held interrupt went off. */
-void net_irq_timer(struct net_irq *m, struct virtio_dev *vd)
+/* The I/O thread: the timer of a held interrupt or a deferred transmit run
+ * went off. */
+unsigned net_irq_timer(struct net_irq *m, uint64_t now)
 {
 	uint64_t ticks;
 
 	if (read(m->tfd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_warn_limited("virtio-net: reading the interrupt timer: %m");
 	m->armed = 0;	/* fired (or stopped): arm() sets it again if owed */
-	net_irq_expire(m, vd, net_irq_now());
+	return net_irq_tx_due(m, now);
 }

@@ -24,7 +24,7 @@
 #include "config_fixture.h"
 #include "log.h"
 
-/* [[net]] interrupt_hold_us: 50 by default, 0 turns holds off, the range
+/* [[net]] interrupt_hold_us: 200 by default, 0 turns holds off, the range
  * is bounded and a wrong value names its line. */
 static void test_net_interrupt_hold(void **state __attribute__((unused)))
 {
@@ -32,7 +32,7 @@ static void test_net_interrupt_hold(void **state __attribute__((unused)))
 
 	parse_ok(BASE "[[net]]\ntap = 'tap0'\n[[net]]\ntap = 'tap1'\ninterrupt_hold_us = 0\n"
 		 "[[net]]\ntap = 'tap2'\ninterrupt_hold_us = 1000\n", &cfg);
-	assert_int_equal(cfg.net[0].irq_hold_us, 50);
+	assert_int_equal(cfg.net[0].irq_hold_us, 200);
 	assert_int_equal(cfg.net[1].irq_hold_us, 0);
 	assert_int_equal(cfg.net[2].irq_hold_us, 1000);
 	config_free(&cfg);

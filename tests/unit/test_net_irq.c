@@ -2,7 +2,9 @@
  * moderation, on two queues over fake guest memory with a transport that
  * counts interrupts: small exchanges interrupt at once; after a bulk the
  * guest sent the interrupt waits hold_us (its timer set for then) and every
- * completion meanwhile shares it; a bulk the guest receives, with its small
+ * completion meanwhile shares it, and so does a small frame's within the
+ * bulk's linger; a transmit run in a bulk leaves the next run to the timer
+ * (net_irq_tx_defer); a bulk the guest receives, with its small
  * answers, interrupts at once; interrupt_hold_us = 0 never waits; a reset forgets
  * what was owed; the driver's suppression still has the last word; the
  * timerfd, when it fires, delivers. */
@@ -120,11 +122,77 @@ static void test_bulk_held(void **state)
 	assert_int_equal(signals[NET_RXQ], 1);
 	assert_int_equal(m.held, 1);
 	assert_true(m.armed == 0);
-	/* counted afresh: a small frame now goes at once */
+	/* counted afresh: once the bulk's linger is over, a small frame goes
+	 * at once */
 	net_irq_moved(&m, 0, 100, true);
-	net_irq_used(&m, &vd, NET_RXQ, T0 + 200000);
+	net_irq_used(&m, &vd, NET_RXQ, T0 + NET_IRQ_LINGER_NS);
 	assert_int_equal(signals[NET_RXQ], 2);
 	assert_int_equal(signals[NET_TXQ], 0);
+}
+
+/* Within the linger after a bulk, a small frame's interrupt waits too: a
+ * stream's frames are not all large. After it, at once again. */
+static void test_bulk_lingers(void **state)
+{
+	net_irq_moved(&m, 0, 65536, true);
+	net_irq_used(&m, &vd, NET_TXQ, T0);
+	net_irq_expire(&m, &vd, T0 + HOLD_US * 1000ULL);
+	assert_int_equal(signals[NET_TXQ], 1);
+	net_irq_moved(&m, 0, 1000, true);
+	net_irq_used(&m, &vd, NET_TXQ, T0 + 500000);
+	assert_int_equal(signals[NET_TXQ], 1);
+	assert_int_equal(m.held, 2);
+	assert_true(m.due[NET_TXQ] == T0 + 500000 + HOLD_US * 1000ULL);
+	net_irq_expire(&m, &vd, T0 + 500000 + HOLD_US * 1000ULL);
+	assert_int_equal(signals[NET_TXQ], 2);
+	net_irq_moved(&m, 0, 1000, true);
+	net_irq_used(&m, &vd, NET_TXQ, T0 + NET_IRQ_LINGER_NS);
+	assert_int_equal(signals[NET_TXQ], 3);
+	assert_int_equal(m.held, 2);
+}
+
+/* A transmit run in a bulk leaves the next run to the timer, once per
+ * hold; outside a bulk, or with interrupt_hold_us = 0, it does not. */
+static void test_tx_defer(void **state)
+{
+	assert_false(net_irq_tx_defer(&m, 0, T0));	/* no bulk yet */
+	net_irq_moved(&m, 0, 65536, true);
+	net_irq_used(&m, &vd, NET_TXQ, T0);
+	assert_true(net_irq_tx_defer(&m, 0, T0 + 1000));
+	assert_true(m.tx_due[0] == T0 + 1000 + HOLD_US * 1000ULL);
+	assert_true(net_irq_tx_defer(&m, 0, T0 + 5000));	/* still that one */
+	assert_true(m.tx_due[0] == T0 + 1000 + HOLD_US * 1000ULL);
+	assert_int_equal(m.tx_deferred, 1);
+	/* the timer is set for the earlier of the interrupt and the run */
+	assert_true(m.armed == T0 + HOLD_US * 1000ULL);
+	assert_false(net_irq_tx_defer(&m, 1, T0 + 5000));	/* another pair */
+	assert_int_equal(net_irq_tx_due(&m, T0 + HOLD_US * 1000ULL), 0);
+	net_irq_expire(&m, &vd, T0 + HOLD_US * 1000ULL);
+	assert_true(m.armed == T0 + 1000 + HOLD_US * 1000ULL);
+	assert_int_equal(net_irq_tx_due(&m, T0 + 1000 + HOLD_US * 1000ULL), 1);
+	assert_true(m.tx_due[0] == 0);
+	assert_int_equal(net_irq_tx_due(&m, T0 + 1000 + HOLD_US * 1000ULL), 0);
+	/* the timed run's completions go at once */
+	net_irq_flush(&m, &vd, NET_TXQ);
+	assert_int_equal(signals[NET_TXQ], 2);
+	assert_true(m.armed == 0);
+	/* after the linger, kicks again */
+	assert_false(net_irq_tx_defer(&m, 0, T0 + NET_IRQ_LINGER_NS));
+	/* a reset forgets a deferred run */
+	net_irq_moved(&m, 0, 65536, true);
+	net_irq_used(&m, &vd, NET_TXQ, T0 + 3 * NET_IRQ_LINGER_NS);
+	assert_true(net_irq_tx_defer(&m, 0, T0 + 3 * NET_IRQ_LINGER_NS));
+	net_irq_reset(&m);
+	assert_int_equal(net_irq_tx_due(&m, UINT64_MAX), 0);
+	assert_false(net_irq_tx_defer(&m, 0, T0 + 3 * NET_IRQ_LINGER_NS));
+}
+
+static void test_tx_defer_off(void **state)
+{
+	net_irq_moved(&m, 0, 65536, true);
+	net_irq_used(&m, &vd, NET_TXQ, T0);
+	assert_false(net_irq_tx_defer(&m, 0, T0 + 1000));
+	assert_int_equal(net_irq_tx_due(&m, UINT64_MAX), 0);
 }
 
 /* A stream the guest receives: its frames and its ACKs interrupt at once,
@@ -217,7 +285,8 @@ static void test_timer_fires(void **state)
 	assert_true(timer_left() > 0);
 	assert_int_equal(poll(&p, 1, 1000), 1);
 	assert_true(net_irq_now() >= now + HOLD_US * 1000ULL);
-	net_irq_timer(&m, &vd);
+	assert_int_equal(net_irq_timer(&m, net_irq_now()), 0);
+	net_irq_expire(&m, &vd, net_irq_now());
 	assert_int_equal(signals[NET_TXQ], 1);
 	assert_int_equal(timer_left(), 0);
 }
@@ -227,6 +296,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_small_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bulk_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bulk_lingers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_defer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_defer_off, setup_off, teardown),
 		cmocka_unit_test_setup_teardown(test_receiving_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_two_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off, setup_off, teardown),

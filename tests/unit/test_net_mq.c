@@ -5,7 +5,8 @@
  * VQ_PAIRS_SET, out-of-range ones, short, overlong and garbage commands, a
  * chain with no status byte, a broken chain; the receive-mode and MAC
  * commands. Traffic on pair 1 both ways once the driver turned it on, and
- * none before. */
+ * none before. A bulk's transmit runs left to the interrupt timer
+ * (interrupt_hold_us) with the driver's kicks off. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,6 +57,8 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+static uint64_t ring_features = F(VIRTIO_F_VERSION_1);
+
 static int setup(void **state)
 {
 	int fds[2], sv[2];
@@ -73,8 +76,23 @@ static int setup(void **state)
 	memset(signals, 0, sizeof(signals));
 	assert_int_equal(vd->nqueues, 5);
 	assert_int_equal(fake_vq_start(vd, &gm, RINGS, RINGS, QSIZE,
-				       F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MAC) |
+				       ring_features | F(VIRTIO_NET_F_MAC) |
 				       F(VIRTIO_NET_F_CTRL_VQ) | F(VIRTIO_NET_F_MQ)), 0);
+	return 0;
+}
+
+/* EVENT_IDX, and interrupt_hold_us = 200 (the I/O thread's timer is not
+ * watched: the test runs it, net_timer_run). */
+static int setup_hold(void **state)
+{
+	struct net *n;
+
+	ring_features = F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_EVENT_IDX);
+	setup(state);
+	ring_features = F(VIRTIO_F_VERSION_1);
+	n = vd->priv;
+	net_irq_free(&n->irq);
+	assert_int_equal(net_irq_init(&n->irq, 200), 0);
 	return 0;
 }
 
@@ -308,6 +326,102 @@ static void test_pair1_traffic(void **state)
 	assert_true(described(" rx_frames=0 tx_frames=0"));
 }
 
+/* Makes `count` frames of `len` bytes (a zero header, then a pattern)
+ * available on pair 0's transmit queue, each in its own buffer; kicks once
+ * when `kick`. */
+static void tx_frames(unsigned count, uint32_t len, bool kick)
+{
+	static uint8_t frame[2048];
+	static uint64_t gpa = BUF_GPA;
+
+	memset(frame, 0, NET_HDR_LEN);
+	for (unsigned i = NET_HDR_LEN; i < len; i++)
+		frame[i] = (uint8_t)i;
+	for (unsigned k = 0; k < count; k++) {
+		uint16_t head = next_desc[1];
+
+		assert_int_equal(gm_write(&gm, gpa, frame, len), 0);
+		assert_int_equal(fake_vq_desc(&vd->vq[1], head, gpa, len, 0, 0), 0);
+		next_desc[1] = (uint16_t)((head + 1) % QSIZE);
+		assert_int_equal(fake_vq_publish(&vd->vq[1], &avail[1], head), 0);
+		gpa += 4096;
+	}
+	if (kick)
+		fake_vq_kick(vd, 1);
+}
+
+static unsigned frames_out(void)
+{
+	uint8_t got[4096];
+	unsigned k = 0;
+
+	while (read(peer[0], got, sizeof(got)) > 0)
+		k++;
+	return k;
+}
+
+/* The transmit queue's avail_event (EVENT_IDX): where the driver's next
+ * kick is asked for. */
+static uint16_t avail_event(void)
+{
+	uint16_t ev;
+
+	assert_int_equal(gm_read(&gm, RINGS + RINGS + FAKE_VQ_USED + 4 + 8 * QSIZE, &ev, 2), 0);
+	return le16toh(ev);
+}
+
+/* While the guest sends a bulk, a transmit run that sent frames leaves the
+ * next one to the timer with the driver's kicks off: the frames the guest
+ * adds meanwhile go out, and complete with one interrupt, when the timer
+ * runs; a timed run that finds nothing asks for kicks again. */
+static void test_tx_deferred(void **state)
+{
+	struct net *n = vd->priv;
+	uint64_t t;
+
+	/* 6 full frames in one kick: a bulk; sent, kicks asked for from 6 on,
+	 * the interrupt held */
+	tx_frames(6, NET_HDR_LEN + 1514, true);
+	assert_int_equal(frames_out(), 6);
+	assert_int_equal(used(1), 6);
+	assert_int_equal(avail_event(), 6);
+	assert_int_equal(signals[1], 0);
+	assert_true(n->irq.due[1] != 0);
+	assert_int_equal(n->irq.tx_deferred, 0);
+	/* the next kick's run sends its frame and leaves the next run to the
+	 * timer: avail_event stays behind, so the driver does not kick */
+	tx_frames(1, NET_HDR_LEN + 1514, true);
+	assert_int_equal(frames_out(), 1);
+	assert_int_equal(used(1), 7);
+	assert_int_equal(avail_event(), 6);
+	assert_int_equal(n->irq.tx_deferred, 1);
+	assert_true(n->irq.tx_due[0] != 0);
+	tx_frames(2, NET_HDR_LEN + 100, false);	/* no kick: none asked for */
+	assert_int_equal(frames_out(), 0);
+	/* the timer: the two go, their completions interrupt at once (and the
+	 * held one with them), and the run after is deferred again */
+	t = n->irq.tx_due[0];
+	net_timer_run(n, net_irq_tx_due(&n->irq, t), t);
+	assert_int_equal(frames_out(), 2);
+	assert_int_equal(used(1), 9);
+	assert_int_equal(signals[1], 1);
+	assert_int_equal(n->irq.tx_deferred, 2);
+	assert_true(n->irq.tx_due[0] > t);
+	/* nothing new by then: kicks are asked for again, from 9 */
+	t = n->irq.tx_due[0];
+	net_timer_run(n, net_irq_tx_due(&n->irq, t), t);
+	assert_int_equal(frames_out(), 0);
+	assert_int_equal(avail_event(), 9);
+	assert_true(n->irq.tx_due[0] == 0);
+	assert_true(described(" tx_deferred=2"));
+	/* a reset forgets a deferred run */
+	tx_frames(6, NET_HDR_LEN + 1514, true);
+	tx_frames(1, NET_HDR_LEN + 1514, true);
+	assert_true(n->irq.tx_due[0] != 0);
+	vd->ops->reset(vd);
+	assert_true(n->irq.tx_due[0] == 0);
+}
+
 /* The parser alone: the edges of each command's length. */
 static void test_parse(void **state)
 {
@@ -326,6 +440,7 @@ static void test_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_tx_deferred, setup_hold, teardown),
 		cmocka_unit_test_setup_teardown(test_offered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pairs_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pairs_out_of_range, setup, teardown),
