@@ -58,10 +58,12 @@ _Static_assert(2 * NET_MAX_PAIRS + 1 <= VIRTIO_MAX_QUEUES, "every pair and the c
  * interrupt is held: a bulk transfer's, not a ping's or a small request's
  * (Intel's adaptive ITR draws its "bulk" line at about 8 KB). */
 #define NET_IRQ_BULK	8192
-/* How long a pair stays "sending a bulk" after a held interrupt: a stream's
- * frames are not all large (Linux's autocorking sends what the application
- * wrote since its last transmit completion), and an interrupt at once for
- * each small one would make the next one small too. */
+/* How long a pair stays "sending a bulk" after an interrupt that announced
+ * NET_IRQ_BULK bytes or more of its frames: a stream's frames are not all
+ * large (Linux's autocorking sends what the application wrote since its last
+ * transmit completion), and an interrupt at once for each small one would
+ * make the next one small too; while it lasts the transmit queue is polled
+ * (net_irq_tx_defer). */
 #define NET_IRQ_LINGER_NS	2000000ULL
 struct net_irq {
 	int tfd;			/* timerfd of the earliest held interrupt; -1: no holds */
@@ -85,18 +87,19 @@ void net_irq_moved(struct net_irq *m, unsigned pair, uint64_t bytes, bool tx);
  * now + hold when the guest sent a bulk on its pair since q's last
  * interrupt. */
 void net_irq_used(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now);
-/* A transmit run of pair `pair` that sent frames while the guest sends a
- * bulk: true when the next run waits for the timer (now + hold) with the
- * queue's notifications left off, so that the frames the guest adds
- * meanwhile cost it no kick and go out, and complete, together (as QEMU's
- * tx=timer and a NIC's transmit interrupt coalescing). False: run on kicks. */
+/* A transmit run of pair `pair` that sent frames, or the timer's run, while
+ * the guest sends a bulk (or its linger lasts): true when the next run
+ * waits for the timer (now + hold) with the queue's notifications left off,
+ * so that the frames the guest adds meanwhile cost it no kick and go out,
+ * and complete, together (as QEMU's tx=timer and a NIC's transmit interrupt
+ * coalescing). False: run on kicks. */
 bool net_irq_tx_defer(struct net_irq *m, unsigned pair, uint64_t now);
 /* The pairs whose deferred transmit run is due by `now` (a bit each),
  * forgotten here: the caller runs them. */
 unsigned net_irq_tx_due(struct net_irq *m, uint64_t now);
 /* Queue q's interrupt goes now (a deferred transmit run's completions:
- * the wait was the hold). */
-void net_irq_flush(struct net_irq *m, struct virtio_dev *vd, unsigned q);
+ * the wait was the hold); a bulk since its last one renews the linger. */
+void net_irq_flush(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now);
 /* The interrupts due by `now` go; the timer is set for the next. */
 void net_irq_expire(struct net_irq *m, struct virtio_dev *vd, uint64_t now);
 /* The device was reset: nothing is owed. */

@@ -155,10 +155,12 @@ static bool tx_flushed(struct net_pair *p)
 }
 
 /* Sends what the guest made available on p's transmit queue. While the
- * guest sends a bulk, a run that sent frames leaves the queue's
- * notifications off and the next run to the interrupt timer
- * (net_irq_tx_defer); `timed` is that run, whose completions go to the
- * guest at once. */
+ * guest sends a bulk (and its linger lasts), a run that sent frames, and
+ * every run of the timer, leaves the queue's notifications off and the next
+ * run to the interrupt timer (net_irq_tx_defer): the queue is polled every
+ * interrupt_hold_us instead of kicked. `timed` is the timer's run, whose
+ * completions go to the guest at once. Once the linger is over, a run asks
+ * for kicks again. */
 static void tx_run_as(struct net_pair *p, bool timed)
 {
 	struct net *n = p->n;
@@ -196,7 +198,7 @@ static void tx_run_as(struct net_pair *p, bool timed)
 		}
 		if (r < 0)
 			goto broken;
-		if (pushed && net_irq_tx_defer(&n->irq, p->index, net_irq_now())) {
+		if ((pushed || timed) && net_irq_tx_defer(&n->irq, p->index, net_irq_now())) {
 			virtq_suppress_notify(q);	/* the timer runs the queue next */
 			break;
 		}
@@ -212,7 +214,7 @@ out:
 	if (!p->tx_held)
 		net_watch(p, rx_watched(p), !tx_flushed(p));
 	if (pushed && timed)
-		net_irq_flush(&n->irq, &n->vd, qi);
+		net_irq_flush(&n->irq, &n->vd, qi, net_irq_now());
 	else if (pushed)
 		net_irq_used(&n->irq, &n->vd, qi, net_irq_now());
 	return;

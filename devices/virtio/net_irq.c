@@ -7,8 +7,9 @@
  * frames) is announced by one interrupt, as NICs classify their interrupt
  * rate by the bytes per interrupt (Intel's adaptive ITR); and a transmit run
  * that sent frames leaves the next run to the same timer with the queue's
- * notifications off (net_irq_tx_defer), so that the guest's next frames cost
- * no kick and complete together. Linux's TCP sends what the application
+ * notifications off (net_irq_tx_defer), which polls the queue while the
+ * bulk lingers, so that the guest's frames cost no kick and complete
+ * together. The linger runs from the last interrupt that announced a bulk. Linux's TCP sends what the application
  * wrote since its last transmit completion (autocorking), so fewer
  * completions make larger frames, and fewer frames fewer exits per MiB
  * (docs/performance.md). Otherwise interrupts go at once and kicks run the
@@ -76,17 +77,25 @@ static void arm(struct net_irq *m)
 	m->armed = due;
 }
 
-static void flush(struct net_irq *m, struct virtio_dev *vd, unsigned q)
+/* A bulk since q's last interrupt (re)starts its pair's linger. */
+static void note_bulk(struct net_irq *m, unsigned q, uint64_t now)
 {
+	if (m->tfd >= 0 && m->sent_bytes[q] >= NET_IRQ_BULK)
+		m->bulk_until[q / 2] = now + NET_IRQ_LINGER_NS;
+}
+
+static void flush(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now)
+{
+	note_bulk(m, q, now);
 	m->due[q] = 0;
 	m->sent_bytes[q] = 0;
 	m->sent++;
 	virtio_dev_used(vd, q);
 }
 
-void net_irq_flush(struct net_irq *m, struct virtio_dev *vd, unsigned q)
+void net_irq_flush(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t now)
 {
-	flush(m, vd, q);
+	flush(m, vd, q, now);
 	if (m->tfd >= 0)
 		arm(m);
 }
@@ -129,10 +138,9 @@ void net_irq_used(struct net_irq *m, struct virtio_dev *vd, unsigned q, uint64_t
 {
 	if (m->due[q])
 		return;		/* already owed: goes at its time */
-	if (m->tfd >= 0 && m->sent_bytes[q] >= NET_IRQ_BULK)
-		m->bulk_until[q / 2] = now + NET_IRQ_LINGER_NS;
-	else if (m->tfd < 0 || now >= m->bulk_until[q / 2]) {
-		flush(m, vd, q);
+	note_bulk(m, q, now);
+	if (m->tfd < 0 || now >= m->bulk_until[q / 2]) {
+		flush(m, vd, q, now);
 		return;
 	}
 	m->held++;
@@ -144,7 +152,7 @@ void net_irq_expire(struct net_irq *m, struct virtio_dev *vd, uint64_t now)
 {
 	for (unsigned q = 0; q < NET_IRQ_QUEUES; q++)
 		if (m->due[q] && m->due[q] <= now)
-			flush(m, vd, q);
+			flush(m, vd, q, now);
 	arm(m);
 }
 

@@ -373,7 +373,8 @@ static uint16_t avail_event(void)
 /* While the guest sends a bulk, a transmit run that sent frames leaves the
  * next one to the timer with the driver's kicks off: the frames the guest
  * adds meanwhile go out, and complete with one interrupt, when the timer
- * runs; a timed run that finds nothing asks for kicks again. */
+ * runs; the timer keeps polling while the bulk lingers, then asks for kicks
+ * again. */
 static void test_tx_deferred(void **state)
 {
 	struct net *n = vd->priv;
@@ -407,13 +408,21 @@ static void test_tx_deferred(void **state)
 	assert_int_equal(signals[1], 1);
 	assert_int_equal(n->irq.tx_deferred, 2);
 	assert_true(n->irq.tx_due[0] > t);
-	/* nothing new by then: kicks are asked for again, from 9 */
+	/* nothing new by then, but the bulk lingers: still polled, no kicks */
 	t = n->irq.tx_due[0];
+	net_timer_run(n, net_irq_tx_due(&n->irq, t), t);
+	assert_int_equal(frames_out(), 0);
+	assert_int_equal(avail_event(), 6);
+	assert_true(n->irq.tx_due[0] > t);
+	assert_true(described(" tx_deferred=3"));
+	/* the linger over: kicks are asked for again, from 9 */
+	usleep(NET_IRQ_LINGER_NS / 1000 + 1000);
+	t = net_irq_now();
 	net_timer_run(n, net_irq_tx_due(&n->irq, t), t);
 	assert_int_equal(frames_out(), 0);
 	assert_int_equal(avail_event(), 9);
 	assert_true(n->irq.tx_due[0] == 0);
-	assert_true(described(" tx_deferred=2"));
+	assert_true(described(" tx_deferred=3"));
 	/* a reset forgets a deferred run */
 	tx_frames(6, NET_HDR_LEN + 1514, true);
 	tx_frames(1, NET_HDR_LEN + 1514, true);
