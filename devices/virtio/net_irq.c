@@ -9,10 +9,10 @@
  * that sent frames leaves the next run to the same timer with the queue's
  * notifications off (net_irq_tx_defer), which polls the queue while the
  * bulk lingers, so that the guest's frames cost no kick and complete
- * together. The linger runs from the last interrupt that announced a bulk. Linux's TCP sends what the application
- * wrote since its last transmit completion (autocorking), so fewer
- * completions make larger frames, and fewer frames fewer exits per MiB
- * (docs/performance.md). Otherwise interrupts go at once and kicks run the
+ * together. The linger runs from the last interrupt that announced a bulk.
+ * Linux's TCP sends what the application wrote since its last transmit
+ * completion (autocorking), so fewer completions make larger frames, and
+ * fewer frames fewer exits per MiB (docs/performance.md). Otherwise interrupts go at once and kicks run the
  * queue: a ping, a request/response exchange, and a guest that receives a
  * stream, whose ACKs the sender is waiting for (holding those interrupts
  * cost host->guest streams up to a third of their rate in the test host).
