@@ -210,14 +210,15 @@ struct net *net_alloc(int index, unsigned npairs);
  * pairs' fds that the I/O thread watches. 0 or -errno; the caller frees n on error. */
 int net_setup(struct net *n, const uint8_t mac[6], struct iothread *io);
 
-/* The driver uses pairs 0..k-1 (1 <= k <= npairs, else -EINVAL): the
- * TAP's queues of the others are detached (TUNSETQUEUE), so that the TAP
- * steers no flow to them, and they are no longer served (by vmm, or with
- * vhost by the kernel: net_vhost_set_active). */
 /* The interrupt timer went off (vd.lock held): the deferred transmit runs
  * of the pairs in `due` (a bit each, net_irq_timer), then the interrupts
  * due by `now`. */
 void net_timer_run(struct net *n, unsigned due, uint64_t now);
+
+/* The driver uses pairs 0..k-1 (1 <= k <= npairs, else -EINVAL): the
+ * TAP's queues of the others are detached (TUNSETQUEUE), so that the TAP
+ * steers no flow to them, and they are no longer served (by vmm, or with
+ * vhost by the kernel: net_vhost_set_active). */
 int net_set_active(struct net *n, unsigned k);
 
 /* net_ctrl.c. The control queue (queue 2 * npairs) was kicked. */

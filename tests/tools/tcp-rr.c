@@ -232,7 +232,7 @@ static int sender(const char *addr, unsigned port, unsigned long chunk)
 	struct tcp_info ti;
 	char *buf = malloc(chunk);
 	unsigned long long bytes = 0;
-	uint64_t t0, t1, last;
+	uint64_t t0, t1, last, now;
 	int fd;
 
 	if (!buf)
@@ -260,9 +260,10 @@ static int sender(const char *addr, unsigned port, unsigned long chunk)
 			w += k;
 		}
 		bytes += (unsigned long long)r;
-		if (now_ns() - last >= 5000000) {
+		now = now_ns();
+		if (now - last >= 5000000) {
 			sample(fd, &s, &ti);
-			last = now_ns();
+			last = now;
 		}
 	}
 	sample(fd, &s, &ti);	/* the last counts: segments, limits */
